@@ -1,0 +1,148 @@
+"""The gateway's HTTP entrypoint: JSON in and out, one error format, one error→status table.
+
+``api(method, path, ...)`` registers a nameko HTTP route and carries what the OpenAPI document
+says of it: summary, tags, the roles that may call it, request and response schemas.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from marshmallow import Schema
+from marshmallow import ValidationError as SchemaValidationError
+from nameko.exceptions import RemoteError
+from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import WebServer, WsgiApp
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Request, Response
+
+from shared.errors import DisanError, error_body, http_status
+
+log = logging.getLogger(__name__)
+
+JSON = "application/json"
+PUBLIC = "public"
+
+
+def json_response(
+    payload: Any, status: int = 200, headers: dict[str, str] | None = None, content_type: str = JSON
+) -> Response:
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    response = Response(
+        body,
+        status=status,
+        content_type=f"{content_type}; charset=utf-8" if content_type == JSON else content_type,
+    )
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
+    return json_response(error_body(code, message, details), status)
+
+
+def response_for_exception(exc: BaseException) -> Response:
+    """Map any exception to the one error format; unknown errors become a 500 without details."""
+    if isinstance(exc, DisanError):
+        return error_response(http_status(type(exc).__name__), exc.code, exc.message, exc.details)
+    if isinstance(exc, SchemaValidationError):
+        return error_response(
+            422, "validation_failed", "the request body is not valid", exc.messages
+        )
+    if isinstance(exc, RemoteError):
+        status = http_status(exc.exc_type)
+        if status < 500 or status == 503:
+            code = exc.exc_type[0].lower() + "".join(
+                f"_{c.lower()}" if c.isupper() else c for c in exc.exc_type[1:]
+            )
+            return error_response(status, code, str(exc.value))
+    if isinstance(exc, HTTPException):
+        return error_response(
+            exc.code or 500, (exc.name or "error").lower().replace(" ", "_"), exc.description or ""
+        )
+    log.error("unhandled error in gateway: %s", exc, exc_info=exc)
+    return error_response(500, "internal_error", "an unexpected error occurred")
+
+
+def read_json(request: Request, schema: Schema | None = None, max_bytes: int = 1_000_000) -> Any:
+    """The request's JSON body, size-checked and validated; clear 4xx errors otherwise."""
+    from shared.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise PayloadTooLarge(f"the body is larger than {max_bytes} bytes")
+    if request.mimetype != JSON:
+        raise UnsupportedMediaType("send the body as application/json")
+    raw = request.get_data(cache=False)
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(f"the body is larger than {max_bytes} bytes")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(f"the body is not valid UTF-8 JSON: {exc}") from exc
+    return schema.load(data) if schema is not None else data
+
+
+class JsonWsgiApp(WsgiApp):  # type: ignore[misc]
+    """Unknown paths and wrong methods answer in the error format too."""
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ, shallow=True)
+        adapter = self.url_map.bind_to_environ(environ)
+        try:
+            provider, values = adapter.match()
+            request.path_values = values
+            response = provider.handle_request(request)
+        except HTTPException as exc:
+            response = response_for_exception(exc)
+        return response(environ, start_response)
+
+
+class JsonWebServer(WebServer):  # type: ignore[misc]
+    def get_wsgi_app(self) -> Any:
+        return JsonWsgiApp(self)
+
+
+class ApiRoute(HttpRequestHandler):  # type: ignore[misc]
+    """A documented HTTP route of the public interface."""
+
+    server = JsonWebServer()
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        *,
+        summary: str,
+        roles: tuple[str, ...] = (PUBLIC,),
+        tags: tuple[str, ...] = (),
+        request_schema: type[Schema] | None = None,
+        response_schema: type[Schema] | None = None,
+        responses: dict[int, str] | None = None,
+        operation_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.summary = summary
+        self.roles = roles
+        self.tags = tags
+        self.request_schema = request_schema
+        self.response_schema = response_schema
+        self.responses = responses or {}
+        self.operation_id = operation_id
+        super().__init__(method, url, **kwargs)
+
+    def response_from_result(self, result: Any) -> Response:
+        if isinstance(result, Response):
+            return result
+        status, headers, payload = 200, None, result
+        if isinstance(result, tuple):
+            status, headers, payload = result if len(result) == 3 else (result[0], None, result[1])
+        return json_response(payload, status, headers)
+
+    def response_from_exception(self, exc: BaseException) -> Response:
+        return response_for_exception(exc)
+
+
+api = ApiRoute.decorator

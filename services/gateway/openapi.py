@@ -1,0 +1,107 @@
+"""The OpenAPI 3.1 document, built from the routes the gateway really serves."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+
+from services.gateway.http import ApiRoute
+
+_PARAM = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "details": {},
+            },
+        }
+    },
+}
+
+
+def routes_of(service_cls: type) -> list[tuple[str, ApiRoute]]:
+    """Every ApiRoute of a service class, with its method name, in a stable order."""
+    found: list[tuple[str, ApiRoute]] = []
+    for name in sorted(dir(service_cls)):
+        for entrypoint in getattr(getattr(service_cls, name, None), "nameko_entrypoints", ()):
+            if isinstance(entrypoint, ApiRoute):
+                found.append((name, entrypoint))
+    return sorted(found, key=lambda item: (item[1].url, item[1].method))
+
+
+def openapi_path(url: str) -> str:
+    return _PARAM.sub(r"{\1}", url)
+
+
+def build_openapi(service_cls: type, public_url: str, version: str) -> dict[str, Any]:
+    spec = APISpec(
+        title="Disan API",
+        version=version,
+        openapi_version="3.1.0",
+        plugins=[MarshmallowPlugin()],
+        info={
+            "description": (
+                "Disan, the digital heritage platform of Hải Phòng: records, media, IIIF and "
+                "partner integration. Every operation states the roles that may call it in "
+                "`x-required-roles` (`public` means anyone)."
+            )
+        },
+        servers=[{"url": public_url}],
+    )
+    spec.components.schema("Error", ERROR_SCHEMA)
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    spec.components.security_scheme(
+        "apiKey", {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+    )
+    operations: dict[str, dict[str, Any]] = {}
+    for name, route in routes_of(service_cls):
+        path = openapi_path(route.url)
+        params = [
+            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+            for p in _PARAM.findall(route.url)
+        ]
+        for method in route.method.split(","):
+            responses: dict[str, Any] = {}
+            ok: dict[str, Any] = {"description": "success"}
+            if route.response_schema is not None:
+                ok["content"] = {"application/json": {"schema": route.response_schema}}
+            responses["200"] = ok
+            for status, description in route.responses.items():
+                responses[str(status)] = {
+                    "description": description,
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                    },
+                }
+            op: dict[str, Any] = {
+                "operationId": route.operation_id or name,
+                "summary": route.summary,
+                "tags": list(route.tags),
+                "x-required-roles": list(route.roles),
+                "responses": responses,
+            }
+            if params:
+                op["parameters"] = params
+            if route.roles != ("public",):
+                op["security"] = [{"bearer": []}, {"apiKey": []}]
+                responses.setdefault("401", {"description": "no or invalid credentials"})
+                responses.setdefault("403", {"description": "the caller's role may not do this"})
+            if route.request_schema is not None:
+                op["requestBody"] = {
+                    "required": True,
+                    "content": {"application/json": {"schema": route.request_schema}},
+                }
+            operations.setdefault(path, {})[method.lower()] = op
+    for path, ops in operations.items():
+        spec.path(path=path, operations=ops)
+    return spec.to_dict()

@@ -1,0 +1,226 @@
+"""RabbitMQ topology and the one way Disan publishes: batches with publisher confirms.
+
+Topology (all durable):
+- ``disan.events`` (topic): every domain event, routing key = event type. Its alternate exchange
+  ``disan.unrouted`` (fanout) feeds the queue ``disan.unrouted``, so an event no queue is bound to
+  receive is kept, never dropped.
+- one queue per reliable handler, ``disan.{service}.{method}``, bound to ``disan.events`` by event
+  type and to ``disan.requeue`` (direct) by its own name, through which retries come back.
+- ``disan.retry.{ms}ms``: a fanout exchange and a queue whose messages wait ``ms`` and then
+  dead-letter to ``disan.requeue`` with their routing key (the target queue's name) intact.
+- ``disan.dead_letters``: messages that failed every attempt, with the error in their headers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import amqp
+from kombu import Connection, Exchange, Queue, binding
+
+log = logging.getLogger(__name__)
+
+EVENTS_EXCHANGE = "disan.events"
+UNROUTED = "disan.unrouted"
+REQUEUE_EXCHANGE = "disan.requeue"
+DEAD_LETTERS = "disan.dead_letters"
+RETRY_PREFIX = "disan.retry."
+
+H_ATTEMPT = "x-disan-attempt"
+H_QUEUE = "x-disan-queue"
+H_ERROR = "x-disan-error"
+H_ERROR_TYPE = "x-disan-error-type"
+H_FAILED_AT = "x-disan-failed-at"
+
+unrouted_exchange = Exchange(UNROUTED, type="fanout", durable=True)
+events_exchange = Exchange(
+    EVENTS_EXCHANGE, type="topic", durable=True, arguments={"alternate-exchange": UNROUTED}
+)
+requeue_exchange = Exchange(REQUEUE_EXCHANGE, type="direct", durable=True)
+unrouted_queue = Queue(UNROUTED, exchange=unrouted_exchange, routing_key="", durable=True)
+dead_letter_queue = Queue(DEAD_LETTERS, durable=True)
+
+
+class PublishError(Exception):
+    """The broker did not confirm a publish (nack, timeout, lost connection)."""
+
+
+class Unroutable(PublishError):
+    """The broker confirmed but returned messages no queue (nor alternate exchange) took."""
+
+
+def consumer_queue_name(service: str, method: str) -> str:
+    return f"disan.{service}.{method}"
+
+
+def consumer_queue(service: str, method: str, event_types: Sequence[str]) -> Queue:
+    """The durable queue of one reliable handler, with its event and requeue bindings."""
+    name = consumer_queue_name(service, method)
+    bindings = [binding(events_exchange, routing_key=t) for t in event_types]
+    bindings.append(binding(requeue_exchange, routing_key=name))
+    return Queue(name, bindings=bindings, durable=True, auto_delete=False)
+
+
+def retry_queue(delay_ms: int) -> tuple[Exchange, Queue]:
+    """The waiting room for retries after ``delay_ms``; one per distinct delay."""
+    name = f"{RETRY_PREFIX}{delay_ms}ms"
+    exchange = Exchange(name, type="fanout", durable=True)
+    queue = Queue(
+        name,
+        exchange=exchange,
+        routing_key="",
+        durable=True,
+        queue_arguments={"x-message-ttl": delay_ms, "x-dead-letter-exchange": REQUEUE_EXCHANGE},
+    )
+    return exchange, queue
+
+
+def retry_delay_ms(attempt: int, base_seconds: float, max_seconds: float) -> int:
+    """Exponential backoff: base, 2·base, 4·base … capped, for the retry after ``attempt``."""
+    delay = min(base_seconds * (2 ** max(attempt - 1, 0)), max_seconds)
+    return max(int(delay * 1000), 1)
+
+
+def declare_base(conn: Connection) -> None:
+    """Declare the exchanges and queues every service relies on (idempotent)."""
+    channel = conn.default_channel
+    for entity in (unrouted_exchange, events_exchange, requeue_exchange):
+        entity.bind(channel).declare()
+    unrouted_queue.bind(channel).declare()
+    dead_letter_queue.bind(channel).declare()
+
+
+def declare_queue(conn: Connection, queue: Queue) -> None:
+    declare_base(conn)
+    queue.bind(conn.default_channel).declare()
+
+
+@dataclass
+class Outgoing:
+    """One message to publish: raw body bytes plus AMQP properties."""
+
+    exchange: str
+    routing_key: str
+    body: bytes
+    headers: dict[str, Any] = field(default_factory=dict)
+    message_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    content_type: str = "application/json"
+    content_encoding: str = "utf-8"
+    correlation_id: str | None = None
+
+
+class ConfirmingPublisher:
+    """Publishes batches with ``mandatory`` and waits for the broker's confirms of the batch.
+
+    Confirms are pipelined: the whole batch is sent, then acks are read, so a batch of 500 costs
+    about one round trip. Not safe for concurrent use: callers share it behind ``lock``.
+    """
+
+    def __init__(self, amqp_uri: str, confirm_timeout: float = 30.0) -> None:
+        self.amqp_uri = amqp_uri
+        self.confirm_timeout = confirm_timeout
+        self.lock = threading.Lock()
+        self._conn: Connection | None = None
+        self._channel: Any = None
+        self._next_tag = 1
+        self._acked = 0
+        self._nacked: set[int] = set()
+        self._returned: list[str] = []
+        self._declared: set[str] = set()
+
+    # connection handling -------------------------------------------------------------------
+    def _ensure(self) -> Any:
+        if self._channel is not None:
+            return self._channel
+        conn = Connection(self.amqp_uri, heartbeat=0, connect_timeout=10)
+        conn.ensure_connection(max_retries=3)
+        channel = conn.channel()
+        channel.confirm_select()
+        channel.events["basic_ack"].add(self._on_ack)
+        channel.events["basic_nack"].add(self._on_nack)
+        channel.events["basic_return"].add(self._on_return)
+        self._conn, self._channel = conn, channel
+        self._next_tag, self._acked, self._nacked = 1, 0, set()
+        declare_base(conn)
+        return channel
+
+    def close(self) -> None:
+        conn, self._conn, self._channel = self._conn, None, None
+        self._declared.clear()
+        if conn is not None:
+            try:
+                conn.release()
+            except Exception:  # noqa: BLE001 - closing a broken connection
+                log.debug("error closing publisher connection", exc_info=True)
+
+    def declare(self, *entities: Exchange | Queue) -> None:
+        """Declare extra entities once per connection (retry queues, consumer queues)."""
+        channel = self._ensure()
+        for entity in entities:
+            key = f"{type(entity).__name__}:{entity.name}"
+            if key in self._declared:
+                continue
+            entity.bind(channel).declare()
+            self._declared.add(key)
+
+    def _on_ack(self, tag: int, multiple: bool) -> None:
+        # RabbitMQ confirms in publish order, so the highest tag seen covers all before it
+        self._acked = max(self._acked, tag)
+
+    def _on_nack(self, tag: int, multiple: bool) -> None:
+        self._nacked.add(tag)
+        self._acked = max(self._acked, tag)
+
+    def _on_return(self, exc: Exception, exchange: str, routing_key: str, message: Any) -> None:
+        self._returned.append(str(message.properties.get("message_id", "")))
+        log.error("broker returned unroutable message to %s/%s: %s", exchange, routing_key, exc)
+
+    # publishing ----------------------------------------------------------------------------
+    def publish(self, messages: Iterable[Outgoing]) -> list[str]:
+        """Publish and wait for confirms; return the ids the broker returned as unroutable."""
+        batch = list(messages)
+        if not batch:
+            return []
+        try:
+            return self._publish(batch)
+        except (TimeoutError, OSError, amqp.exceptions.AMQPError, PublishError) as exc:
+            self.close()
+            raise PublishError(f"publish of {len(batch)} message(s) not confirmed: {exc}") from exc
+
+    def _publish(self, batch: list[Outgoing]) -> list[str]:
+        channel = self._ensure()
+        self._returned = []
+        first = self._next_tag
+        for item in batch:
+            msg = amqp.Message(
+                item.body,
+                content_type=item.content_type,
+                content_encoding=item.content_encoding,
+                application_headers=item.headers,
+                delivery_mode=2,
+                message_id=item.message_id,
+                correlation_id=item.correlation_id,
+            )
+            channel.basic_publish(
+                msg, exchange=item.exchange, routing_key=item.routing_key, mandatory=True
+            )
+            self._next_tag += 1
+        last = self._next_tag - 1
+        deadline = time.monotonic() + self.confirm_timeout
+        assert self._conn is not None
+        while self._acked < last:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise PublishError("timed out waiting for publisher confirms")
+            self._conn.drain_events(timeout=remaining)
+        nacked = {t for t in self._nacked if first <= t <= last}
+        self._nacked -= nacked
+        if nacked:
+            raise PublishError(f"broker refused {len(nacked)} message(s)")
+        return list(self._returned)

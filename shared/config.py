@@ -1,0 +1,190 @@
+"""One place for configuration: a YAML file with ``${VAR}`` / ``${VAR:default}`` substitution.
+
+Secrets have no defaults: a missing one stops the process at start-up with a clear message.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+from marshmallow import Schema, ValidationError, fields, post_load, validate
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([^}]*))?\}")
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "config" / "disan.yaml"
+
+
+class ConfigError(Exception):
+    """The configuration is missing something or holds a wrong value."""
+
+
+def substitute(text: str, env: Mapping[str, str]) -> str:
+    """Replace ``${VAR}`` and ``${VAR:default}``; an unset variable without default is an error."""
+    missing: list[str] = []
+
+    def repl(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        value = env.get(name)
+        if value is None or value == "":
+            if default is None:
+                missing.append(name)
+                return ""
+            return default
+        return value
+
+    result = _VAR.sub(repl, text)
+    if missing:
+        raise ConfigError("missing required setting(s): " + ", ".join(sorted(set(missing))))
+    return result
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    endpoint: str
+    access_key: str
+    secret_key: str
+    region: str = "us-east-1"
+    secure: bool = False
+
+
+@dataclass(frozen=True)
+class EventSettings:
+    retry_base_seconds: float = 1.0
+    retry_max_seconds: float = 300.0
+    max_attempts: int = 6
+    relay_batch: int = 500
+    relay_idle_seconds: float = 0.05
+
+
+@dataclass(frozen=True)
+class ServicePorts:
+    """The ops port (health and metrics) each service listens on, and HTTP ports where any."""
+
+    ops: dict[str, int] = field(default_factory=dict)
+    http: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str
+    public_url: str
+    amqp_uri: str
+    database_url: str
+    redis_url: str
+    s3: S3Settings
+    events: EventSettings
+    ports: ServicePorts
+    bind_host: str = "127.0.0.1"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+    def ops_port(self, service: str) -> int:
+        try:
+            return self.ports.ops[service]
+        except KeyError as exc:
+            raise ConfigError(f"no ops port configured for service {service!r}") from exc
+
+    def redacted(self) -> dict[str, Any]:
+        """Settings safe to log: passwords in URLs and secret keys masked."""
+        return {
+            "environment": self.environment,
+            "public_url": self.public_url,
+            "amqp_uri": redact_url(self.amqp_uri),
+            "database_url": redact_url(self.database_url),
+            "redis_url": redact_url(self.redis_url),
+            "s3_endpoint": self.s3.endpoint,
+        }
+
+
+def redact_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return parts._replace(netloc=netloc).geturl()
+    return url
+
+
+def _url(schemes: tuple[str, ...]) -> Callable[[str], None]:
+    def check(value: str) -> None:
+        if urlsplit(value).scheme not in schemes:
+            raise ValidationError(f"must be a URL with scheme {' or '.join(schemes)}")
+
+    return check
+
+
+class _S3Schema(Schema):
+    endpoint = fields.String(required=True, validate=validate.Length(min=1))
+    access_key = fields.String(required=True, validate=validate.Length(min=1))
+    secret_key = fields.String(required=True, validate=validate.Length(min=1))
+    region = fields.String(load_default="us-east-1")
+    secure = fields.Boolean(load_default=False)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> S3Settings:
+        return S3Settings(**data)
+
+
+class _EventSchema(Schema):
+    retry_base_seconds = fields.Float(load_default=1.0, validate=validate.Range(min=0.01))
+    retry_max_seconds = fields.Float(load_default=300.0, validate=validate.Range(min=0.01))
+    max_attempts = fields.Integer(load_default=6, validate=validate.Range(min=1, max=50))
+    relay_batch = fields.Integer(load_default=500, validate=validate.Range(min=1, max=10000))
+    relay_idle_seconds = fields.Float(load_default=0.05, validate=validate.Range(min=0.001))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> EventSettings:
+        return EventSettings(**data)
+
+
+class _PortsSchema(Schema):
+    ops = fields.Dict(keys=fields.String(), values=fields.Integer(), load_default=dict)
+    http = fields.Dict(keys=fields.String(), values=fields.Integer(), load_default=dict)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> ServicePorts:
+        return ServicePorts(**data)
+
+
+class _SettingsSchema(Schema):
+    environment = fields.String(
+        required=True, validate=validate.OneOf(["development", "test", "production"])
+    )
+    public_url = fields.String(required=True, validate=_url(("http", "https")))
+    amqp_uri = fields.String(required=True, validate=_url(("amqp", "amqps")))
+    database_url = fields.String(required=True, validate=_url(("postgresql", "postgresql+psycopg")))
+    redis_url = fields.String(required=True, validate=_url(("redis", "rediss")))
+    s3 = fields.Nested(_S3Schema, required=True)
+    events = fields.Nested(_EventSchema, load_default=lambda: EventSettings())
+    ports = fields.Nested(_PortsSchema, load_default=lambda: ServicePorts())
+    bind_host = fields.String(load_default="127.0.0.1")
+    extra = fields.Dict(load_default=dict)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> Settings:
+        return Settings(**data)
+
+
+def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read, substitute and validate the configuration; raise ConfigError with every problem."""
+    env = os.environ if env is None else env
+    source = Path(path or env.get("DISAN_CONFIG") or DEFAULT_CONFIG)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {source}: {exc.strerror}") from exc
+    raw = yaml.safe_load(substitute(text, env)) or {}
+    try:
+        settings: Settings = _SettingsSchema().load(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid config {source}: {exc.messages}") from exc
+    return settings

@@ -1,0 +1,228 @@
+"""PostgreSQL access: one engine per service schema, a transaction per worker, migrations.
+
+Each service owns one schema; its connections set ``search_path`` to it, so a service's SQL never
+names another service's tables. Events are written to the outbox in the same transaction as the
+state change they announce (``DbSession.publish``), and a handler claims an event id in the same
+transaction as its work (``DbSession.claim``), so redelivery changes nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from nameko.extensions import DependencyProvider
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.engine.url import make_url
+
+from shared.events import Event
+
+log = logging.getLogger(__name__)
+
+KERNEL_SQL = Path(__file__).resolve().parent / "sql"
+_SCHEMA_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+class DatabaseError(Exception):
+    """The database could not be reached or refused an operation."""
+
+
+def check_schema_name(schema: str) -> str:
+    if not _SCHEMA_NAME.match(schema):
+        raise DatabaseError(f"invalid schema name {schema!r}")
+    return schema
+
+
+def make_engine(database_url: str, schema: str, pool_size: int = 10) -> Engine:
+    """An engine whose connections work inside ``schema`` (then ``public`` for extensions)."""
+    url = make_url(database_url)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    check_schema_name(schema)
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_timeout=10,
+        connect_args={"options": f"-csearch_path={schema},public", "connect_timeout": 5},
+    )
+
+
+def insert_outbox(conn: Connection, event: Event) -> None:
+    conn.execute(
+        text(
+            "INSERT INTO outbox (event_id, type, envelope) "
+            "VALUES (:id, :type, CAST(:env AS jsonb)) ON CONFLICT (event_id) DO NOTHING"
+        ),
+        {"id": event.event_id, "type": event.type, "env": json.dumps(event.to_dict())},
+    )
+
+
+def claim_event(conn: Connection, event_id: str, handler: str) -> bool:
+    """Record that ``handler`` handles ``event_id``; False if it already did (a redelivery).
+
+    A concurrent duplicate blocks on the primary key until the first transaction ends, then
+    finds the row, so only one of them does the work.
+    """
+    row = conn.execute(
+        text(
+            "INSERT INTO processed_events (event_id, handler) VALUES (:id, :handler) "
+            "ON CONFLICT DO NOTHING RETURNING 1"
+        ),
+        {"id": event_id, "handler": handler},
+    ).first()
+    return row is not None
+
+
+class DbSession:
+    """One unit of work: a connection with an open transaction, opened on first use."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._conn: Connection | None = None
+
+    @property
+    def connection(self) -> Connection:
+        if self._conn is None:
+            self._conn = self.engine.connect()
+            self._conn.begin()
+        return self._conn
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> CursorResult[Any]:
+        return self.connection.execute(text(sql), dict(params or {}))
+
+    def publish(self, event: Event) -> None:
+        """Put ``event`` in the outbox; it is sent only if this transaction commits."""
+        insert_outbox(self.connection, event)
+
+    def claim(self, event_id: str, handler: str) -> bool:
+        return claim_event(self.connection, event_id, handler)
+
+    def commit(self) -> None:
+        if self._conn is not None:
+            self._conn.commit()
+
+    def rollback(self) -> None:
+        if self._conn is not None:
+            self._conn.rollback()
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+
+@contextmanager
+def unit_of_work(engine: Engine) -> Iterator[DbSession]:
+    """A DbSession committed on success and rolled back on error (outside nameko workers)."""
+    session = DbSession(engine)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+class Database(DependencyProvider):  # type: ignore[misc]
+    """Gives each worker a DbSession in the service's schema; commits when the worker succeeds.
+
+    The engine is built in ``setup()`` from the container's settings, never at import.
+    """
+
+    def __init__(self, schema: str, pool_size: int = 10) -> None:
+        self.schema = check_schema_name(schema)
+        self.pool_size = pool_size
+        self.engine: Engine | None = None
+        self.sessions: dict[Any, DbSession] = {}
+
+    def setup(self) -> None:
+        settings = self.container.config["DISAN_SETTINGS"]
+        self.engine = make_engine(settings.database_url, self.schema, self.pool_size)
+
+    def stop(self) -> None:
+        if self.engine is not None:
+            self.engine.dispose()
+
+    kill = stop
+
+    def get_dependency(self, worker_ctx: Any) -> DbSession:
+        assert self.engine is not None
+        session = DbSession(self.engine)
+        self.sessions[worker_ctx] = session
+        return session
+
+    def worker_result(self, worker_ctx: Any, result: Any = None, exc_info: Any = None) -> None:
+        session = self.sessions.get(worker_ctx)
+        if session is None:
+            return
+        if exc_info is None:
+            session.commit()
+        else:
+            session.rollback()
+
+    def worker_teardown(self, worker_ctx: Any) -> None:
+        session = self.sessions.pop(worker_ctx, None)
+        if session is not None:
+            session.close()
+
+
+# migrations ----------------------------------------------------------------------------------
+
+
+def _migration_files(directory: Path | None) -> list[tuple[str, Path]]:
+    files = [(f"kernel/{p.name}", p) for p in sorted(KERNEL_SQL.glob("kernel_*.sql"))]
+    if directory is not None and directory.is_dir():
+        files += [(p.name, p) for p in sorted(directory.glob("*.sql"))]
+    return files
+
+
+def migrate(database_url: str, schema: str, directory: Path | None = None) -> list[str]:
+    """Create ``schema`` and apply the kernel and the service's SQL files not yet applied.
+
+    Each file runs in its own transaction under an advisory lock, so concurrent starts are safe.
+    Returns the names of the files applied now.
+    """
+    engine = make_engine(database_url, check_schema_name(schema), pool_size=1)
+    applied_now: list[str] = []
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(hashtext(:s))"), {"s": f"migrate:{schema}"})
+            try:
+                conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+                conn.execute(
+                    text(
+                        "CREATE TABLE IF NOT EXISTS schema_migrations "
+                        "(name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+                    )
+                )
+                conn.commit()
+                done = {r[0] for r in conn.execute(text("SELECT name FROM schema_migrations"))}
+                for name, path in _migration_files(directory):
+                    if name in done:
+                        continue
+                    conn.exec_driver_sql(path.read_text(encoding="utf-8"))
+                    conn.execute(
+                        text("INSERT INTO schema_migrations (name) VALUES (:n)"), {"n": name}
+                    )
+                    conn.commit()
+                    applied_now.append(name)
+                    log.info("applied migration %s to schema %s", name, schema)
+            finally:
+                conn.rollback()
+                conn.execute(
+                    text("SELECT pg_advisory_unlock(hashtext(:s))"), {"s": f"migrate:{schema}"}
+                )
+                conn.commit()
+    finally:
+        engine.dispose()
+    return applied_now

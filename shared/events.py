@@ -1,0 +1,156 @@
+"""The event envelope and the registry of versioned event contracts.
+
+Every event type has one marshmallow schema per version, registered here and imported by the
+producer and the consumers alike. Changing a contract means registering a new version.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+EVENT_TYPE = validate.Regexp(
+    r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$", error="not a service.event name"
+)
+
+
+class EventError(Exception):
+    """An event is malformed or of an unknown type or version."""
+
+
+class EnvelopeSchema(Schema):
+    event_id = fields.UUID(required=True)
+    type = fields.String(required=True, validate=EVENT_TYPE)
+    version = fields.Integer(required=True, validate=validate.Range(min=1))
+    occurred_at = fields.AwareDateTime(required=True, default_timezone=UTC)
+    producer = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    correlation_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    actor = fields.String(load_default="system", validate=validate.Length(max=256))
+    data = fields.Dict(required=True)
+
+
+@dataclass(frozen=True)
+class Event:
+    """A fact that happened, as it travels between services."""
+
+    type: str
+    data: dict[str, Any]
+    producer: str
+    version: int = 1
+    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    actor: str = "system"
+
+    @property
+    def routing_key(self) -> str:
+        return self.type
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "type": self.type,
+            "version": self.version,
+            "occurred_at": self.occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "producer": self.producer,
+            "correlation_id": self.correlation_id,
+            "actor": self.actor,
+            "data": self.data,
+        }
+
+
+_CONTRACTS: dict[tuple[str, int], type[Schema]] = {}
+
+S = TypeVar("S", bound=type[Schema])
+
+
+def contract(event_type: str, version: int = 1) -> Callable[[S], S]:
+    """Class decorator registering the schema of ``event_type`` at ``version``."""
+    EVENT_TYPE(event_type)
+
+    def register(schema: S) -> S:
+        key = (event_type, version)
+        if key in _CONTRACTS and _CONTRACTS[key] is not schema:
+            raise EventError(f"contract {event_type} v{version} is already registered")
+        _CONTRACTS[key] = schema
+        return schema
+
+    return register
+
+
+def contract_for(event_type: str, version: int) -> type[Schema]:
+    try:
+        return _CONTRACTS[(event_type, version)]
+    except KeyError:
+        raise EventError(f"unknown event contract {event_type} v{version}") from None
+
+
+def registered_contracts() -> list[tuple[str, int]]:
+    return sorted(_CONTRACTS)
+
+
+def nfc(value: Any) -> Any:
+    """NFC-normalise every string inside a JSON-like value."""
+    if isinstance(value, str):
+        return unicodedata.normalize("NFC", value)
+    if isinstance(value, dict):
+        return {nfc(k): nfc(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [nfc(v) for v in value]
+    return value
+
+
+def make_event(
+    event_type: str,
+    data: dict[str, Any],
+    *,
+    producer: str,
+    version: int = 1,
+    actor: str = "system",
+    correlation_id: str | None = None,
+) -> Event:
+    """Build an event whose data is validated against its registered contract."""
+    schema = contract_for(event_type, version)()
+    try:
+        clean = schema.dump(schema.load(nfc(data)))
+    except ValidationError as exc:
+        raise EventError(f"{event_type} v{version}: invalid data {exc.messages}") from exc
+    return Event(
+        type=event_type,
+        data=clean,
+        producer=producer,
+        version=version,
+        actor=actor,
+        correlation_id=correlation_id or str(uuid.uuid4()),
+    )
+
+
+def load_event(body: Any) -> Event:
+    """Validate a received envelope and its data; raise EventError with the reason."""
+    if not isinstance(body, dict):
+        raise EventError("event body is not a JSON object")
+    try:
+        env = EnvelopeSchema().load(body)
+    except ValidationError as exc:
+        raise EventError(f"invalid envelope: {exc.messages}") from exc
+    schema = contract_for(env["type"], env["version"])()
+    try:
+        data = schema.dump(schema.load(env["data"]))
+    except ValidationError as exc:
+        raise EventError(f"{env['type']} v{env['version']}: invalid data {exc.messages}") from exc
+    return Event(
+        type=env["type"],
+        data=data,
+        producer=env["producer"],
+        version=env["version"],
+        event_id=str(env["event_id"]),
+        occurred_at=env["occurred_at"],
+        correlation_id=env["correlation_id"],
+        actor=env["actor"],
+    )

@@ -1,0 +1,93 @@
+"""The ops port of every service: ``/healthz``, ``/readyz`` and ``/metrics``.
+
+A small eventlet WSGI server of its own, so services without HTTP entrypoints have one too and
+the gateway's public routes stay separate from operational ones.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import eventlet
+import eventlet.wsgi
+from nameko.extensions import DependencyProvider
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from shared.health import run_checks
+
+log = logging.getLogger(__name__)
+
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+
+
+class _Silent:
+    def write(self, *_: Any) -> None:
+        pass
+
+
+def health_app(
+    service: str, ready: Callable[[], dict[str, str]]
+) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == "/metrics":
+            start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST)])
+            return [generate_latest()]
+        body: dict[str, Any]
+        if path == "/healthz":
+            status, body = "200 OK", {"status": "ok", "service": service}
+        elif path == "/readyz":
+            checks = ready()
+            ok = all(v == "ok" for v in checks.values())
+            status = "200 OK" if ok else "503 Service Unavailable"
+            body = {"status": "ok" if ok else "unavailable", "service": service, "checks": checks}
+        else:
+            status, body = "404 Not Found", {"error": {"code": "not_found", "message": path}}
+        start_response(status, [("Content-Type", "application/json")])
+        return [json.dumps(body).encode()]
+
+    return app
+
+
+class OpsServer(DependencyProvider):  # type: ignore[misc]
+    """Serves health and metrics on the service's ops port (0 picks a free port)."""
+
+    def __init__(self, checks: tuple[str, ...] = ("broker", "database", "storage")) -> None:
+        self.checks = checks
+        self.port = 0
+        self._gt: Any = None
+        self._sock: Any = None
+
+    def setup(self) -> None:
+        self.settings = self.container.config["DISAN_SETTINGS"]
+        service = self.container.service_name
+        port = self.container.config.get("DISAN_OPS_PORT", self.settings.ports.ops.get(service, 0))
+        self._sock = eventlet.listen((self.settings.bind_host, int(port)))
+        self.port = self._sock.getsockname()[1]
+
+    def start(self) -> None:
+        app = health_app(self.container.service_name, self._ready)
+        self._gt = self.container.spawn_managed_thread(
+            lambda: eventlet.wsgi.server(self._sock, app, log=_Silent(), log_output=False),
+            identifier="ops-server",
+        )
+        log.info("ops server of %s on port %d", self.container.service_name, self.port)
+
+    def _ready(self) -> dict[str, str]:
+        return run_checks(self.settings, self.checks)
+
+    def stop(self) -> None:
+        if self._gt is not None:
+            self._gt.kill()
+            self._gt = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    kill = stop
+
+    def get_dependency(self, worker_ctx: Any) -> None:
+        return None

@@ -1,0 +1,225 @@
+"""The one S3 wrapper (MinIO in deployment, moto's server on development machines).
+
+Uploads stream: the body is hashed (SHA-256) while it is read and never held whole in memory;
+the digest is checked against the caller's expectation before the object is made visible
+(uploaded under a temporary key, then copied into place), and stored as object metadata.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import IO, Any
+
+import urllib3
+from minio import Minio
+from minio.commonconfig import CopySource
+from minio.error import S3Error
+
+from shared.config import S3Settings
+
+log = logging.getLogger(__name__)
+
+PART_SIZE = 16 * 1024 * 1024
+SHA_META = "sha256"
+
+
+class StorageError(Exception):
+    """Base of the storage wrapper's errors."""
+
+
+class ObjectNotFound(StorageError):
+    pass
+
+
+class ChecksumMismatch(StorageError):
+    def __init__(self, expected: str, actual: str) -> None:
+        super().__init__(f"SHA-256 mismatch: expected {expected}, got {actual}")
+        self.expected, self.actual = expected, actual
+
+
+class StorageUnavailable(StorageError):
+    pass
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    bucket: str
+    key: str
+    size: int
+    sha256: str | None
+    etag: str | None = None
+    content_type: str | None = None
+
+
+class _HashingReader:
+    """Wraps a stream: counts and hashes what is read from it."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream = stream
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def read(self, n: int = -1) -> bytes:
+        chunk = self.stream.read(n)
+        self.digest.update(chunk)
+        self.size += len(chunk)
+        return chunk
+
+
+class ObjectStore:
+    """Thin, typed access to buckets and objects."""
+
+    def __init__(self, settings: S3Settings, timeout: float = 30.0) -> None:
+        http = urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=5, read=timeout),
+            maxsize=20,
+            retries=urllib3.Retry(total=3, backoff_factor=0.2, status_forcelist=[502, 503, 504]),
+        )
+        self.client = Minio(
+            settings.endpoint,
+            access_key=settings.access_key,
+            secret_key=settings.secret_key,
+            secure=settings.secure,
+            region=settings.region,
+            http_client=http,
+        )
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchBucket", "NoSuchObject", "NotFound"):
+                raise ObjectNotFound(f"{what}: {exc.code}") from exc
+            raise StorageError(f"{what}: {exc.code} {exc.message}") from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise StorageUnavailable(f"{what}: S3 endpoint unreachable ({exc})") from exc
+
+    def ensure_bucket(self, bucket: str) -> None:
+        if not self._call("bucket_exists", self.client.bucket_exists, bucket):
+            try:
+                self._call("make_bucket", self.client.make_bucket, bucket)
+            except StorageError as exc:
+                if "BucketAlreadyOwnedByYou" not in str(exc):
+                    raise
+
+    def ping(self) -> None:
+        self._call("list_buckets", self.client.list_buckets)
+
+    def put_stream(
+        self,
+        bucket: str,
+        key: str,
+        stream: IO[bytes],
+        length: int = -1,
+        content_type: str = "application/octet-stream",
+        expected_sha256: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> StoredObject:
+        """Stream ``stream`` to ``bucket/key`` hashing on the way; refuse a wrong checksum.
+
+        With ``expected_sha256`` the body goes to a temporary key first and is copied into place
+        only when it matches, so a bad upload never shows under the real key.
+        """
+        reader = _HashingReader(stream)
+        target = key if expected_sha256 is None else f"{key}.upload-tmp"
+        result = self._call(
+            "put_object",
+            self.client.put_object,
+            bucket,
+            target,
+            reader,
+            length,
+            content_type=content_type,
+            part_size=PART_SIZE,
+            metadata=metadata,
+        )
+        actual = reader.digest.hexdigest()
+        if expected_sha256 is not None:
+            try:
+                if actual != expected_sha256.lower():
+                    raise ChecksumMismatch(expected_sha256.lower(), actual)
+                meta = dict(metadata or {}) | {SHA_META: actual}
+                result = self._call(
+                    "copy_object",
+                    self.client.copy_object,
+                    bucket,
+                    key,
+                    CopySource(bucket, target),
+                    metadata=meta,
+                    metadata_directive="REPLACE",
+                )
+            finally:
+                self.delete(bucket, target)
+        return StoredObject(bucket, key, reader.size, actual, result.etag, content_type)
+
+    def put_bytes(
+        self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> StoredObject:
+        return self.put_stream(bucket, key, io.BytesIO(data), len(data), content_type)
+
+    def stat(self, bucket: str, key: str) -> StoredObject:
+        st = self._call("stat_object", self.client.stat_object, bucket, key)
+        meta = {k.lower(): v for k, v in (st.metadata or {}).items()}
+        sha = meta.get(f"x-amz-meta-{SHA_META}")
+        return StoredObject(bucket, key, int(st.size or 0), sha, st.etag, st.content_type)
+
+    def exists(self, bucket: str, key: str) -> bool:
+        try:
+            self.stat(bucket, key)
+        except ObjectNotFound:
+            return False
+        return True
+
+    def get_bytes(self, bucket: str, key: str) -> bytes:
+        response = self._call("get_object", self.client.get_object, bucket, key)
+        try:
+            return bytes(response.read())
+        finally:
+            response.close()
+            response.release_conn()
+
+    def iter_chunks(self, bucket: str, key: str, chunk: int = 1024 * 1024) -> Iterator[bytes]:
+        response = self._call("get_object", self.client.get_object, bucket, key)
+        try:
+            yield from response.stream(chunk)
+        finally:
+            response.close()
+            response.release_conn()
+
+    def download(self, bucket: str, key: str, path: str) -> None:
+        self._call("fget_object", self.client.fget_object, bucket, key, path)
+
+    def sha256_of(self, bucket: str, key: str) -> str:
+        """Re-read an object and hash it (fixity checks)."""
+        digest = hashlib.sha256()
+        for part in self.iter_chunks(bucket, key):
+            digest.update(part)
+        return digest.hexdigest()
+
+    def delete(self, bucket: str, key: str) -> None:
+        self._call("remove_object", self.client.remove_object, bucket, key)
+
+    def list_keys(self, bucket: str, prefix: str = "") -> list[str]:
+        objects = self._call(
+            "list_objects", self.client.list_objects, bucket, prefix=prefix, recursive=True
+        )
+        return [str(o.object_name) for o in objects]
+
+    def presigned_put(self, bucket: str, key: str, expires: timedelta) -> str:
+        return str(
+            self._call(
+                "presigned_put_object", self.client.presigned_put_object, bucket, key, expires
+            )
+        )
+
+    def presigned_get(self, bucket: str, key: str, expires: timedelta) -> str:
+        return str(
+            self._call(
+                "presigned_get_object", self.client.presigned_get_object, bucket, key, expires
+            )
+        )

@@ -1,0 +1,87 @@
+"""Test set-up shared by every tier.
+
+eventlet must patch the standard library before anything else is imported, or nameko
+containers hang (see the architecture notes).
+"""
+
+import eventlet
+
+eventlet.monkey_patch()
+
+import os  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_selector")
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout}s")
+
+
+@pytest.fixture(scope="session")
+def s3_port():
+    """A real S3 server over HTTP (moto's), for this test session only."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_port(port)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def test_env(s3_port):
+    """Environment of the test platform: its own database, vhost and S3 server."""
+    return {
+        "DISAN_ENV": "test",
+        "DISAN_DATABASE_URL": "postgresql://disan_test:disan_test@127.0.0.1:5432/disan_test",
+        "DISAN_AMQP_URI": "amqp://guest:guest@127.0.0.1:5672/disan_test",
+        "DISAN_REDIS_URL": "redis://127.0.0.1:6379/15",
+        "DISAN_S3_ENDPOINT": f"127.0.0.1:{s3_port}",
+        "DISAN_S3_ACCESS_KEY": "test-access",
+        "DISAN_S3_SECRET_KEY": "test-secret",
+        "DISAN_RETRY_BASE_SECONDS": "0.2",
+        "DISAN_RETRY_MAX_ATTEMPTS": "3",
+        "DISAN_RELAY_IDLE_SECONDS": "0.02",
+    }
+
+
+@pytest.fixture(scope="session")
+def settings(test_env):
+    """Validated settings of the test platform, with its database and vhost provisioned."""
+    from shared.cli.stack import provision
+    from shared.config import load_settings
+
+    settings = load_settings(env=test_env)
+    provision(settings)
+    return settings
