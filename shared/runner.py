@@ -22,17 +22,21 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    """Where a service lives: its class, its schema and migrations, its ports."""
+    """Where a service lives: its class, its schema and migrations, its ports.
+
+    ``kind`` is ``nameko`` (``target`` names the service class) or ``process`` (``target`` names
+    a ``main(settings)`` function that serves until SIGTERM, e.g. the image server).
+    """
 
     name: str
-    target: str  # "module:Class"
+    target: str  # "module:attribute"
     schema: str | None = None
     http: bool = False
+    kind: str = "nameko"
 
-    def load(self) -> type:
+    def load(self) -> Any:
         module, _, attr = self.target.partition(":")
-        cls: type = getattr(importlib.import_module(module), attr)
-        return cls
+        return getattr(importlib.import_module(module), attr)
 
     @property
     def migrations(self) -> Path:
@@ -65,6 +69,9 @@ def nameko_config(
 
 def run_service(spec: ServiceSpec, settings: Settings) -> None:
     """Start the service's container and block until SIGTERM or SIGINT."""
+    if spec.kind == "process":
+        spec.load()(settings)
+        return
     import eventlet
     from nameko.runners import ServiceRunner
 

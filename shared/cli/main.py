@@ -10,18 +10,22 @@ from shared.config import ConfigError
 
 
 def _service_run(name: str) -> int:
-    import eventlet
+    from shared.runner import SERVICES
 
-    eventlet.monkey_patch()
-    from shared.config import load_settings
-    from shared.logs import configure_logging
-    from shared.runner import SERVICES, run_service
-
-    if name not in SERVICES:
+    spec = SERVICES.get(name)
+    if spec is None:
         print(f"unknown service {name!r}; known: {', '.join(SERVICES)}", file=sys.stderr)
         return 2
+    if spec.kind == "nameko":
+        import eventlet
+
+        eventlet.monkey_patch()
+    from shared.config import load_settings
+    from shared.logs import configure_logging
+    from shared.runner import run_service
+
     configure_logging(name)
-    run_service(SERVICES[name], load_settings())
+    run_service(spec, load_settings())
     return 0
 
 

@@ -159,6 +159,8 @@ def migrate_all(settings: Settings) -> None:
         for spec in SERVICES.values():
             if spec.schema:
                 migrate(settings.database_url, spec.schema, spec.migrations)
+            if spec.kind != "nameko":
+                continue
             for queue in handler_queues(spec.name, spec.load()):
                 declare_queue(conn, queue)
 
