@@ -1,0 +1,85 @@
+import unicodedata
+
+import pytest
+from marshmallow import Schema, fields
+
+from shared.events import EventError, contract, load_event, make_event
+
+
+@contract("unittest.relic_ranked")
+class RelicRanked(Schema):
+    record_id = fields.String(required=True)
+    rank = fields.String(required=True)
+
+
+def test_event_round_trips_through_its_envelope():
+    event = make_event(
+        "unittest.relic_ranked",
+        {"record_id": "r1", "rank": "national"},
+        producer="catalogue",
+        actor="user:42",
+    )
+    again = load_event(event.to_dict())
+    assert again == event
+    assert event.to_dict()["occurred_at"].endswith("Z")
+
+
+def test_text_in_events_is_nfc_normalised():
+    decomposed = unicodedata.normalize("NFD", "Đền Nghè")
+    event = make_event(
+        "unittest.relic_ranked", {"record_id": decomposed, "rank": "city"}, producer="catalogue"
+    )
+    assert event.data["record_id"] == unicodedata.normalize("NFC", "Đền Nghè")
+    assert event.data["record_id"] != decomposed
+
+
+@pytest.mark.parametrize(
+    ("event_type", "version", "data", "reason"),
+    [
+        ("unittest.relic_ranked", 1, {"record_id": "r1"}, "rank"),
+        ("unittest.relic_ranked", 1, {"record_id": 5, "rank": "x"}, "record_id"),
+        ("unittest.relic_ranked", 2, {"record_id": "r", "rank": "x"}, "unknown event contract"),
+        ("unittest.never_heard_of", 1, {}, "unknown event contract"),
+    ],
+)
+def test_data_must_match_the_registered_contract(event_type, version, data, reason):
+    with pytest.raises(EventError, match=reason):
+        make_event(event_type, data, producer="t", version=version)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not a dict",
+        {},
+        {
+            "event_id": "not-a-uuid",
+            "type": "unittest.relic_ranked",
+            "version": 1,
+            "occurred_at": "2026-01-01T00:00:00Z",
+            "producer": "p",
+            "correlation_id": "c",
+            "data": {"record_id": "r", "rank": "x"},
+        },
+        {
+            "event_id": "8c1f4d8e-9d5e-4b61-9a37-1d0f2b8b2f10",
+            "type": "Bad Type",
+            "version": 1,
+            "occurred_at": "2026-01-01T00:00:00Z",
+            "producer": "p",
+            "correlation_id": "c",
+            "data": {},
+        },
+    ],
+)
+def test_malformed_envelopes_are_refused(body):
+    with pytest.raises(EventError):
+        load_event(body)
+
+
+def test_registering_a_different_schema_for_the_same_contract_is_refused():
+    class Other(Schema):
+        pass
+
+    with pytest.raises(EventError, match="already registered"):
+        contract("unittest.relic_ranked")(Other)
