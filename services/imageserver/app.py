@@ -1,0 +1,459 @@
+"""The ASGI application: routes, IIIF headers, caches, access and error mapping.
+
+Cheap work (parsing, cache hits, passthrough tiles read from the page cache) runs on the event
+loop; S3 downloads and pyvips renders run in a bounded thread pool, and concurrent requests for
+the same thing share one computation (single flight), so a burst costs one decode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from email.utils import formatdate, parsedate_to_datetime
+from typing import Any, TypeVar
+
+from iiif.image import (
+    INFO_MEDIA_TYPE_V3,
+    BaseUriRequest,
+    ImageRequestError,
+    InfoRequest,
+    TooLarge,
+    canonical,
+    canonical_uri,
+    info_json,
+    parse_path,
+    profile_uri,
+    pyramid_sizes,
+    quote_identifier,
+    resolve,
+    scale_factors_for,
+)
+from iiif.image.info import CONTEXT_V2
+from services.imageserver.access import AccessChecker, Credentials, Decision, PublicAccess
+from services.imageserver.caches import SourceCache, TileCache
+from services.imageserver.config import ImageServerConfig
+from services.imageserver.images import AssetHandle, render
+from services.imageserver.metrics import CONTENT_TYPE_LATEST, image_metrics, render_metrics
+from services.imageserver.plan import confined_needs_upscale, find_passthrough, plan_render
+from shared.storage import ObjectNotFound, StorageError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ImageApp"]
+
+T = TypeVar("T")
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+
+PREFIXES = {3: "/iiif/image/3/", 2: "/iiif/image/2/"}
+INFO_MEDIA_TYPE_V2 = f'application/ld+json;profile="{CONTEXT_V2}"'
+EXTRA_FORMATS = ("png", "webp", "tif", "gif")
+EXTRA_QUALITIES = ("color", "gray", "bitonal")
+EXTRA_FEATURES = (
+    "baseUriRedirect",
+    "canonicalLinkHeader",
+    "cors",
+    "jsonldMediaType",
+    "mirroring",
+    "profileLinkHeader",
+    "regionByPct",
+    "regionByPx",
+    "regionSquare",
+    "rotationArbitrary",
+    "rotationBy90s",
+    "sizeByConfinedWh",
+    "sizeByH",
+    "sizeByPct",
+    "sizeByW",
+    "sizeByWh",
+    "sizeUpscaling",
+)
+CORS = [
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-expose-headers", b"Link, ETag, Last-Modified, Content-Length"),
+]
+_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+MAX_HANDLES = 64
+
+
+class HttpError(Exception):
+    """An error response: status, code, message and details for the JSON body."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: dict[str, Any] | None = None,
+        headers: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.details = details or {}
+        self.headers = headers or []
+
+
+_IIIF_CODES = {400: "bad_request", 404: "not_found", 501: "not_implemented"}
+
+
+def _from_iiif(exc: ImageRequestError) -> HttpError:
+    code = "too_large" if isinstance(exc, TooLarge) else _IIIF_CODES.get(exc.status, "error")
+    return HttpError(exc.status, code, exc.reason, {"parameter": exc.parameter})
+
+
+class ImageApp:
+    """One worker's application; ``source_cache`` is shared on disk, the rest is in memory."""
+
+    def __init__(
+        self,
+        config: ImageServerConfig,
+        source_cache: SourceCache,
+        access: AccessChecker | None = None,
+    ) -> None:
+        self.config = config
+        self.sources = source_cache
+        self.access: AccessChecker = access or PublicAccess()
+        self.tiles = TileCache(config.tile_cache_mb * 1024 * 1024)
+        self.limits = config.limits
+        self.executor = ThreadPoolExecutor(config.render_threads, thread_name_prefix="render")
+        self.io_executor = ThreadPoolExecutor(4, thread_name_prefix="fetch")
+        self.handles: OrderedDict[str, AssetHandle] = OrderedDict()
+        self.missing: dict[str, float] = {}
+        self.flights: dict[Any, asyncio.Future[Any]] = {}
+        self.metrics = image_metrics()
+
+    # purges -------------------------------------------------------------------------------
+    def purge(self, asset_id: str | None, source: bool = True) -> None:
+        """Forget an asset (``None``: every asset): handles, tiles, negative entries."""
+        if asset_id is None:
+            self.handles.clear()
+            self.missing.clear()
+        else:
+            self.handles.pop(asset_id, None)
+            self.missing.pop(asset_id, None)
+        self.tiles.purge(asset_id)
+        self.access.purge(asset_id)
+
+    # ASGI entry ---------------------------------------------------------------------------
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                kind = message["type"].rsplit(".", 1)[-1]
+                await send({"type": f"lifespan.{kind}.complete"})
+                if kind == "shutdown":
+                    return
+        if scope["type"] != "http":
+            return
+        route = "other"
+        status = 500
+        try:
+            route, status, headers, body = await self._dispatch(scope)
+        except HttpError as exc:
+            status, headers, body = self._error(exc)
+        except Exception:  # noqa: BLE001 - the one place unexpected errors become a 500
+            log.exception("unexpected error serving %s", scope.get("path"))
+            status, headers, body = self._error(
+                HttpError(500, "internal", "the image server failed on this request")
+            )
+        if scope["method"] == "HEAD":
+            payload = b""
+        else:
+            payload = body
+        headers = [*headers, *CORS, (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+        self.metrics.requests.labels(route, str(status)).inc()
+        self.metrics.response_bytes.labels(route).inc(len(payload))
+
+    def _error(self, exc: HttpError) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        body = json.dumps(
+            {"error": {"code": exc.code, "message": exc.message, "details": exc.details}}
+        ).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"cache-control", b"no-store"),
+            *exc.headers,
+        ]
+        return exc.status, headers, body
+
+    async def _dispatch(
+        self, scope: dict[str, Any]
+    ) -> tuple[str, int, list[tuple[bytes, bytes]], bytes]:
+        method = scope["method"]
+        raw = scope.get("raw_path") or scope["path"].encode("utf-8")
+        try:
+            path = raw.decode("ascii")
+        except UnicodeDecodeError:
+            raise HttpError(
+                400, "bad_request", "the request path must be ASCII (percent-encode the rest)"
+            ) from None
+        if method == "OPTIONS":
+            return "options", 204, self._preflight(scope), b""
+        if method not in ("GET", "HEAD"):
+            raise HttpError(
+                405,
+                "method_not_allowed",
+                f"{method[:20]} is not allowed here",
+                headers=[(b"allow", b"GET, HEAD, OPTIONS")],
+            )
+        if path == "/healthz":
+            body = json.dumps({"status": "ok", "service": "imageserver"}).encode()
+            return "health", 200, [(b"content-type", b"application/json")], body
+        if path == "/metrics":
+            return (
+                "metrics",
+                200,
+                [(b"content-type", CONTENT_TYPE_LATEST.encode())],
+                (render_metrics()),
+            )
+        for version, prefix in PREFIXES.items():
+            if path.startswith(prefix) and len(path) > len(prefix):
+                return await self._iiif(scope, path[len(prefix) :], version)
+        raise HttpError(404, "not_found", "no such route", {"path": path[:200]})
+
+    def _preflight(self, scope: dict[str, Any]) -> list[tuple[bytes, bytes]]:
+        requested = _header(scope, b"access-control-request-headers") or "*"
+        return [
+            (b"access-control-allow-methods", b"GET, HEAD, OPTIONS"),
+            (b"access-control-allow-headers", requested.encode("latin-1", "replace")[:500]),
+            (b"access-control-max-age", b"86400"),
+            (b"allow", b"GET, HEAD, OPTIONS"),
+        ]
+
+    def _base_uri(self, scope: dict[str, Any], version: int) -> str:
+        if self.config.public_base_url:
+            return f"{self.config.public_base_url.rstrip('/')}/iiif/image/{version}"
+        proto = (_header(scope, b"x-forwarded-proto") or scope.get("scheme") or "http").split(",")
+        scheme = proto[0].strip() if proto[0].strip() in ("http", "https") else "http"
+        host = (_header(scope, b"x-forwarded-host") or _header(scope, b"host") or "").split(",")
+        name = host[0].strip()
+        if not _HOST.fullmatch(name):
+            server = scope.get("server") or ("127.0.0.1", 80)
+            name = f"{server[0]}:{server[1]}"
+        return f"{scheme}://{name}/iiif/image/{version}"
+
+    # IIIF ---------------------------------------------------------------------------------
+    async def _iiif(
+        self, scope: dict[str, Any], rest: str, version: int
+    ) -> tuple[str, int, list[tuple[bytes, bytes]], bytes]:
+        try:
+            request = parse_path(rest, version)
+        except ImageRequestError as exc:
+            raise _from_iiif(exc) from None
+        base = self._base_uri(scope, version)
+        if isinstance(request, BaseUriRequest):
+            location = f"{base}/{quote_identifier(request.identifier)}/info.json"
+            return "redirect", 303, [(b"location", location.encode())], b""
+        credentials = Credentials.from_headers(
+            _header(scope, b"authorization"), _header(scope, b"cookie")
+        )
+        decision = self.access.check(request.identifier, credentials)
+        if not decision.allowed:
+            raise HttpError(
+                decision.status,
+                "unauthorized" if decision.status == 401 else "forbidden",
+                decision.reason or "this image is restricted",
+                {"service": [dict(entry) for entry in decision.services]},
+            )
+        handle = await self._handle(request.identifier)
+        if isinstance(request, InfoRequest):
+            return self._info(scope, handle, base, version, decision)
+        try:
+            resolved = resolve(request, handle.width, handle.height, self.limits)
+        except ImageRequestError as exc:
+            raise _from_iiif(exc) from None
+        if self.config.confined_upscale == "refuse" and confined_needs_upscale(request, resolved):
+            raise HttpError(
+                400,
+                "bad_request",
+                "the !w,h box is larger than the region on every side; that is upscaling, "
+                "which needs the ^ prefix",
+                {"parameter": "size"},
+            )
+        path = canonical(resolved, version)
+        key = f"{version}/{path}"
+        etag = _etag(handle.source.etag, key)
+        last_modified = handle.source.fetched_at
+        headers = [
+            (b"content-type", resolved.format.media_type.encode()),
+            (
+                b"link",
+                f'<{canonical_uri(base, resolved, version)}>;rel="canonical", '
+                f'<{profile_uri(version)}>;rel="profile"'.encode(),
+            ),
+            (b"etag", etag.encode()),
+            (b"last-modified", formatdate(last_modified, usegmt=True).encode()),
+            (b"cache-control", self._cache_control(decision, self.config.public_max_age)),
+        ]
+        if _not_modified(scope, etag, last_modified):
+            return "image", 304, headers[1:], b""
+        body = self.tiles.get(request.identifier, key)
+        if body is not None:
+            self.metrics.tile_cache.labels("hit").inc()
+            self.metrics.images.labels("cache").inc()
+            return "image", 200, headers, body
+        self.metrics.tile_cache.labels("miss").inc()
+        tile = find_passthrough(resolved, handle.sizes, handle.capable)
+        if tile is not None:
+            body = handle.passthrough(tile)
+            self.metrics.images.labels("passthrough").inc()
+        else:
+            body = await self._single_flight(
+                ("render", request.identifier, key, id(handle)),
+                self.executor,
+                self._render,
+                handle,
+                resolved,
+            )
+            self.metrics.images.labels("render").inc()
+        self.tiles.put(request.identifier, key, body)
+        return "image", 200, headers, body
+
+    def _render(self, handle: AssetHandle, resolved: Any) -> bytes:
+        started = time.perf_counter()
+        try:
+            plan = plan_render(resolved, handle.sizes)
+            return render(handle, resolved, plan, self.config.jpeg_quality)
+        finally:
+            self.metrics.decode_seconds.observe(time.perf_counter() - started)
+
+    def _cache_control(self, decision: Decision, max_age: int) -> bytes:
+        if decision.public:
+            return f"public, max-age={max_age}".encode()
+        return b"private, no-cache"
+
+    def _info(
+        self,
+        scope: dict[str, Any],
+        handle: AssetHandle,
+        base: str,
+        version: int,
+        decision: Decision,
+    ) -> tuple[str, int, list[tuple[bytes, bytes]], bytes]:
+        doc = info_json(
+            base,
+            handle.asset_id,
+            handle.width,
+            handle.height,
+            handle.tile_width,
+            handle.tile_height,
+            scale_factors_for(handle.width, handle.height, handle.tile_width, handle.tile_height),
+            pyramid_sizes(handle.width, handle.height, len(handle.levels)),
+            self.limits,
+            extra_formats=EXTRA_FORMATS,
+            extra_qualities=EXTRA_QUALITIES,
+            extra_features=EXTRA_FEATURES,
+            service=decision.services or None,
+            version=version,
+        )
+        body = json.dumps(doc, ensure_ascii=False).encode("utf-8")
+        accept = _header(scope, b"accept") or ""
+        if "application/ld+json" in accept:
+            media_type = INFO_MEDIA_TYPE_V3 if version >= 3 else INFO_MEDIA_TYPE_V2
+        else:
+            media_type = "application/json"
+        etag = _etag(handle.source.etag, f"info/{version}/{base}/{media_type}")
+        headers = [
+            (b"content-type", media_type.encode()),
+            (b"link", f'<{profile_uri(version)}>;rel="profile"'.encode()),
+            (b"vary", b"Accept"),
+            (b"etag", etag.encode()),
+            (b"last-modified", formatdate(handle.source.fetched_at, usegmt=True).encode()),
+            (b"cache-control", self._cache_control(decision, self.config.info_max_age)),
+        ]
+        if _not_modified(scope, etag, handle.source.fetched_at):
+            return "info", 304, headers[1:], b""
+        return "info", 200, headers, body
+
+    # sources and handles ------------------------------------------------------------------
+    async def _handle(self, asset_id: str) -> AssetHandle:
+        handle = self.handles.get(asset_id)
+        now = time.monotonic()
+        if handle is not None:
+            if now - handle.opened_at < self.config.handle_ttl_seconds or handle.still_valid():
+                if now - handle.opened_at >= self.config.handle_ttl_seconds:
+                    handle.opened_at = now
+                    self.sources.touch(handle.source)
+                self.handles.move_to_end(asset_id)
+                return handle
+            self.handles.pop(asset_id, None)
+        expiry = self.missing.get(asset_id)
+        if expiry is not None and expiry > now:
+            raise HttpError(404, "not_found", "no image has this identifier")
+        try:
+            handle = await self._single_flight(
+                ("open", asset_id), self.io_executor, self._open, asset_id
+            )
+        except ObjectNotFound:
+            self.missing[asset_id] = now + self.config.not_found_ttl_seconds
+            if len(self.missing) > 10_000:
+                self.missing.clear()
+            raise HttpError(404, "not_found", "no image has this identifier") from None
+        except (StorageError, TimeoutError) as exc:
+            log.warning("storage unavailable for %s: %s", asset_id, exc)
+            raise HttpError(
+                503,
+                "storage_unavailable",
+                "the image store cannot be reached; try again shortly",
+                headers=[(b"retry-after", b"5")],
+            ) from None
+        self.handles[asset_id] = handle
+        self.handles.move_to_end(asset_id)
+        while len(self.handles) > MAX_HANDLES:
+            self.handles.popitem(last=False)
+        return handle
+
+    def _open(self, asset_id: str) -> AssetHandle:
+        started = time.perf_counter()
+        cached = self.sources.cached(asset_id)
+        source = self.sources.get(asset_id)
+        if cached is None:
+            self.metrics.source_fetch_seconds.observe(time.perf_counter() - started)
+        self.sources.touch(source)
+        return AssetHandle(asset_id, source)
+
+    async def _single_flight(
+        self, key: Any, executor: ThreadPoolExecutor, fn: Callable[..., T], *args: Any
+    ) -> T:
+        future = self.flights.get(key)
+        if future is None:
+            loop = asyncio.get_running_loop()
+            future = asyncio.ensure_future(loop.run_in_executor(executor, fn, *args))
+            self.flights[key] = future
+            future.add_done_callback(lambda _: self.flights.pop(key, None))
+        result: T = await asyncio.shield(future)
+        return result
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _etag(source_etag: str, key: str) -> str:
+    digest = hashlib.blake2b(f"{source_etag}\n{key}".encode(), digest_size=12).hexdigest()
+    return f'"{digest}"'
+
+
+def _not_modified(scope: dict[str, Any], etag: str, last_modified: float) -> bool:
+    match = _header(scope, b"if-none-match")
+    if match is not None:
+        tags = [tag.strip().removeprefix("W/") for tag in match.split(",")]
+        return "*" in tags or etag in tags
+    since = _header(scope, b"if-modified-since")
+    if since:
+        try:
+            return parsedate_to_datetime(since).timestamp() >= int(last_modified)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return False
+    return False

@@ -1,0 +1,271 @@
+"""``main(settings)``: the image server process (``disan service run imageserver``).
+
+The parent binds the HTTP socket once, starts ``workers`` worker processes (spawned, so each
+has a clean libvips) that all accept on it, serves ``/healthz``, ``/readyz`` and ``/metrics`` on
+the ops port, consumes purge events and fans them out to the workers, restarts a worker that
+dies, and stops everything on SIGTERM or SIGINT. Each worker is uvicorn (uvloop + httptools)
+with a thread pool for pyvips; see docs/decisions/020-imageserver-http-stack.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from services.imageserver.config import ImageServerConfig, load_config
+from shared.config import Settings
+
+log = logging.getLogger(__name__)
+
+__all__ = ["main"]
+
+MB = 1024 * 1024
+
+
+def _bind(host: str, port: int, backlog: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(backlog)
+    sock.set_inheritable(True)
+    return sock
+
+
+# worker process ---------------------------------------------------------------------------
+def _worker(
+    settings: Settings, config: ImageServerConfig, sock: socket.socket, conn: Connection
+) -> None:
+    """One worker: uvicorn on the shared socket; purges arrive on ``conn``."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*Eventlet is deprecated")
+    import uvicorn
+
+    from services.imageserver.app import ImageApp
+    from services.imageserver.caches import SourceCache
+    from services.imageserver.images import configure_vips
+    from services.imageserver.keys import DERIVATIVES_BUCKET, derivative_key
+    from shared.logs import configure_logging
+    from shared.storage import ObjectStore
+
+    configure_logging("imageserver")
+    configure_vips()
+    store = ObjectStore(settings.s3)
+
+    def fetch(asset_id: str, target: Path) -> str:
+        key = derivative_key(asset_id)
+        stat = store.stat(DERIVATIVES_BUCKET, key)
+        store.download(DERIVATIVES_BUCKET, key, str(target))
+        return (stat.etag or "").strip('"') or f"{stat.size}"
+
+    sources = SourceCache(config.source_dir, config.source_cache_mb * MB, fetch)
+    app = ImageApp(config, sources)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            loop="uvloop",
+            http="httptools",
+            lifespan="off",
+            access_log=False,
+            log_config=None,
+            server_header=False,
+            limit_concurrency=config.limit_concurrency,
+            backlog=config.backlog,
+            timeout_keep_alive=config.keep_alive_seconds,
+        )
+    )
+
+    def listen() -> None:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                server.should_exit = True  # the parent is gone: stop too
+                return
+            if isinstance(message, tuple) and message and message[0] == "purge":
+                app.purge(message[1])
+
+    threading.Thread(target=listen, name="purge-listener", daemon=True).start()
+    server.run(sockets=[sock])
+
+
+# ops port ---------------------------------------------------------------------------------
+def _ops_server(settings: Settings, host: str, port: int, alive: Any) -> ThreadingHTTPServer:
+    from services.imageserver.metrics import CONTENT_TYPE_LATEST, render_metrics
+    from shared.health import run_checks
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            return None
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            content_type = "application/json"
+            status = 200
+            if self.path == "/metrics":
+                body, content_type = render_metrics(), CONTENT_TYPE_LATEST
+            elif self.path == "/healthz":
+                body = json.dumps(
+                    {"status": "ok", "service": "imageserver", "workers": alive()}
+                ).encode()
+            elif self.path == "/readyz":
+                checks = run_checks(settings, ("storage",))
+                if alive() == 0:
+                    checks["workers"] = "none running"
+                ok = all(value == "ok" for value in checks.values())
+                status = 200 if ok else 503
+                body = json.dumps(
+                    {
+                        "status": "ok" if ok else "unavailable",
+                        "service": "imageserver",
+                        "checks": checks,
+                    }
+                ).encode()
+            else:
+                status = 404
+                body = json.dumps(
+                    {"error": {"code": "not_found", "message": self.path, "details": {}}}
+                ).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="ops", daemon=True).start()
+    return server
+
+
+# supervisor -------------------------------------------------------------------------------
+class _Supervisor:
+    def __init__(self, settings: Settings, config: ImageServerConfig, sock: socket.socket) -> None:
+        self.settings, self.config, self.sock = settings, config, sock
+        self.context = multiprocessing.get_context("spawn")
+        self.workers: list[tuple[Any, Connection]] = []
+        self.lock = threading.Lock()
+
+    def start_worker(self) -> tuple[Any, Connection]:
+        parent, child = self.context.Pipe()
+        process = self.context.Process(
+            target=_worker,
+            args=(self.settings, self.config, self.sock, child),
+            name="imageserver-worker",
+            daemon=True,
+        )
+        process.start()
+        child.close()
+        return process, parent
+
+    def start(self) -> None:
+        with self.lock:
+            self.workers = [self.start_worker() for _ in range(self.config.workers)]
+
+    def alive(self) -> int:
+        return sum(1 for process, _ in self.workers if process.is_alive())
+
+    def restart_dead(self) -> None:
+        with self.lock:
+            for index, (process, conn) in enumerate(self.workers):
+                if not process.is_alive():
+                    log.warning(
+                        "worker %s exited with %s; restarting", process.pid, process.exitcode
+                    )
+                    conn.close()
+                    self.workers[index] = self.start_worker()
+
+    def broadcast(self, message: tuple[str, str | None]) -> None:
+        with self.lock:
+            for _, conn in self.workers:
+                with contextlib.suppress(OSError, ValueError):
+                    conn.send(message)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        with self.lock:
+            for process, _ in self.workers:
+                if process.is_alive():
+                    process.terminate()
+            deadline = time.monotonic() + timeout
+            for process, conn in self.workers:
+                process.join(max(0.1, deadline - time.monotonic()))
+                if process.is_alive():
+                    process.kill()
+                    process.join(2)
+                conn.close()
+
+
+def main(settings: Settings) -> None:
+    """Serve the IIIF Image API until SIGTERM or SIGINT."""
+    config = load_config(settings)
+    metrics_dir = tempfile.mkdtemp(prefix="disan-imageserver-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    config.source_dir.mkdir(parents=True, exist_ok=True)
+    host = settings.bind_host
+    port = settings.ports.http["imageserver"]
+    sock = _bind(host, port, config.backlog)
+    supervisor = _Supervisor(settings, config, sock)
+    stop = threading.Event()
+
+    def shutdown(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    supervisor.start()
+    ops = _ops_server(settings, host, settings.ops_port("imageserver"), supervisor.alive)
+
+    from services.imageserver.caches import SourceCache
+
+    def never_fetch(asset_id: str, target: Path) -> str:
+        raise RuntimeError("the supervisor does not fetch")
+
+    sources = SourceCache(config.source_dir, config.source_cache_mb * MB, never_fetch)
+
+    def purge(asset_id: str | None) -> None:
+        if asset_id is not None:
+            sources.purge(asset_id)
+        supervisor.broadcast(("purge", asset_id))
+        log.info("purged %s", asset_id or "every asset")
+
+    consumer = None
+    if config.purge_events:
+        from services.imageserver.events import PurgeConsumer
+
+        consumer = PurgeConsumer(settings.amqp_uri, purge)
+        consumer.start()
+    log.info(
+        "image server on %s:%d with %d workers (ops port %d)",
+        host,
+        port,
+        config.workers,
+        settings.ops_port("imageserver"),
+    )
+    try:
+        while not stop.wait(0.5):
+            supervisor.restart_dead()
+    finally:
+        if consumer is not None:
+            consumer.stop()
+        supervisor.stop()
+        ops.shutdown()
+        ops.server_close()
+        sock.close()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        log.info("image server stopped")
