@@ -305,6 +305,7 @@ class ImageApp:
         if tile is not None:
             body = handle.passthrough(tile)
             self.metrics.images.labels("passthrough").inc()
+            self.tiles.put(request.identifier, key, body)
         else:
             body = await self._single_flight(
                 ("render", request.identifier, key, id(handle)),
@@ -312,18 +313,21 @@ class ImageApp:
                 self._render,
                 handle,
                 resolved,
+                key,
             )
             self.metrics.images.labels("render").inc()
-        self.tiles.put(request.identifier, key, body)
         return "image", 200, headers, body
 
-    def _render(self, handle: AssetHandle, resolved: Any) -> bytes:
+    def _render(self, handle: AssetHandle, resolved: Any, key: str) -> bytes:
+        """Render and cache before the flight lands, so no late request renders it again."""
         started = time.perf_counter()
         try:
             plan = plan_render(resolved, handle.sizes)
-            return render(handle, resolved, plan, self.config.jpeg_quality)
+            body = render(handle, resolved, plan, self.config.jpeg_quality)
         finally:
             self.metrics.decode_seconds.observe(time.perf_counter() - started)
+        self.tiles.put(handle.asset_id, key, body)
+        return body
 
     def _cache_control(self, decision: Decision, max_age: int) -> bytes:
         if decision.public:

@@ -104,7 +104,9 @@ def _worker(
 
 
 # ops port ---------------------------------------------------------------------------------
-def _ops_server(settings: Settings, host: str, port: int, alive: Any) -> ThreadingHTTPServer:
+def _ops_server(
+    settings: Settings, host: str, port: int, alive: Any, purges: Any
+) -> ThreadingHTTPServer:
     from services.imageserver.metrics import CONTENT_TYPE_LATEST, render_metrics
     from shared.health import run_checks
 
@@ -122,7 +124,12 @@ def _ops_server(settings: Settings, host: str, port: int, alive: Any) -> Threadi
                 body, content_type = render_metrics(), CONTENT_TYPE_LATEST
             elif self.path == "/healthz":
                 body = json.dumps(
-                    {"status": "ok", "service": "imageserver", "workers": alive()}
+                    {
+                        "status": "ok",
+                        "service": "imageserver",
+                        "workers": alive(),
+                        "purge_events": purges(),
+                    }
                 ).encode()
             elif self.path == "/readyz":
                 checks = run_checks(settings, ("storage",))
@@ -229,7 +236,16 @@ def main(settings: Settings) -> None:
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
     supervisor.start()
-    ops = _ops_server(settings, host, settings.ops_port("imageserver"), supervisor.alive)
+    consumer: Any = None
+
+    def purge_state() -> str:
+        if consumer is None:
+            return "off"
+        return "connected" if consumer.connected.is_set() else "disconnected"
+
+    ops = _ops_server(
+        settings, host, settings.ops_port("imageserver"), supervisor.alive, purge_state
+    )
 
     from services.imageserver.caches import SourceCache
 
@@ -244,7 +260,6 @@ def main(settings: Settings) -> None:
         supervisor.broadcast(("purge", asset_id))
         log.info("purged %s", asset_id or "every asset")
 
-    consumer = None
     if config.purge_events:
         from services.imageserver.events import PurgeConsumer
 

@@ -1,0 +1,212 @@
+"""The image server over HTTP: IIIF responses, bad input, bursts, purges, shutdown."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+from kombu import Connection
+from PIL import Image
+
+from shared.bus import events_exchange
+from shared.events import Event
+from tests.integration.imageserver.conftest import ASSET, HEIGHT, WIDTH
+from tests.integration.imageserver.support import (
+    TILE,
+    ServerProcess,
+    gradient_image,
+    upload_pyramid,
+    write_pyramid,
+)
+
+pytestmark = pytest.mark.integration
+
+PREFIX = "/iiif/image/3"
+
+
+def raw_get(server: ServerProcess, path: str) -> tuple[int, dict[str, str], bytes]:
+    """A GET with the path exactly as given (no client-side normalisation or encoding)."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        conn.putrequest("GET", path, skip_accept_encoding=True)
+        conn.endheaders()
+        response = conn.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        conn.close()
+
+
+def metric(server: ServerProcess, name: str) -> float:
+    text = requests.get(f"http://127.0.0.1:{server.ops_port}/metrics", timeout=5).text
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_info_json_comes_from_the_pyramid(imageserver: ServerProcess) -> None:
+    response = requests.get(f"{imageserver.url}{PREFIX}/{ASSET}/info.json", timeout=10)
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    info = response.json()
+    assert info["id"] == f"{imageserver.url}{PREFIX}/{ASSET}"
+    assert (info["width"], info["height"]) == (WIDTH, HEIGHT)
+    assert info["tiles"] == [{"width": TILE, "height": TILE, "scaleFactors": [1, 2, 4, 8]}]
+    assert {"width": 375, "height": 250} in info["sizes"]
+
+
+def test_aligned_tiles_pass_through_and_repeats_hit_the_cache(imageserver: ServerProcess) -> None:
+    before = metric(imageserver, 'disan_imageserver_images_total{origin="passthrough"}')
+    url = f"{imageserver.url}{PREFIX}/{ASSET}/1024,0,1024,1024/512,/0/default.jpg"
+    first = requests.get(url, timeout=10)
+    assert first.status_code == 200 and first.headers["Content-Type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(first.content)).size == (512, 512)
+    assert 'rel="canonical"' in first.headers["Link"]
+    assert metric(imageserver, 'disan_imageserver_images_total{origin="passthrough"}') >= (
+        before + 1
+    )
+    conditional = requests.get(url, headers={"If-None-Match": first.headers["ETag"]}, timeout=10)
+    assert conditional.status_code == 304
+    for _ in range(4):  # whichever worker answers, its cache soon has it
+        assert requests.get(url, timeout=10).content == first.content
+    assert metric(imageserver, 'disan_imageserver_tile_cache_total{result="hit"}') >= 1
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        (f"{PREFIX}/{ASSET}/3000,0,10,10/max/0/default.jpg", 400),  # region outside
+        (f"{PREFIX}/{ASSET}/0,0,0,0/max/0/default.jpg", 400),  # zero region
+        (f"{PREFIX}/{ASSET}/full/0,0/0/default.jpg", 400),  # zero size
+        (f"{PREFIX}/{ASSET}/full/pct:0/0/default.jpg", 400),
+        (f"{PREFIX}/{ASSET}/full/!0,0/0/default.jpg", 400),
+        (f"{PREFIX}/{ASSET}/full/^2400000,/0/default.jpg", 400),  # 2.4-million-px wide
+        (f"{PREFIX}/{ASSET}/0,0,1,1/^65535,/0/default.jpg", 400),  # over maxArea
+        (f"{PREFIX}/{ASSET}/full/max/1e308/default.jpg", 400),  # huge rotation
+        (f"{PREFIX}/{ASSET}/full/max/{'9' * 400}/default.jpg", 400),
+        (f"{PREFIX}/{ASSET}/full/max/-90/default.jpg", 400),
+        (f"{PREFIX}/{ASSET}/full/max/0/default.bmp", 400),  # unknown format
+        (f"{PREFIX}/{ASSET}/full/max/0/default", 400),
+        (f"{PREFIX}/a%2Fb/full/max/0/default.jpg", 404),  # URL-encoded slash
+        (f"{PREFIX}/..%2F..%2Fetc%2Fpasswd/info.json", 404),
+        (f"{PREFIX}/../../etc/passwd", 400),  # raw .. segments
+        (f"{PREFIX}/../info.json", 404),
+        (f"{PREFIX}/%E1%BA%A3nh-%C4%91%C3%ACnh/info.json", 404),  # unicode id, no such image
+        (f"{PREFIX}/e%CC%81/info.json", 400),  # not NFC
+        (f"{PREFIX}/%00/info.json", 400),
+        (f"{PREFIX}/%/info.json", 400),
+        (f"{PREFIX}/{'x' * 300}/info.json", 400),
+        (f"{PREFIX}/{uuid.uuid4()}/full/max/0/default.jpg", 404),
+        ("/iiif/image/4/x/info.json", 404),
+    ],
+)
+def test_bad_input_is_4xx_with_a_json_error(
+    imageserver: ServerProcess, path: str, status: int
+) -> None:
+    code, headers, body = raw_get(imageserver, path)
+    assert code == status, body
+    assert headers["access-control-allow-origin"] == "*"
+    error = json.loads(body)["error"]
+    assert error["code"] and error["message"]
+
+
+def test_raw_utf8_in_the_path_is_refused(imageserver: ServerProcess) -> None:
+    sock = __import__("socket").create_connection(("127.0.0.1", imageserver.port), timeout=10)
+    try:
+        sock.sendall("GET /iiif/image/3/ảnh/info.json HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        status_line = sock.recv(4096).split(b"\r\n", 1)[0]
+    finally:
+        sock.close()
+    assert status_line.split()[1] in (b"400", b"404")
+
+
+def test_a_burst_for_one_uncached_tile_is_served_with_one_decode_per_worker(
+    imageserver: ServerProcess,
+) -> None:
+    url = f"{imageserver.url}{PREFIX}/{ASSET}/700,300,900,900/450,/7.5/gray.png"
+    decodes = metric(imageserver, "disan_imageserver_decode_seconds_count")
+    started = time.monotonic()
+
+    def fetch(_: int) -> tuple[int, bytes]:
+        with requests.Session() as session:
+            response = session.get(url, timeout=30)
+            return response.status_code, response.content
+
+    with ThreadPoolExecutor(32) as pool:
+        results = list(pool.map(fetch, range(400)))
+    elapsed = time.monotonic() - started
+    assert {status for status, _ in results} == {200}
+    assert len({body for _, body in results}) == 1
+    assert elapsed < 60
+    # single flight per worker and then the tile cache: at most one decode per worker
+    assert metric(imageserver, "disan_imageserver_decode_seconds_count") - decodes <= 2
+
+
+def test_ops_port_has_health_and_metrics(imageserver: ServerProcess) -> None:
+    health = requests.get(f"http://127.0.0.1:{imageserver.ops_port}/healthz", timeout=5).json()
+    assert health["status"] == "ok" and health["workers"] == 2
+    ready = requests.get(f"http://127.0.0.1:{imageserver.ops_port}/readyz", timeout=10)
+    assert ready.status_code == 200
+    text = requests.get(f"http://127.0.0.1:{imageserver.ops_port}/metrics", timeout=5).text
+    for name in (
+        "disan_imageserver_requests_total",
+        "disan_imageserver_response_bytes_total",
+        "disan_imageserver_tile_cache_total",
+        "disan_imageserver_decode_seconds",
+        "disan_imageserver_images_total",
+    ):
+        assert name in text
+    assert requests.get(f"{imageserver.url}/healthz", timeout=5).ok
+
+
+def test_a_media_event_purges_the_caches(
+    imageserver: ServerProcess, settings, tmp_path: Path
+) -> None:
+    asset = f"purge-{uuid.uuid4().hex[:8]}"
+    upload_pyramid(settings, asset, write_pyramid(gradient_image(800, 600), tmp_path / "a.tif"))
+    info_url = f"{imageserver.url}{PREFIX}/{asset}/info.json"
+    assert requests.get(info_url, timeout=10).json()["width"] == 800
+    deadline = time.monotonic() + 20
+    ops = f"http://127.0.0.1:{imageserver.ops_port}/healthz"
+    while requests.get(ops, timeout=5).json()["purge_events"] != "connected":
+        assert time.monotonic() < deadline, "the purge consumer never connected"
+        time.sleep(0.2)
+    upload_pyramid(settings, asset, write_pyramid(gradient_image(640, 480), tmp_path / "b.tif"))
+    event = Event("media.derivative_ready", {"asset_id": asset, "width": 640}, "media")
+    with Connection(settings.amqp_uri) as conn:
+        conn.Producer().publish(
+            event.to_dict(),
+            exchange=events_exchange,
+            routing_key=event.routing_key,
+            serializer="json",
+            declare=[events_exchange],
+        )
+    deadline = time.monotonic() + 15
+    widths: set[int] = set()
+    while time.monotonic() < deadline:
+        widths = {requests.get(info_url, timeout=10).json()["width"] for _ in range(6)}
+        if widths == {640}:
+            break
+        time.sleep(0.2)
+    assert widths == {640}
+
+
+def test_sigterm_stops_the_server_promptly(
+    settings, test_env, imageserver_assets, tmp_path: Path
+) -> None:
+    server = ServerProcess(
+        test_env, tmp_path, DISAN_IMAGESERVER_WORKERS="1", DISAN_IMAGESERVER_PURGE_EVENTS="false"
+    )
+    server.start()
+    assert requests.get(f"{server.url}{PREFIX}/{ASSET}/info.json", timeout=10).ok
+    started = time.monotonic()
+    assert server.stop() == 0
+    assert time.monotonic() - started < 15
