@@ -64,6 +64,44 @@ class EventSettings:
 
 
 @dataclass(frozen=True)
+class AccessSettings:
+    """Authentication and access control: token keys, lifetimes, lockout, rate limits, caches.
+
+    ``token_secret`` signs new access tokens under ``token_kid``; ``previous_token_keys``
+    (``kid=secret,kid=secret``) are still accepted when verifying, so keys rotate without
+    logging everyone out. Required in production; services that sign or verify tokens refuse
+    to start without it.
+    """
+
+    token_secret: str = ""
+    token_kid: str = "k1"
+    previous_token_keys: str = ""
+    token_ttl_seconds: int = 900
+    refresh_ttl_seconds: int = 14 * 24 * 3600
+    lockout_threshold: int = 5
+    lockout_seconds: int = 900
+    login_per_minute: int = 20
+    public_per_minute: int = 600
+    api_key_per_minute: int = 1200
+    cache_seconds: float = 2.0
+    admin_user: str = ""
+    admin_password: str = ""
+    redis_prefix: str = "disan:"
+
+    def signing_keys(self) -> dict[str, str]:
+        """Every key accepted when verifying, by ``kid``; the current one first."""
+        if len(self.token_secret) < 32:
+            raise ConfigError("DISAN_TOKEN_SECRET must be set to at least 32 characters")
+        keys = {self.token_kid: self.token_secret}
+        for item in filter(None, (p.strip() for p in self.previous_token_keys.split(","))):
+            kid, sep, secret = item.partition("=")
+            if not sep or not kid.strip() or len(secret.strip()) < 32:
+                raise ConfigError("DISAN_TOKEN_PREVIOUS_KEYS must be kid=secret (32+ chars), ...")
+            keys.setdefault(kid.strip(), secret.strip())
+        return keys
+
+
+@dataclass(frozen=True)
 class ServicePorts:
     """The ops port (health and metrics) each service listens on, and HTTP ports where any."""
 
@@ -82,6 +120,7 @@ class Settings:
     events: EventSettings
     ports: ServicePorts
     bind_host: str = "127.0.0.1"
+    access: AccessSettings = field(default_factory=AccessSettings)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -146,6 +185,29 @@ class _EventSchema(Schema):
         return EventSettings(**data)
 
 
+class _AccessSchema(Schema):
+    token_secret = fields.String(load_default="")
+    token_kid = fields.String(load_default="k1", validate=validate.Length(min=1, max=32))
+    previous_token_keys = fields.String(load_default="")
+    token_ttl_seconds = fields.Integer(load_default=900, validate=validate.Range(min=5, max=86400))
+    refresh_ttl_seconds = fields.Integer(
+        load_default=14 * 24 * 3600, validate=validate.Range(min=60, max=365 * 24 * 3600)
+    )
+    lockout_threshold = fields.Integer(load_default=5, validate=validate.Range(min=1, max=1000))
+    lockout_seconds = fields.Integer(load_default=900, validate=validate.Range(min=1))
+    login_per_minute = fields.Integer(load_default=20, validate=validate.Range(min=1))
+    public_per_minute = fields.Integer(load_default=600, validate=validate.Range(min=1))
+    api_key_per_minute = fields.Integer(load_default=1200, validate=validate.Range(min=1))
+    cache_seconds = fields.Float(load_default=2.0, validate=validate.Range(min=0, max=4))
+    admin_user = fields.String(load_default="")
+    admin_password = fields.String(load_default="")
+    redis_prefix = fields.String(load_default="disan:", validate=validate.Length(min=1))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> AccessSettings:
+        return AccessSettings(**data)
+
+
 class _PortsSchema(Schema):
     ops = fields.Dict(keys=fields.String(), values=fields.Integer(), load_default=dict)
     http = fields.Dict(keys=fields.String(), values=fields.Integer(), load_default=dict)
@@ -167,11 +229,18 @@ class _SettingsSchema(Schema):
     events = fields.Nested(_EventSchema, load_default=lambda: EventSettings())
     ports = fields.Nested(_PortsSchema, load_default=lambda: ServicePorts())
     bind_host = fields.String(load_default="127.0.0.1")
+    access = fields.Nested(_AccessSchema, load_default=lambda: AccessSettings())
     extra = fields.Dict(load_default=dict)
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> Settings:
-        return Settings(**data)
+        settings = Settings(**data)
+        if settings.production:
+            try:
+                settings.access.signing_keys()
+            except ConfigError as exc:
+                raise ValidationError({"access": [str(exc)]}) from exc
+        return settings
 
 
 def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:

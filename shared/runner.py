@@ -46,7 +46,10 @@ class ServiceSpec:
 # The services of the platform, in start order. Each later issue adds its own.
 SERVICES: dict[str, ServiceSpec] = {
     spec.name: spec
-    for spec in (ServiceSpec("gateway", "services.gateway.service:GatewayService", http=True),)
+    for spec in (
+        ServiceSpec("access", "services.access.service:AccessService", schema="access"),
+        ServiceSpec("gateway", "services.gateway.service:GatewayService", http=True),
+    )
 }
 
 

@@ -76,6 +76,7 @@ def test_env(s3_port):
         "DISAN_RETRY_BASE_SECONDS": "0.2",
         "DISAN_RETRY_MAX_ATTEMPTS": "3",
         "DISAN_RELAY_IDLE_SECONDS": "0.02",
+        "DISAN_TOKEN_SECRET": "test-token-secret-0123456789abcdefghijklmnop",
     }
 
 

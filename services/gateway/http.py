@@ -6,9 +6,11 @@ says of it: summary, tags, the roles that may call it, request and response sche
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from marshmallow import Schema
 from marshmallow import ValidationError as SchemaValidationError
@@ -24,6 +26,11 @@ log = logging.getLogger(__name__)
 
 JSON = "application/json"
 PUBLIC = "public"
+KNOWN_ROLES = frozenset({PUBLIC, "admin", "cataloguer", "reviewer", "researcher", "partner"})
+STAFF = ("admin", "cataloguer", "reviewer")
+SIGNED_IN = ("admin", "cataloguer", "reviewer", "researcher", "partner")
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def json_response(
@@ -41,7 +48,12 @@ def json_response(
 
 
 def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
-    return json_response(error_body(code, message, details), status)
+    response = json_response(error_body(code, message, details), status)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="disan"'
+    if status == 429 and isinstance(details, dict) and "retry_after" in details:
+        response.headers["Retry-After"] = str(details["retry_after"])
+    return response
 
 
 def response_for_exception(exc: BaseException) -> Response:
@@ -122,9 +134,17 @@ class ApiRoute(HttpRequestHandler):  # type: ignore[misc]
         response_schema: type[Schema] | None = None,
         responses: dict[int, str] | None = None,
         operation_id: str | None = None,
+        auth: bool = True,
+        limit: str | None = "public",
         **kwargs: Any,
     ) -> None:
         self.summary = summary
+        if not roles or any(r not in KNOWN_ROLES for r in roles):
+            raise ValueError(f"route {method} {url}: roles must be among {sorted(KNOWN_ROLES)}")
+        if not auth and roles != (PUBLIC,):
+            raise ValueError(f"route {method} {url}: only public routes may skip authentication")
+        self.auth = auth
+        self.limit = limit
         self.roles = roles
         self.tags = tags
         self.request_schema = request_schema
@@ -132,6 +152,15 @@ class ApiRoute(HttpRequestHandler):  # type: ignore[misc]
         self.responses = responses or {}
         self.operation_id = operation_id
         super().__init__(method, url, **kwargs)
+
+    def setup(self) -> None:
+        super().setup()
+        from services.gateway.auth import AccessGate
+
+        if self.auth and not any(isinstance(d, AccessGate) for d in self.container.dependencies):
+            raise RuntimeError(
+                f"{self.container.service_name} serves authenticated routes without an AccessGate"
+            )
 
     def response_from_result(self, result: Any) -> Response:
         if isinstance(result, Response):
@@ -145,4 +174,46 @@ class ApiRoute(HttpRequestHandler):  # type: ignore[misc]
         return response_for_exception(exc)
 
 
-api = ApiRoute.decorator
+def _gate_of(service: Any) -> Any:
+    from services.gateway.auth import Gate
+
+    for value in vars(service).values():
+        if isinstance(value, Gate):
+            return value
+    raise RuntimeError(f"{type(service).__name__} has no AccessGate")
+
+
+def api(method: str, url: str, **options: Any) -> Callable[[F], F]:
+    """Declare a route of the public interface; every call is authenticated and authorised.
+
+    ``roles`` are those that may call it (``public`` = anyone; admins may call everything);
+    ``limit`` is the rate limit for anonymous callers (``public``, ``login`` or None);
+    ``auth=False`` (public operational routes only) skips authentication entirely.
+    The handler finds the caller in ``request.principal``.
+    """
+    from services.access.domain import ANONYMOUS, Route
+
+    roles = tuple(options.get("roles", (PUBLIC,)))
+    route = Route(frozenset(roles), frozenset(options.get("tags", ())))
+    auth = options.get("auth", True)
+    limit = options.get("limit", "public")
+
+    def decorator(fn: F) -> F:
+        @functools.wraps(fn)
+        def guarded(self: Any, request: Request, *args: Any, **kwargs: Any) -> Any:
+            request.principal = ANONYMOUS
+            if auth:
+                gate = _gate_of(self)
+                try:
+                    request.principal = gate.authenticate(request, limit)
+                except DisanError as exc:
+                    status = http_status(type(exc).__name__)
+                    if status in (401, 403, 429):
+                        gate.denied(request, ANONYMOUS, status, exc.message)
+                    raise
+                gate.check(request, request.principal, "call", route)
+            return fn(self, request, *args, **kwargs)
+
+        return ApiRoute.decorator(method, url, **options)(guarded)  # type: ignore[no-any-return]
+
+    return decorator

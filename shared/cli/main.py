@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     dlq.add_argument("--unrouted", action="store_true", help="the unrouted events instead")
     dlq.add_argument("--limit", type=int, default=1000)
     dlq.add_argument("--json", action="store_true")
+    from services.access.cli import add_parsers
+
+    add_parsers(sub)
     return parser
 
 
@@ -101,6 +104,11 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "dlq":
             return _dlq(args)
+        if args.command in ("user", "apikey"):
+            from services.access.cli import run
+            from shared.config import load_settings
+
+            return run(args, load_settings(env=stack.stack_env(stack.paths())))
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,451 @@
+"""The access service: users, roles, partner API keys, tokens, item policies, the audit log.
+
+RPC only (the gateway is its HTTP front). Callers pass the acting principal as a dict; every
+change is re-checked with ``authorize`` here too, so a caller's mistake cannot escalate anyone.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from nameko.rpc import rpc
+
+from services.access import accounts, domain
+from services.access import repository as repo
+from services.access.dependencies import FirstAdmin, PasswordHashing
+from shared.auth import RedisStore, issue_access_token, revoked_token_key, user_revision_key
+from shared.consumer import reliable_handler
+from shared.db import Database
+from shared.errors import (
+    BadRequest,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+    ValidationFailed,
+)
+from shared.events import Event
+from shared.outbox import OutboxRelay
+from shared.service import DisanService
+
+log = logging.getLogger(__name__)
+
+MAX_USERNAME_INPUT = 256
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _principal(actor: Any) -> domain.Principal:
+    if not isinstance(actor, dict):
+        raise BadRequest("actor must be a principal")
+    return domain.Principal.from_dict(actor)
+
+
+def _require(decision: domain.Decision) -> None:
+    if not decision.allowed:
+        raise (Unauthorized if decision.status == 401 else Forbidden)(decision.reason)
+
+
+def _parse_time(value: Any, field: str) -> datetime | None:
+    """An aware datetime from ISO 8601 (a bare date means 00:00 UTC that day)."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or len(value) > 40:
+        raise ValidationFailed(f"{field} must be an ISO 8601 date or date-time")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValidationFailed(f"{field} must be an ISO 8601 date or date-time") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def policy_view(kind: str, resource_id: str, row: repo.Row | None) -> dict[str, Any]:
+    policy = (
+        domain.DEFAULT_POLICY
+        if row is None
+        else domain.Policy(row["level"], row["embargo_until"], row["reason"])
+    )
+    return {
+        "resource_kind": kind,
+        "resource_id": resource_id,
+        "level": policy.level,
+        "embargo_until": policy.embargo_until.isoformat() if policy.embargo_until else None,
+        "reason": policy.reason,
+    }
+
+
+class AccessService(DisanService):
+    name = "access"
+
+    db = Database("access")
+    relay = OutboxRelay("access")
+    redis = RedisStore()
+    passwords = PasswordHashing()
+    first_admin = FirstAdmin()
+
+    # helpers -------------------------------------------------------------------------------
+    def _announce(self, event_type: str, data: dict[str, Any], actor: str = "system") -> None:
+        accounts.announce(self.db, event_type, data, actor, self.correlation or None)
+
+    def _issue(self, user: repo.Row, family: str | None = None) -> dict[str, Any]:
+        conf = self.settings.access
+        keys = conf.signing_keys()
+        token, _claims = issue_access_token(
+            keys,
+            conf.token_kid,
+            subject=user["id"],
+            username=user["username"],
+            roles=user["roles"],
+            ttl_seconds=conf.token_ttl_seconds,
+        )
+        refresh = domain.new_refresh_token()
+        repo.insert_refresh_token(
+            self.db,
+            domain.digest(refresh),
+            user["id"],
+            family or str(uuid.uuid4()),
+            _now() + timedelta(seconds=conf.refresh_ttl_seconds),
+        )
+        return {
+            "access_token": token,
+            "token_type": "bearer",
+            "expires_in": conf.token_ttl_seconds,
+            "refresh_token": refresh,
+            "refresh_expires_in": conf.refresh_ttl_seconds,
+        }
+
+    # sign in and out -----------------------------------------------------------------------
+    @rpc
+    def login(self, username: Any, password: Any, ip: str = "") -> dict[str, Any]:
+        """Tokens for a valid username and password; 401 otherwise, 429 while locked out."""
+        conf = self.settings.access
+        if not isinstance(username, str) or not isinstance(password, str):
+            raise Unauthorized("invalid username or password")
+        if len(username) > MAX_USERNAME_INPUT or len(password) > domain.PASSWORD_MAX:
+            raise Unauthorized("invalid username or password")
+        try:
+            name = domain.normalize_username(username)
+        except domain.InvalidUsername:
+            name = ""
+        shown = name or username[:64]
+        counter = f"{conf.redis_prefix}auth:fail:{domain.digest(name or username)[:40]}"
+        failures = int(self.redis.get(counter) or 0)
+        if failures >= conf.lockout_threshold:
+            wait = max(int(self.redis.ttl(counter)), 1)
+            self._announce(
+                "access.login_failed", {"username": shown, "ip": ip, "reason": "locked out"}
+            )
+            self.db.commit()
+            raise RateLimited(
+                f"too many failed logins; try again in {wait} s", {"retry_after": wait}
+            )
+        user = repo.user_by_username(self.db, name) if name else None
+        valid = self.passwords.verify(user["password_hash"] if user else None, password)
+        if not valid or user is None or user["disabled"]:
+            pipe = self.redis.pipeline()
+            pipe.incr(counter)
+            pipe.expire(counter, conf.lockout_seconds)
+            count = int(pipe.execute()[0])
+            reason = "unknown user" if user is None else "wrong password"
+            if user is not None and user["disabled"]:
+                reason = "account disabled"
+            self._announce("access.login_failed", {"username": shown, "ip": ip, "reason": reason})
+            if count == conf.lockout_threshold:
+                self._announce(
+                    "access.user_locked",
+                    {"username": shown, "ip": ip, "seconds": conf.lockout_seconds},
+                )
+            self.db.commit()  # the failure is recorded even though this call fails
+            raise Unauthorized("invalid username or password")
+        self.redis.delete(counter)
+        if self.passwords.needs_rehash(user["password_hash"]):
+            repo.set_password_hash(self.db, user["id"], self.passwords.hash(password))
+        repo.touch_login(self.db, user["id"])
+        self._announce(
+            "access.login_succeeded",
+            {"user_id": user["id"], "username": user["username"], "ip": ip},
+            f"user:{user['id']}",
+        )
+        return self._issue(user)
+
+    @rpc
+    def refresh(self, refresh_token: Any, ip: str = "") -> dict[str, Any]:
+        """New tokens for an unused refresh token; reuse of a spent one ends that session."""
+        if not isinstance(refresh_token, str) or not refresh_token.startswith("rt_"):
+            raise Unauthorized("invalid refresh token")
+        row = repo.refresh_token_by_hash(self.db, domain.digest(refresh_token[:200]))
+        if row is None:
+            raise Unauthorized("invalid refresh token")
+        if row["revoked_at"] is not None or row["used_at"] is not None:
+            repo.revoke_refresh_family(self.db, row["family"])
+            self.db.commit()
+            raise Unauthorized("refresh token already used or revoked; sign in again")
+        if row["expires_at"] <= _now():
+            raise Unauthorized("refresh token expired; sign in again")
+        user = repo.user_by_id(self.db, row["user_id"])
+        if user is None or user["disabled"]:
+            raise Unauthorized("invalid refresh token")
+        repo.mark_refresh_used(self.db, row["id"])
+        self._announce(
+            "access.token_refreshed", {"user_id": user["id"], "ip": ip}, f"user:{user['id']}"
+        )
+        return self._issue(user, family=row["family"])
+
+    @rpc
+    def logout(
+        self, actor: Any, refresh_token: Any = None, jti: Any = None, expires_at: Any = None
+    ) -> dict[str, Any]:
+        """End a session: its refresh tokens are revoked and its access token is refused."""
+        principal = _principal(actor)
+        if principal.kind != "user":
+            raise Forbidden("only signed-in users log out")
+        if isinstance(refresh_token, str) and refresh_token.startswith("rt_"):
+            row = repo.refresh_token_by_hash(self.db, domain.digest(refresh_token[:200]))
+            if row is not None and row["user_id"] == principal.id:
+                repo.revoke_refresh_family(self.db, row["family"])
+        if isinstance(jti, str) and isinstance(expires_at, int):
+            ttl = expires_at - int(_now().timestamp())
+            if ttl > 0:
+                self.redis.set(revoked_token_key(self.settings.access.redis_prefix, jti), 1, ex=ttl)
+        self._announce("access.logged_out", {"user_id": principal.id}, principal.subject)
+        return {"logged_out": True}
+
+    @rpc
+    def verify_api_key(self, key: Any, ip: str = "") -> dict[str, Any]:
+        """The principal of a valid, unexpired, unrevoked key; 401 otherwise."""
+        prefix = domain.parse_api_key(key) if isinstance(key, str) else None
+        row = repo.api_key_by_prefix(self.db, prefix) if prefix else None
+        if row is None or not domain.same_secret(key, row["secret_hash"]):
+            raise Unauthorized("invalid API key")
+        if row["revoked_at"] is not None:
+            raise Unauthorized("this API key has been revoked")
+        if row["expires_at"] is not None and row["expires_at"] <= _now():
+            raise Unauthorized("this API key has expired")
+        repo.touch_api_key(self.db, row["id"])
+        self._announce(
+            "access.api_key_used",
+            {"key_id": row["id"], "name": row["name"], "ip": ip},
+            f"key:{row['id']}",
+        )
+        return domain.Principal(
+            kind="api_key",
+            id=row["id"],
+            name=row["name"],
+            roles=frozenset(row["roles"]),
+            scopes=frozenset(row["scopes"]),
+        ).to_dict()
+
+    # users ---------------------------------------------------------------------------------
+    @rpc
+    def create_user(
+        self,
+        actor: Any,
+        username: Any,
+        password: Any,
+        roles: Any,
+        display_name: str = "",
+    ) -> dict[str, Any]:
+        principal = _principal(actor)
+        _require(domain.authorize(principal, "manage", domain.Administration("users"), _now()))
+        if not isinstance(roles, list):
+            raise ValidationFailed("roles is a list")
+        return accounts.create_user(
+            self.db,
+            self.passwords,
+            username=username,
+            password=password,
+            roles=roles,
+            display_name=display_name,
+            actor=principal.subject,
+            correlation_id=self.correlation or None,
+        )
+
+    @rpc
+    def list_users(self, actor: Any) -> list[dict[str, Any]]:
+        principal = _principal(actor)
+        _require(domain.authorize(principal, "manage", domain.Administration("users"), _now()))
+        return [accounts.user_view(r) for r in repo.list_users(self.db)]
+
+    @rpc
+    def get_user(self, actor: Any, user_id: str) -> dict[str, Any]:
+        principal = _principal(actor)
+        _require(domain.authorize(principal, "view", domain.Account(user_id), _now()))
+        row = repo.user_by_id(self.db, user_id)
+        if row is None:
+            raise NotFound(f"no user {user_id!r}")
+        return accounts.user_view(row)
+
+    @rpc
+    def set_user_roles(self, actor: Any, user_id: str, roles: Any) -> dict[str, Any]:
+        """Change a user's roles (admins only, never one's own escalation); old tokens stop."""
+        principal = _principal(actor)
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise ValidationFailed("roles is a list of role names")
+        wanted = frozenset(roles)
+        _require(
+            domain.authorize(principal, "change_roles", domain.Account(user_id, wanted), _now())
+        )
+        try:
+            domain.check_roles(roles, frozenset(domain.ROLES))
+        except domain.AccessError as exc:
+            raise ValidationFailed(str(exc)) from exc
+        row = repo.user_by_id(self.db, user_id, lock=True)
+        if row is None:
+            raise NotFound(f"no user {user_id!r}")
+        previous = sorted(row["roles"])
+        repo.set_user_roles(self.db, user_id, sorted(wanted))
+        repo.revoke_user_refresh_tokens(self.db, user_id)
+        self.redis.set(
+            user_revision_key(self.settings.access.redis_prefix, user_id),
+            int(_now().timestamp()),
+            ex=self.settings.access.token_ttl_seconds + 60,
+        )
+        self._announce(
+            "access.user_roles_changed",
+            {
+                "user_id": user_id,
+                "username": row["username"],
+                "roles": sorted(wanted),
+                "previous_roles": previous,
+            },
+            principal.subject,
+        )
+        return accounts.user_view(row | {"roles": sorted(wanted)})
+
+    # API keys ------------------------------------------------------------------------------
+    @rpc
+    def create_api_key(
+        self,
+        actor: Any,
+        name: Any,
+        roles: Any,
+        scopes: Any = None,
+        expires_at: Any = None,
+    ) -> dict[str, Any]:
+        principal = _principal(actor)
+        _require(domain.authorize(principal, "manage", domain.Administration("API keys"), _now()))
+        if not isinstance(roles, list):
+            raise ValidationFailed("roles is a list")
+        return accounts.create_api_key(
+            self.db,
+            name=name,
+            roles=roles,
+            scopes=scopes or [],
+            expires_at=_parse_time(expires_at, "expires_at"),
+            actor=principal.subject,
+            correlation_id=self.correlation or None,
+        )
+
+    @rpc
+    def revoke_api_key(self, actor: Any, key_id: str) -> dict[str, Any]:
+        principal = _principal(actor)
+        _require(domain.authorize(principal, "manage", domain.Administration("API keys"), _now()))
+        return accounts.revoke_api_key(self.db, key_id, principal.subject, self.correlation or None)
+
+    @rpc
+    def list_api_keys(self, actor: Any) -> list[dict[str, Any]]:
+        principal = _principal(actor)
+        _require(domain.authorize(principal, "manage", domain.Administration("API keys"), _now()))
+        return accounts.list_api_keys(self.db)
+
+    # item policies -------------------------------------------------------------------------
+    @rpc
+    def get_policy(self, resource_kind: str, resource_id: str) -> dict[str, Any]:
+        """The policy of a record or asset; items without one are public."""
+        if resource_kind not in domain.RESOURCE_KINDS:
+            raise ValidationFailed(f"resource kind is one of {', '.join(domain.RESOURCE_KINDS)}")
+        return policy_view(
+            resource_kind, resource_id, repo.get_policy(self.db, resource_kind, resource_id)
+        )
+
+    @rpc
+    def set_policy(
+        self,
+        actor: Any,
+        resource_kind: str,
+        resource_id: str,
+        level: Any,
+        embargo_until: Any = None,
+        reason: Any = "",
+    ) -> dict[str, Any]:
+        principal = _principal(actor)
+        if resource_kind not in domain.RESOURCE_KINDS:
+            raise ValidationFailed(f"resource kind is one of {', '.join(domain.RESOURCE_KINDS)}")
+        if not isinstance(resource_id, str) or not 0 < len(resource_id) <= 128:
+            raise ValidationFailed("resource id has 1 to 128 characters")
+        item = domain.Item(resource_kind, resource_id)
+        _require(domain.authorize(principal, "manage", item, _now()))
+        if level not in domain.POLICY_LEVELS:
+            raise ValidationFailed(f"level is one of {', '.join(domain.POLICY_LEVELS)}")
+        until = _parse_time(embargo_until, "embargo_until")
+        if (level == domain.EMBARGOED) != (until is not None):
+            raise ValidationFailed("embargo_until is given exactly when the level is embargoed")
+        if not isinstance(reason, str) or len(reason) > 1000:
+            raise ValidationFailed("reason has at most 1000 characters")
+        before = repo.get_policy(self.db, resource_kind, resource_id)
+        repo.upsert_policy(
+            self.db, resource_kind, resource_id, level, until, reason, principal.subject
+        )
+        self._announce(
+            "access.policy_changed",
+            {
+                "resource_kind": resource_kind,
+                "resource_id": resource_id,
+                "level": level,
+                "embargo_until": until.isoformat() if until else None,
+                "reason": reason,
+                "previous_level": before["level"] if before else None,
+            },
+            principal.subject,
+        )
+        return policy_view(
+            resource_kind, resource_id, repo.get_policy(self.db, resource_kind, resource_id)
+        )
+
+    # audit ---------------------------------------------------------------------------------
+    @rpc
+    def record_denied(
+        self, principal: str, method: str, path: str, status: int, reason: str, ip: str = ""
+    ) -> None:
+        """Audit a request the gateway refused (called without waiting for an answer)."""
+        self._announce(
+            "access.request_denied",
+            {
+                "principal": str(principal)[:256],
+                "method": str(method)[:16],
+                "path": str(path)[:512],
+                "status": int(status),
+                "reason": str(reason)[:512],
+                "ip": str(ip)[:64],
+            },
+            str(principal)[:256],
+        )
+
+    @rpc
+    def list_audit(
+        self,
+        actor: Any,
+        event_type: str | None = None,
+        by: str | None = None,
+        before: str | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """The audit log, newest first (admins only)."""
+        principal = _principal(actor)
+        _require(domain.authorize(principal, "manage", domain.Administration("audit"), _now()))
+        if not isinstance(limit, int) or not 1 <= limit <= 1000:
+            raise ValidationFailed("limit is between 1 and 1000")
+        rows = repo.list_audit(self.db, event_type, by, _parse_time(before, "before"), limit)
+        return [r | {"occurred_at": r["occurred_at"].isoformat()} for r in rows]
+
+    @reliable_handler("access.*")
+    def handle_access_event(self, event: Event) -> None:
+        """Keep every access.* event in the audit log (the projection admins query)."""
+        repo.insert_audit(
+            self.db, event.event_id, event.type, event.occurred_at, event.actor, event.data
+        )

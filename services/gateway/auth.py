@@ -1,0 +1,343 @@
+"""Authentication and enforcement at the gateway: who is calling, may they, how often.
+
+Every route goes through ``Gate.admit``: a bearer token is verified locally with the current
+signing keys (plus a Redis check for logged-out tokens and changed roles); an ``X-API-Key`` is
+checked by the access service over RPC. Both results are cached for ``cache_seconds`` and purged
+when the access service announces a change (``policy_changed``, ``api_key_revoked``,
+``user_roles_changed``, ``logged_out``), so a revoked key stops within that time at worst.
+The decision itself is always ``services.access.domain.authorize``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import eventlet
+import redis as redis_lib
+from kombu import Connection, Queue, binding
+from nameko.exceptions import RemoteError
+from nameko.rpc import RpcProxy, ServiceProxy
+from werkzeug.wrappers import Request
+
+from services.access import domain
+from shared.auth import (
+    TokenError,
+    is_stale,
+    rate_limit_hit,
+    revoked_token_key,
+    user_revision_key,
+    verify_access_token,
+)
+from shared.bus import declare_base, events_exchange
+from shared.errors import BadRequest, Forbidden, RateLimited, Unauthorized, Unavailable
+
+log = logging.getLogger(__name__)
+
+PURGE_EVENTS = (
+    "access.policy_changed",
+    "access.api_key_revoked",
+    "access.user_roles_changed",
+    "access.logged_out",
+)
+TRUSTED_PROXIES = frozenset({"127.0.0.1", "::1"})
+MAX_API_KEY_LENGTH = 200
+RPC_TIMEOUT = 10.0
+
+
+def client_ip(request: Request) -> str:
+    """The caller's address; ``X-Real-IP`` is believed only from the local front proxy."""
+    remote = request.remote_addr or ""
+    if remote in TRUSTED_PROXIES:
+        forwarded = request.headers.get("X-Real-IP", "").strip()
+        if forwarded and len(forwarded) <= 64:
+            return forwarded
+    return remote
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class TtlCache:
+    """A small in-process cache whose entries expire; ``ttl`` 0 caches nothing."""
+
+    def __init__(self, ttl: float, max_entries: int = 50_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._data: dict[Any, tuple[float, Any]] = {}
+
+    def get(self, key: Any) -> Any:
+        entry = self._data.get(key)
+        if entry is None:
+            return None
+        if entry[0] <= time.monotonic():
+            self._data.pop(key, None)
+            return None
+        return entry[1]
+
+    def put(self, key: Any, value: Any, ttl: float | None = None) -> None:
+        ttl = self.ttl if ttl is None else min(ttl, self.ttl)
+        if ttl <= 0:
+            return
+        if len(self._data) >= self.max_entries:
+            self._data.clear()
+        self._data[key] = (time.monotonic() + ttl, value)
+
+    def pop(self, key: Any) -> None:
+        self._data.pop(key, None)
+
+    def clear(self) -> None:
+        self._data.clear()
+
+
+class PurgeListener:
+    """Listens to the access service's change events and purges the gateway's caches.
+
+    An exclusive, auto-deleted queue per gateway process (a broadcast): a cache purge only,
+    never data, so losing one while disconnected costs at most ``cache_seconds`` of staleness.
+    """
+
+    def __init__(self, amqp_uri: str, on_event: Callable[[str, dict[str, Any]], None]) -> None:
+        self.amqp_uri = amqp_uri
+        self.on_event = on_event
+        self.running = False
+        self.ready = threading.Event()
+
+    def run(self) -> None:
+        self.running = True
+        while self.running:
+            try:
+                self._consume()
+            except Exception as exc:  # noqa: BLE001 - reconnect after broker trouble
+                self.ready.clear()
+                if self.running:
+                    log.warning("cache purge listener lost the broker: %s", exc)
+                    eventlet.sleep(1.0)
+
+    def _consume(self) -> None:
+        name = f"disan.gateway.purge.{uuid.uuid4().hex[:12]}"
+        queue = Queue(
+            name,
+            bindings=[binding(events_exchange, routing_key=t) for t in PURGE_EVENTS],
+            exclusive=True,
+            auto_delete=True,
+            durable=False,
+        )
+        with Connection(self.amqp_uri, connect_timeout=5, heartbeat=0) as conn:
+            declare_base(conn)
+            with conn.Consumer([queue], callbacks=[self._handle], accept=["json"]):
+                self.ready.set()
+                # everything that changes access was possibly missed while disconnected
+                self.on_event("*", {})
+                while self.running:
+                    try:
+                        conn.drain_events(timeout=0.5)
+                    except TimeoutError:
+                        continue
+
+    def _handle(self, body: Any, message: Any) -> None:
+        try:
+            if isinstance(body, bytes | str):
+                body = json.loads(body)
+            self.on_event(str(body.get("type", "")), dict(body.get("data") or {}))
+        except Exception:  # noqa: BLE001 - a malformed purge must not stop the listener
+            log.exception("could not apply a cache purge")
+        finally:
+            message.ack()
+
+    def stop(self) -> None:
+        self.running = False
+
+
+class AccessGate(RpcProxy):  # type: ignore[misc]
+    """The gateway's access dependency: RPC to the access service plus local verification."""
+
+    def __init__(self) -> None:
+        super().__init__("access")
+        self.purge_listener: PurgeListener | None = None
+
+    def setup(self) -> None:
+        config = self.container.config
+        self.settings = config["DISAN_SETTINGS"]
+        self.target_service = config.get("DISAN_ACCESS_SERVICE", "access")
+        conf = self.settings.access
+        self.keys = conf.signing_keys()  # refuses to start without a signing key
+        ttl = float(config.get("DISAN_AUTH_CACHE_SECONDS", conf.cache_seconds))
+        self.credentials = TtlCache(ttl)
+        self.policies = TtlCache(ttl)
+        self.redis = redis_lib.Redis.from_url(
+            self.settings.redis_url, socket_timeout=2, socket_connect_timeout=2
+        )
+        self.purge_listener = PurgeListener(self.settings.amqp_uri, self.purge)
+
+    def start(self) -> None:
+        assert self.purge_listener is not None
+        self.container.spawn_managed_thread(self.purge_listener.run, identifier="auth-purge")
+
+    def stop(self) -> None:
+        if self.purge_listener is not None:
+            self.purge_listener.stop()
+        self.redis.close()
+
+    kill = stop
+
+    def purge(self, event_type: str, data: dict[str, Any]) -> None:
+        if event_type == "access.policy_changed":
+            self.policies.pop((data.get("resource_kind"), data.get("resource_id")))
+            return
+        self.credentials.clear()
+        if event_type == "*":
+            self.policies.clear()
+
+    def get_dependency(self, worker_ctx: Any) -> Gate:
+        proxy = ServiceProxy(worker_ctx, self.target_service, self.rpc_reply_listener)
+        return Gate(self, proxy)
+
+
+class Gate:
+    """One worker's view of the access dependency."""
+
+    def __init__(self, provider: AccessGate, access: ServiceProxy) -> None:
+        self.provider = provider
+        self.access = access  # RPC proxy of the access service
+        self.conf = provider.settings.access
+
+    def call(self, method: str, *args: Any, timeout: float = RPC_TIMEOUT, **kwargs: Any) -> Any:
+        """Call the access service; 503 if it does not answer in time."""
+        try:
+            with eventlet.Timeout(timeout):
+                return getattr(self.access, method)(*args, **kwargs)
+        except eventlet.Timeout as exc:
+            raise Unavailable("the access service did not answer in time") from exc
+
+    # authentication ------------------------------------------------------------------------
+    def authenticate(self, request: Request, limit: str | None) -> domain.Principal:
+        """The caller, from a bearer token or API key; anonymous without credentials."""
+        header = request.headers.get("Authorization")
+        key = request.headers.get("X-API-Key")
+        if header is not None and key is not None:
+            raise BadRequest("send either a bearer token or an API key, not both")
+        ip = client_ip(request)
+        if key is not None:
+            principal = self._api_key(key, ip)
+            self._limit(f"key:{principal.id}", self.conf.api_key_per_minute)
+        elif header is not None:
+            scheme, _, token = header.strip().partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise Unauthorized("use the header Authorization: Bearer <access token>")
+            principal = self._bearer(request, token.strip())
+        else:
+            principal = domain.ANONYMOUS
+            if limit is not None:
+                self._limit(f"ip:{ip}", self.conf.public_per_minute)
+        if limit == "login":
+            self._limit(f"login:{ip}", self.conf.login_per_minute)
+        return principal
+
+    def _bearer(self, request: Request, token: str) -> domain.Principal:
+        cache_key = ("bearer", _digest(token))
+        cached = self.provider.credentials.get(cache_key)
+        if cached is not None:
+            request.token_claims = cached[1]
+            return cached[0]  # type: ignore[no-any-return]
+        try:
+            claims = verify_access_token(token, self.provider.keys)
+        except TokenError as exc:
+            raise Unauthorized(f"invalid bearer token: {exc}") from exc
+        prefix = self.conf.redis_prefix
+        try:
+            revoked, revision = self.provider.redis.mget(
+                revoked_token_key(prefix, claims.jti), user_revision_key(prefix, claims.subject)
+            )
+        except redis_lib.RedisError as exc:
+            raise Unavailable("the session store is unreachable") from exc
+        if is_stale(claims, revoked, revision):
+            raise Unauthorized("this token was revoked; sign in again")
+        principal = domain.Principal(
+            kind="user", id=claims.subject, name=claims.username, roles=frozenset(claims.roles)
+        )
+        self.provider.credentials.put(
+            cache_key, (principal, claims), ttl=claims.expires_at - time.time()
+        )
+        request.token_claims = claims
+        return principal
+
+    def _api_key(self, key: str, ip: str) -> domain.Principal:
+        if not key or len(key) > MAX_API_KEY_LENGTH:
+            raise Unauthorized("invalid API key")
+        cache_key = ("key", _digest(key))
+        cached = self.provider.credentials.get(cache_key)
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        try:
+            principal = domain.Principal.from_dict(self.call("verify_api_key", key, ip))
+        except RemoteError as exc:
+            if exc.exc_type == "Unauthorized":
+                raise Unauthorized(str(exc.value)) from exc
+            raise
+        self.provider.credentials.put(cache_key, principal)
+        return principal
+
+    def _limit(self, subject: str, per_minute: int) -> None:
+        key = f"{self.conf.redis_prefix}rl:{subject}"
+        try:
+            wait = rate_limit_hit(self.provider.redis, key, per_minute)
+        except redis_lib.RedisError as exc:
+            raise Unavailable("the rate limiter is unreachable") from exc
+        if wait:
+            raise RateLimited(f"too many requests; try again in {wait} s", {"retry_after": wait})
+
+    # authorization -------------------------------------------------------------------------
+    def check(
+        self, request: Request, principal: domain.Principal, action: str, resource: domain.Resource
+    ) -> None:
+        """Raise 401/403 unless ``authorize`` allows; every refusal is audited."""
+        decision = domain.authorize(principal, action, resource, datetime.now(UTC))
+        if decision.allowed:
+            return
+        self.denied(request, principal, decision.status, decision.reason)
+        raise (Unauthorized if decision.status == 401 else Forbidden)(decision.reason)
+
+    def denied(
+        self, request: Request, principal: domain.Principal, status: int, reason: str
+    ) -> None:
+        """Audit a refused request, without waiting for the access service."""
+        try:
+            self.access.record_denied.call_async(
+                principal.subject, request.method, request.path, status, reason, client_ip(request)
+            )
+        except Exception:  # noqa: BLE001 - auditing must not turn a 401 into a 500
+            log.warning("could not audit a denied request", exc_info=True)
+
+    def policy(self, kind: str, resource_id: str) -> domain.Policy:
+        """An item's policy (cached briefly, purged when it changes)."""
+        cache_key = (kind, resource_id)
+        cached = self.provider.policies.get(cache_key)
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        data = self.call("get_policy", kind, resource_id)
+        until = data.get("embargo_until")
+        policy = domain.Policy(
+            level=data["level"],
+            embargo_until=datetime.fromisoformat(until) if until else None,
+            reason=data.get("reason") or "",
+        )
+        self.provider.policies.put(cache_key, policy)
+        return policy
+
+    def require_item(
+        self, request: Request, kind: str, resource_id: str, action: str = "read"
+    ) -> domain.Policy:
+        """Raise 401/403 unless the caller may ``action`` the record or asset."""
+        policy = self.policy(kind, resource_id)
+        principal = getattr(request, "principal", domain.ANONYMOUS)
+        self.check(request, principal, action, domain.Item(kind, resource_id, policy))
+        return policy

@@ -1,0 +1,231 @@
+"""A running access service and gateway (real nameko containers, PostgreSQL, RabbitMQ, Redis),
+called over real HTTP. Each module gets its own schema, service names and Redis prefix, so
+concurrent test runs on one machine do not see each other's users, keys or counters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import uuid
+from typing import Any
+
+import pytest
+import redis
+import requests
+from kombu import Connection
+from nameko.containers import ServiceContainer
+from nameko.standalone.rpc import ServiceRpcProxy
+from sqlalchemy import text
+
+from services.access.service import AccessService
+from services.gateway.service import GatewayService
+from shared.consumer import handler_queues
+from shared.db import Database, make_engine, migrate
+from shared.logs import JsonFormatter
+from shared.outbox import OutboxRelay
+from shared.runner import SERVICES, nameko_config
+from tests.conftest import free_port
+from tests.integration.conftest import wait_until
+
+ADMIN_PASSWORD = "Adm1n-pass-for-tests-7f3a"
+PASSWORD = "a good long passphrase 42"
+ROLE_NAMES = ("admin", "cataloguer", "reviewer", "researcher", "partner")
+
+
+class CapturingHandler(logging.Handler):
+    """Keeps every formatted log line, as the JSON logs of a deployment would hold them."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(JsonFormatter("test"))
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(self.format(record))
+        except Exception:  # noqa: BLE001 - a log line that cannot be formatted is still text
+            self.lines.append(str(record.__dict__))
+
+
+class Platform:
+    """Handles on the running services and helpers to call them as different people."""
+
+    def __init__(self, settings: Any, prefix: str, access_name: str, schema: str) -> None:
+        self.settings = settings
+        self.prefix = prefix
+        self.access_name = access_name
+        self.schema = schema
+        self.base = ""
+        self.containers: dict[str, ServiceContainer] = {}
+        self.tokens: dict[str, str] = {}
+        self.users: dict[str, dict[str, Any]] = {}
+        self.secrets: list[str] = [ADMIN_PASSWORD, PASSWORD]
+        self.redis = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+        self.engine = make_engine(settings.database_url, schema, pool_size=2)
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        key: str | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        headers = dict(kwargs.pop("headers", {}) or {})
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        if key is not None:
+            headers["X-API-Key"] = key
+        return requests.request(method, self.url(path), headers=headers, timeout=30, **kwargs)
+
+    def login(self, username: str, password: str, ip: str | None = None) -> requests.Response:
+        headers = {"X-Real-IP": ip} if ip else {}
+        return self.request(
+            "POST",
+            "/api/v1/auth/token",
+            json={"username": username, "password": password},
+            headers=headers,
+        )
+
+    def token_for(self, role: str) -> str:
+        """A bearer token of a user holding just ``role`` (created on first use)."""
+        if role not in self.tokens:
+            name = f"{role}-{uuid.uuid4().hex[:6]}"
+            if role != "admin":
+                created = self.request(
+                    "POST",
+                    "/api/v1/users",
+                    token=self.token_for("admin"),
+                    json={"username": name, "password": PASSWORD, "roles": [role]},
+                )
+                assert created.status_code == 201, created.text
+                self.users[role] = created.json()
+                password = PASSWORD
+            else:
+                name, password = "admin", ADMIN_PASSWORD
+            answer = self.login(name, password, ip=f"10.0.{len(self.tokens)}.1")
+            assert answer.status_code == 200, answer.text
+            self.tokens[role] = answer.json()["access_token"]
+            self.secrets.append(self.tokens[role])
+            self.secrets.append(answer.json()["refresh_token"])
+        return self.tokens[role]
+
+    def new_key(self, **body: Any) -> dict[str, Any]:
+        body.setdefault("name", "LGSP Hải Phòng")
+        answer = self.request("POST", "/api/v1/apikeys", token=self.token_for("admin"), json=body)
+        assert answer.status_code == 201, answer.text
+        self.secrets.append(answer.json()["key"])
+        return answer.json()  # type: ignore[no-any-return]
+
+    def rpc(self) -> ServiceRpcProxy:
+        return ServiceRpcProxy(self.access_name, {"AMQP_URI": self.settings.amqp_uri})
+
+    def audit(self, **params: Any) -> list[dict[str, Any]]:
+        answer = self.request("GET", "/api/v1/audit", token=self.token_for("admin"), params=params)
+        assert answer.status_code == 200, answer.text
+        return answer.json()["items"]  # type: ignore[no-any-return]
+
+    def wait_audit(self, event_type: str, predicate: Any = None, timeout: float = 10) -> Any:
+        def found() -> Any:
+            items = self.audit(type=event_type, limit=1000)
+            return [i for i in items if predicate is None or predicate(i)]
+
+        return wait_until(found, timeout=timeout)
+
+    def sql(self, statement: str, **params: Any) -> list[Any]:
+        with self.engine.begin() as conn:
+            result = conn.execute(text(statement), params)
+            return list(result.all()) if result.returns_rows else []
+
+
+def start_platform(
+    settings: Any, overrides: dict[str, Any] | None = None, cache_seconds: float | None = None
+) -> tuple[Platform, Any]:
+    """Start an access service and a gateway under fresh names; returns (platform, stop)."""
+    unique = "t" + uuid.uuid4().hex[:10]
+    schema = f"{unique}_access"
+    access_name = f"{unique}_access"
+    conf = dataclasses.replace(
+        settings.access,
+        redis_prefix=f"test:{unique}:",
+        admin_user="admin",
+        admin_password=ADMIN_PASSWORD,
+        login_per_minute=1000,
+        public_per_minute=100_000,
+        api_key_per_minute=100_000,
+        **(overrides or {}),
+    )
+    my_settings = dataclasses.replace(settings, access=conf)
+    migrate(settings.database_url, schema, SERVICES["access"].migrations)
+
+    access_cls = type(
+        "TestAccessService",
+        (AccessService,),
+        {"name": access_name, "db": Database(schema), "relay": OutboxRelay(schema)},
+    )
+    gateway_cls = type("TestGatewayService", (GatewayService,), {"name": f"{unique}_gateway"})
+    with Connection(settings.amqp_uri) as conn:
+        for queue in handler_queues(access_name, access_cls):
+            queue.bind(conn.default_channel).declare()
+    platform = Platform(my_settings, conf.redis_prefix, access_name, schema)
+    containers = []
+    for cls, http in ((access_cls, False), (gateway_cls, True)):
+        config = nameko_config(my_settings, cls.name)
+        config["DISAN_OPS_PORT"] = 0
+        config["DISAN_ACCESS_SERVICE"] = access_name
+        if cache_seconds is not None:
+            config["DISAN_AUTH_CACHE_SECONDS"] = cache_seconds
+        if http:
+            port = free_port()
+            config["WEB_SERVER_ADDRESS"] = f"127.0.0.1:{port}"
+            platform.base = f"http://127.0.0.1:{port}"
+        container = ServiceContainer(cls, config)
+        container.start()
+        containers.append(container)
+        platform.containers["gateway" if http else "access"] = container
+
+    def stop() -> None:
+        for container in reversed(containers):
+            container.stop()
+        platform.engine.dispose()
+        with Connection(settings.amqp_uri) as conn:
+            for queue in handler_queues(access_name, access_cls):
+                try:
+                    conn.default_channel.queue_delete(queue.name)
+                except Exception:  # noqa: BLE001 - cleanup best effort
+                    pass
+        admin = make_engine(settings.database_url, "public", pool_size=1)
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+        for key in platform.redis.scan_iter(f"{conf.redis_prefix}*"):
+            platform.redis.delete(key)
+        platform.redis.close()
+
+    wait_until(lambda: requests.get(platform.url("/healthz"), timeout=5).ok, timeout=20)
+    return platform, stop
+
+
+@pytest.fixture(scope="module")
+def log_capture():
+    handler = CapturingHandler()
+    root = logging.getLogger()
+    before = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)  # as deployed: configure_logging's default level
+    yield handler
+    root.removeHandler(handler)
+    root.setLevel(before)
+
+
+@pytest.fixture(scope="module")
+def platform(settings, log_capture):
+    platform, stop = start_platform(settings)
+    platform.log_capture = log_capture
+    yield platform
+    stop()
