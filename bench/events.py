@@ -1,0 +1,298 @@
+"""Events per second: outbox → relay → reliable handler, beside raw kombu publish → consume.
+
+Run:  .venv/bin/python bench/events.py [--events 20000] [--json results.json]
+
+Both pipelines run on the same broker in one run, each with its consumer in a separate process
+(so the two cores are used alike). The raw kombu pipeline publishes persistent messages to one
+durable queue and consumes them with acks: the ceiling. The Disan pipeline commits events to an
+outbox (``--producer-batch`` per transaction), the relay publishes them with confirms, and a
+reliable handler claims each event id and applies an effect in PostgreSQL. Latency is from the
+event's creation to the commit of its effect. Lost or duplicated effects are counted.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
+
+import eventlet  # noqa: E402
+
+eventlet.monkey_patch()
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from kombu import Connection, Exchange, Producer, Queue  # noqa: E402
+from marshmallow import Schema, fields  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+
+from shared.bus import declare_queue  # noqa: E402
+from shared.config import load_settings  # noqa: E402
+from shared.consumer import handler_queues, reliable_handler  # noqa: E402
+from shared.db import Database, make_engine, migrate, unit_of_work  # noqa: E402
+from shared.events import contract, make_event  # noqa: E402
+from shared.outbox import OutboxRelay  # noqa: E402
+from shared.runner import nameko_config  # noqa: E402
+from shared.service import DisanService  # noqa: E402
+
+EVENT = "bench.item_recorded"
+PRODUCER, CONSUMER = "bench_producer", "bench_consumer"
+
+
+@contract(EVENT)
+class ItemRecorded(Schema):
+    n = fields.Integer(required=True)
+    created = fields.Float(required=True)
+
+
+class BenchConsumer(DisanService):
+    name = CONSUMER
+    db = Database(CONSUMER, pool_size=20)
+
+    @reliable_handler(EVENT)
+    def handle_item_recorded(self, event):
+        self.db.execute(
+            "INSERT INTO effects (n, latency) "
+            "VALUES (:n, extract(epoch from clock_timestamp()) - :c)",
+            {"n": event.data["n"], "c": event.data["created"]},
+        )
+
+
+class BenchProducer(DisanService):
+    name = PRODUCER
+    relay = OutboxRelay(PRODUCER)
+
+
+def settings_env() -> dict[str, str]:
+    from shared.cli.stack import paths, stack_env
+
+    return stack_env(paths())
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))] if ordered else float("nan")
+
+
+# roles run in subprocesses -------------------------------------------------------------------
+
+
+def run_consumer(workers: int) -> None:
+    from nameko.containers import ServiceContainer
+
+    settings = load_settings(env=settings_env())
+    config = nameko_config(settings, CONSUMER, max_workers=workers)
+    config["DISAN_OPS_PORT"] = 0
+    container = ServiceContainer(BenchConsumer, config)
+    signal.signal(signal.SIGTERM, lambda *_: eventlet.spawn_n(container.stop))
+    container.start()
+    print("ready", flush=True)
+    container.wait()
+
+
+def run_raw_consumer(n: int, amqp_uri: str, queue_name: str) -> None:
+    latencies: list[float] = []
+    queue = Queue(queue_name, durable=True)
+    with Connection(amqp_uri) as conn:
+
+        def on_message(body, message):
+            latencies.append(time.time() - body["created"])
+            message.ack()
+
+        with conn.Consumer(queue, callbacks=[on_message], prefetch_count=200):
+            print("ready", flush=True)
+            while len(latencies) < n:
+                conn.drain_events(timeout=60)
+    print(json.dumps(latencies), flush=True)
+
+
+# pipelines -----------------------------------------------------------------------------------
+
+
+def bench_raw(n: int, amqp_uri: str) -> dict[str, float]:
+    queue_name = f"bench.raw.{uuid.uuid4().hex[:8]}"
+    exchange = Exchange("", type="direct")
+    with Connection(amqp_uri) as conn:
+        Queue(queue_name, durable=True).bind(conn.default_channel).declare()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--role",
+            "raw-consumer",
+            "--events",
+            str(n),
+            "--queue",
+            queue_name,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    start = time.time()
+    with Connection(amqp_uri) as conn:
+        producer = Producer(conn.default_channel, exchange=exchange)
+        for i in range(n):
+            producer.publish(
+                {"n": i, "created": time.time()},
+                routing_key=queue_name,
+                delivery_mode=2,
+                serializer="json",
+            )
+    latencies = json.loads(proc.stdout.readline())
+    elapsed = time.time() - start
+    proc.wait(30)
+    with Connection(amqp_uri) as conn:
+        conn.default_channel.queue_delete(queue_name)
+    return {
+        "events": n,
+        "seconds": elapsed,
+        "rate": n / elapsed,
+        "p50_ms": percentile(latencies, 0.5) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+        "lost": n - len(latencies),
+        "duplicated": 0,
+    }
+
+
+def bench_disan(n: int, batch: int, workers: int, consumers: int) -> dict[str, float]:
+    from nameko.containers import ServiceContainer
+
+    env = settings_env()
+    settings = load_settings(env=env)
+    admin = make_engine(settings.database_url, "public", pool_size=1)
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {PRODUCER} CASCADE"))
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {CONSUMER} CASCADE"))
+    admin.dispose()
+    migrate(settings.database_url, PRODUCER)
+    migrate(settings.database_url, CONSUMER)
+    consumer_engine = make_engine(settings.database_url, CONSUMER, pool_size=2)
+    with consumer_engine.begin() as conn:
+        conn.execute(text("CREATE TABLE effects (n integer NOT NULL, latency double precision)"))
+    with Connection(settings.amqp_uri) as conn:
+        for queue in handler_queues(CONSUMER, BenchConsumer):
+            declare_queue(conn, queue)
+            conn.default_channel.queue_purge(queue.name)
+
+    procs = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--role", "consumer", "--workers", str(workers)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(consumers)
+    ]
+    for proc in procs:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    config = nameko_config(settings, PRODUCER)
+    config["DISAN_OPS_PORT"] = 0
+    relay = ServiceContainer(BenchProducer, config)
+    relay.start()
+    producer_engine = make_engine(settings.database_url, PRODUCER, pool_size=2)
+
+    start = time.time()
+    for first in range(0, n, batch):
+        with unit_of_work(producer_engine) as session:
+            for i in range(first, min(first + batch, n)):
+                session.publish(
+                    make_event(EVENT, {"n": i, "created": time.time()}, producer=PRODUCER)
+                )
+    deadline = time.time() + 600
+    count = 0
+    while time.time() < deadline:
+        with consumer_engine.connect() as conn:
+            count = int(conn.execute(text("SELECT count(*) FROM effects")).scalar_one())
+        if count >= n:
+            break
+        time.sleep(0.05)
+    elapsed = time.time() - start
+    time.sleep(1.0)  # let any duplicate arrive before counting
+    with consumer_engine.connect() as conn:
+        rows = conn.execute(text("SELECT count(*), count(DISTINCT n) FROM effects")).one()
+        latencies = [r[0] for r in conn.execute(text("SELECT latency FROM effects"))]
+    relay.stop()
+    for proc in procs:
+        proc.terminate()
+        proc.wait(60)
+    producer_engine.dispose()
+    consumer_engine.dispose()
+    return {
+        "events": n,
+        "seconds": elapsed,
+        "rate": count / elapsed,
+        "p50_ms": percentile(latencies, 0.5) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+        "lost": n - rows[1],
+        "duplicated": rows[0] - rows[1],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--producer-batch", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=20, help="workers per consumer process")
+    parser.add_argument("--consumers", type=int, default=1, help="competing consumer processes")
+    parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--role", choices=["consumer", "raw-consumer"], help=argparse.SUPPRESS)
+    parser.add_argument("--queue", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.role == "consumer":
+        run_consumer(args.workers)
+        return 0
+    if args.role == "raw-consumer":
+        run_raw_consumer(args.events, load_settings(env=settings_env()).amqp_uri, args.queue)
+        return 0
+
+    env = settings_env()
+    os.environ.update(env)
+    settings = load_settings(env=env)
+    from shared.cli.stack import provision
+
+    provision(settings)
+    raw = bench_raw(args.events, settings.amqp_uri)
+    disan = bench_disan(args.events, args.producer_batch, args.workers, args.consumers)
+    ratio = disan["rate"] / raw["rate"]
+    print(
+        f"\n{'pipeline':<34}{'events':>8}{'events/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'lost':>6}{'dup':>5}"
+    )
+    for name, r in (("raw kombu publish→consume", raw), ("outbox→relay→reliable handler", disan)):
+        print(
+            f"{name:<34}{r['events']:>8}{r['rate']:>10.0f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}"
+            f"{r['lost']:>6}{r['duplicated']:>5}"
+        )
+    print(f"\nratio disan/raw: {ratio:.2f} (goal ≥ 0.50)")
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "raw_kombu": raw,
+                    "disan": disan,
+                    "ratio": ratio,
+                    "producer_batch": args.producer_batch,
+                    "workers": args.workers,
+                    "consumers": args.consumers,
+                },
+                indent=2,
+            )
+        )
+    return 0 if disan["lost"] == 0 and disan["duplicated"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
