@@ -24,6 +24,7 @@ __all__ = ["AssetHandle", "configure_vips", "render"]
 def configure_vips() -> None:
     """One libvips thread per render (parallelism comes from concurrent requests) and no
     operation cache (rendered tiles have their own cache), so memory stays bounded."""
+    pyvips.vips_lib.vips_concurrency_set(1)
     pyvips.voperation.cache_set_max(0)
     pyvips.voperation.cache_set_max_mem(0)
     pyvips.voperation.cache_set_max_files(0)

@@ -223,6 +223,8 @@ def main(settings: Settings) -> None:
     config = load_config(settings)
     metrics_dir = tempfile.mkdtemp(prefix="disan-imageserver-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    # libvips threads each get a glibc malloc arena otherwise: RSS balloons under load
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
     config.source_dir.mkdir(parents=True, exist_ok=True)
     host = settings.bind_host
     port = settings.ports.http["imageserver"]
