@@ -85,6 +85,9 @@ def test_up_status_down(stack_env):
         assert r.status_code == 200 and r.json()["status"] == "ok"
         doc = requests.get(f"{front}/api/v1/openapi.json", timeout=10).json()
         assert doc["openapi"].startswith("3.1")
+        ops = f"http://127.0.0.1:{ports['DISAN_OPS_PORT_GATEWAY']}"
+        metrics = requests.get(f"{ops}/metrics", timeout=10).text
+        assert 'disan_gateway_entrypoint_seconds_count{entrypoint="readyz"}' in metrics
         missing = requests.get(f"{front}/api/v1/nothing-here", timeout=10)
         assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
 

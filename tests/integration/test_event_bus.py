@@ -18,6 +18,7 @@ from shared.consumer import HANDLED, handler_queues, reliable_handler
 from shared.db import Database, unit_of_work
 from shared.dlq import list_parked, replay
 from shared.events import contract, make_event
+from shared.logs import current_correlation_id
 from shared.outbox import OutboxRelay, relay_once, to_outgoing
 from shared.service import DisanService
 from tests.integration.conftest import wait_until
@@ -31,6 +32,7 @@ CREATE TABLE faults (broken boolean NOT NULL);
 """
 
 ATTEMPTS: dict[str, list[float]] = defaultdict(list)
+CORRELATION: dict[str, list[str | None]] = defaultdict(list)
 
 
 class ThingHappened(Schema):
@@ -44,6 +46,7 @@ def make_consumer(name: str, event_type: str) -> type:
         @reliable_handler(event_type)
         def handle_thing_happened(self, event):
             ATTEMPTS[name].append(time.monotonic())
+            CORRELATION[name].append(current_correlation_id())
             if self.db.execute("SELECT 1 FROM faults WHERE broken").first():
                 raise RuntimeError("downstream archive is unreachable")
             self.db.execute("UPDATE counter SET n = n + 1")
@@ -111,13 +114,15 @@ def test_event_committed_while_consumer_is_stopped_is_handled_when_it_starts(
     bus, unique, container_factory
 ):
     container_factory(make_producer(f"{unique}_p"))
-    bus.commit_event()
+    event = bus.commit_event()
     wait_until(lambda: unsent(bus.producer) == 0)
     time.sleep(0.3)
     assert bus.count() == 0  # nobody consumed yet: the event waits in the durable queue
 
     container_factory(bus.consumer_service)
     wait_until(lambda: bus.count() == 1)
+    # the handler ran under the correlation id the event was created with (JSON logs carry it)
+    assert CORRELATION[bus.consumer_service.name] == [event.correlation_id]
 
 
 def test_failing_handler_backs_off_dead_letters_then_replays_once(
