@@ -40,6 +40,7 @@ class TokenClaims:
     jti: str
     issued_at: int
     expires_at: int
+    issued_at_ms: int = 0  # precise issue time, to compare with role changes in the same second
 
 
 def issue_access_token(
@@ -53,7 +54,8 @@ def issue_access_token(
     now: float | None = None,
 ) -> tuple[str, TokenClaims]:
     """A signed access token for a user, and the claims it carries."""
-    issued = int(time.time() if now is None else now)
+    moment = time.time() if now is None else now
+    issued = int(moment)
     claims = TokenClaims(
         subject=subject,
         username=username,
@@ -61,6 +63,7 @@ def issue_access_token(
         jti=uuid.uuid4().hex,
         issued_at=issued,
         expires_at=issued + ttl_seconds,
+        issued_at_ms=int(moment * 1000),
     )
     payload = {
         "iss": ISSUER,
@@ -71,6 +74,7 @@ def issue_access_token(
         "jti": claims.jti,
         "iat": claims.issued_at,
         "exp": claims.expires_at,
+        "iat_ms": claims.issued_at_ms,
     }
     token = jwt.encode(payload, keys[kid], algorithm=ALGORITHM, headers={"kid": kid})
     return token, claims
@@ -114,6 +118,7 @@ def verify_access_token(
         jti=str(payload["jti"]),
         issued_at=int(payload["iat"]),
         expires_at=int(payload["exp"]),
+        issued_at_ms=int(payload.get("iat_ms") or int(payload["iat"]) * 1000),
     )
 
 
@@ -126,7 +131,7 @@ def revoked_token_key(prefix: str, jti: str) -> str:
 
 
 def user_revision_key(prefix: str, user_id: str) -> str:
-    """Unix time of the user's last role change or disabling; older tokens are stale."""
+    """Unix time in ms of the user's last role change or disabling; older tokens are stale."""
     return f"{prefix}auth:user_rev:{user_id}"
 
 
@@ -137,7 +142,7 @@ def is_stale(claims: TokenClaims, revoked: Any, revision: Any) -> bool:
     if revision is None:
         return False
     try:
-        return claims.issued_at <= int(float(revision))
+        return claims.issued_at_ms <= int(float(revision))
     except (TypeError, ValueError):
         return True
 

@@ -6,8 +6,10 @@ change is re-checked with ``authorize`` here too, so a caller's mistake cannot e
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,6 +38,23 @@ log = logging.getLogger(__name__)
 MAX_USERNAME_INPUT = 256
 
 
+def committed(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Commit the worker's transaction before the RPC answers.
+
+    nameko sends an RPC reply (``handle_result``) before dependencies see the worker's result,
+    so ``Database`` would commit only after the caller already has its answer: a caller could
+    then not read what it just wrote. Committing here keeps read-your-writes.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = fn(self, *args, **kwargs)
+        self.db.commit()
+        return result
+
+    return wrapper
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -62,6 +81,11 @@ def _parse_time(value: Any, field: str) -> datetime | None:
     except ValueError as exc:
         raise ValidationFailed(f"{field} must be an ISO 8601 date or date-time") from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _printable(text: str) -> str:
+    """Hostile input made safe to keep in an audit record (no NULs or control characters)."""
+    return "".join(c if c.isprintable() else "\ufffd" for c in text)
 
 
 def policy_view(kind: str, resource_id: str, row: repo.Row | None) -> dict[str, Any]:
@@ -121,6 +145,7 @@ class AccessService(DisanService):
 
     # sign in and out -----------------------------------------------------------------------
     @rpc
+    @committed
     def login(self, username: Any, password: Any, ip: str = "") -> dict[str, Any]:
         """Tokens for a valid username and password; 401 otherwise, 429 while locked out."""
         conf = self.settings.access
@@ -132,7 +157,7 @@ class AccessService(DisanService):
             name = domain.normalize_username(username)
         except domain.InvalidUsername:
             name = ""
-        shown = name or username[:64]
+        shown = name or _printable(username[:64])
         counter = f"{conf.redis_prefix}auth:fail:{domain.digest(name or username)[:40]}"
         failures = int(self.redis.get(counter) or 0)
         if failures >= conf.lockout_threshold:
@@ -174,6 +199,7 @@ class AccessService(DisanService):
         return self._issue(user)
 
     @rpc
+    @committed
     def refresh(self, refresh_token: Any, ip: str = "") -> dict[str, Any]:
         """New tokens for an unused refresh token; reuse of a spent one ends that session."""
         if not isinstance(refresh_token, str) or not refresh_token.startswith("rt_"):
@@ -197,6 +223,7 @@ class AccessService(DisanService):
         return self._issue(user, family=row["family"])
 
     @rpc
+    @committed
     def logout(
         self, actor: Any, refresh_token: Any = None, jti: Any = None, expires_at: Any = None
     ) -> dict[str, Any]:
@@ -216,6 +243,7 @@ class AccessService(DisanService):
         return {"logged_out": True}
 
     @rpc
+    @committed
     def verify_api_key(self, key: Any, ip: str = "") -> dict[str, Any]:
         """The principal of a valid, unexpired, unrevoked key; 401 otherwise."""
         prefix = domain.parse_api_key(key) if isinstance(key, str) else None
@@ -242,6 +270,7 @@ class AccessService(DisanService):
 
     # users ---------------------------------------------------------------------------------
     @rpc
+    @committed
     def create_user(
         self,
         actor: Any,
@@ -266,12 +295,14 @@ class AccessService(DisanService):
         )
 
     @rpc
+    @committed
     def list_users(self, actor: Any) -> list[dict[str, Any]]:
         principal = _principal(actor)
         _require(domain.authorize(principal, "manage", domain.Administration("users"), _now()))
         return [accounts.user_view(r) for r in repo.list_users(self.db)]
 
     @rpc
+    @committed
     def get_user(self, actor: Any, user_id: str) -> dict[str, Any]:
         principal = _principal(actor)
         _require(domain.authorize(principal, "view", domain.Account(user_id), _now()))
@@ -281,6 +312,7 @@ class AccessService(DisanService):
         return accounts.user_view(row)
 
     @rpc
+    @committed
     def set_user_roles(self, actor: Any, user_id: str, roles: Any) -> dict[str, Any]:
         """Change a user's roles (admins only, never one's own escalation); old tokens stop."""
         principal = _principal(actor)
@@ -302,7 +334,7 @@ class AccessService(DisanService):
         repo.revoke_user_refresh_tokens(self.db, user_id)
         self.redis.set(
             user_revision_key(self.settings.access.redis_prefix, user_id),
-            int(_now().timestamp()),
+            int(_now().timestamp() * 1000),
             ex=self.settings.access.token_ttl_seconds + 60,
         )
         self._announce(
@@ -319,6 +351,7 @@ class AccessService(DisanService):
 
     # API keys ------------------------------------------------------------------------------
     @rpc
+    @committed
     def create_api_key(
         self,
         actor: Any,
@@ -342,12 +375,14 @@ class AccessService(DisanService):
         )
 
     @rpc
+    @committed
     def revoke_api_key(self, actor: Any, key_id: str) -> dict[str, Any]:
         principal = _principal(actor)
         _require(domain.authorize(principal, "manage", domain.Administration("API keys"), _now()))
         return accounts.revoke_api_key(self.db, key_id, principal.subject, self.correlation or None)
 
     @rpc
+    @committed
     def list_api_keys(self, actor: Any) -> list[dict[str, Any]]:
         principal = _principal(actor)
         _require(domain.authorize(principal, "manage", domain.Administration("API keys"), _now()))
@@ -355,6 +390,7 @@ class AccessService(DisanService):
 
     # item policies -------------------------------------------------------------------------
     @rpc
+    @committed
     def get_policy(self, resource_kind: str, resource_id: str) -> dict[str, Any]:
         """The policy of a record or asset; items without one are public."""
         if resource_kind not in domain.RESOURCE_KINDS:
@@ -364,6 +400,7 @@ class AccessService(DisanService):
         )
 
     @rpc
+    @committed
     def set_policy(
         self,
         actor: Any,
@@ -409,6 +446,7 @@ class AccessService(DisanService):
 
     # audit ---------------------------------------------------------------------------------
     @rpc
+    @committed
     def record_denied(
         self, principal: str, method: str, path: str, status: int, reason: str, ip: str = ""
     ) -> None:
@@ -416,17 +454,18 @@ class AccessService(DisanService):
         self._announce(
             "access.request_denied",
             {
-                "principal": str(principal)[:256],
-                "method": str(method)[:16],
-                "path": str(path)[:512],
+                "principal": _printable(str(principal)[:256]),
+                "method": _printable(str(method)[:16]),
+                "path": _printable(str(path)[:512]),
                 "status": int(status),
-                "reason": str(reason)[:512],
-                "ip": str(ip)[:64],
+                "reason": _printable(str(reason)[:512]),
+                "ip": _printable(str(ip)[:64]),
             },
-            str(principal)[:256],
+            _printable(str(principal)[:256]),
         )
 
     @rpc
+    @committed
     def list_audit(
         self,
         actor: Any,

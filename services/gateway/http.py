@@ -202,17 +202,24 @@ def api(method: str, url: str, **options: Any) -> Callable[[F], F]:
         @functools.wraps(fn)
         def guarded(self: Any, request: Request, *args: Any, **kwargs: Any) -> Any:
             request.principal = ANONYMOUS
-            if auth:
-                gate = _gate_of(self)
-                try:
-                    request.principal = gate.authenticate(request, limit)
-                except DisanError as exc:
-                    status = http_status(type(exc).__name__)
-                    if status in (401, 403, 429):
-                        gate.denied(request, ANONYMOUS, status, exc.message)
+            try:
+                if auth:
+                    gate = _gate_of(self)
+                    try:
+                        request.principal = gate.authenticate(request, limit)
+                    except DisanError as exc:
+                        status = http_status(type(exc).__name__)
+                        if status in (401, 403, 429):
+                            gate.denied(request, ANONYMOUS, status, exc.message)
+                        raise
+                    gate.check(request, request.principal, "call", route)
+                return fn(self, request, *args, **kwargs)
+            except (DisanError, SchemaValidationError, RemoteError, HTTPException) as exc:
+                # a client's mistake is answered, not logged as a worker failure with traceback
+                response = response_for_exception(exc)
+                if response.status_code >= 500 and response.status_code != 503:
                     raise
-                gate.check(request, request.principal, "call", route)
-            return fn(self, request, *args, **kwargs)
+                return response
 
         return ApiRoute.decorator(method, url, **options)(guarded)  # type: ignore[no-any-return]
 

@@ -10,7 +10,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from services.gateway.http import ApiRoute
 
-_PARAM = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
+_PARAM = re.compile(r"<(?:([a-z_]+)(?:\(([^)]*)\))?:)?([a-z_]+)>")
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -40,7 +40,19 @@ def routes_of(service_cls: type) -> list[tuple[str, ApiRoute]]:
 
 
 def openapi_path(url: str) -> str:
-    return _PARAM.sub(r"{\1}", url)
+    return _PARAM.sub(r"{\3}", url)
+
+
+def _path_parameters(url: str) -> list[dict[str, Any]]:
+    params = []
+    for converter, args, name in _PARAM.findall(url):
+        schema: dict[str, Any] = {"type": "string"}
+        if converter == "any" and args:
+            schema["enum"] = [a.strip().strip("'\"") for a in args.split(",")]
+        elif converter == "int":
+            schema = {"type": "integer"}
+        params.append({"name": name, "in": "path", "required": True, "schema": schema})
+    return params
 
 
 def build_openapi(service_cls: type, public_url: str, version: str) -> dict[str, Any]:
@@ -66,10 +78,7 @@ def build_openapi(service_cls: type, public_url: str, version: str) -> dict[str,
     operations: dict[str, dict[str, Any]] = {}
     for name, route in routes_of(service_cls):
         path = openapi_path(route.url)
-        params = [
-            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-            for p in _PARAM.findall(route.url)
-        ]
+        params = _path_parameters(route.url)
         for method in route.method.split(","):
             responses: dict[str, Any] = {}
             ok: dict[str, Any] = {"description": "success"}

@@ -144,22 +144,24 @@ class Platform:
 
 
 def start_platform(
-    settings: Any, overrides: dict[str, Any] | None = None, cache_seconds: float | None = None
+    settings: Any,
+    overrides: dict[str, Any] | None = None,
+    cache_seconds: float | None = None,
+    gateway_base: type = GatewayService,
 ) -> tuple[Platform, Any]:
     """Start an access service and a gateway under fresh names; returns (platform, stop)."""
     unique = "t" + uuid.uuid4().hex[:10]
     schema = f"{unique}_access"
     access_name = f"{unique}_access"
-    conf = dataclasses.replace(
-        settings.access,
-        redis_prefix=f"test:{unique}:",
-        admin_user="admin",
-        admin_password=ADMIN_PASSWORD,
-        login_per_minute=1000,
-        public_per_minute=100_000,
-        api_key_per_minute=100_000,
-        **(overrides or {}),
-    )
+    values: dict[str, Any] = {
+        "redis_prefix": f"test:{unique}:",
+        "admin_user": "admin",
+        "admin_password": ADMIN_PASSWORD,
+        "login_per_minute": 1000,
+        "public_per_minute": 100_000,
+        "api_key_per_minute": 100_000,
+    }
+    conf = dataclasses.replace(settings.access, **(values | (overrides or {})))
     my_settings = dataclasses.replace(settings, access=conf)
     migrate(settings.database_url, schema, SERVICES["access"].migrations)
 
@@ -168,7 +170,7 @@ def start_platform(
         (AccessService,),
         {"name": access_name, "db": Database(schema), "relay": OutboxRelay(schema)},
     )
-    gateway_cls = type("TestGatewayService", (GatewayService,), {"name": f"{unique}_gateway"})
+    gateway_cls = type("TestGatewayService", (gateway_base,), {"name": f"{unique}_gateway"})
     with Connection(settings.amqp_uri) as conn:
         for queue in handler_queues(access_name, access_cls):
             queue.bind(conn.default_channel).declare()

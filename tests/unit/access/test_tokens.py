@@ -123,11 +123,12 @@ def test_token_without_required_claims_is_refused():
 
 
 def test_revoked_or_outdated_tokens_are_stale():
-    claims = TokenClaims("u1", "lan", ("researcher",), "j", issued_at=100, expires_at=200)
+    claims = TokenClaims("u1", "lan", ("researcher",), "j", 100, 200, issued_at_ms=100_500)
     assert not is_stale(claims, None, None)
     assert is_stale(claims, "1", None)
-    assert is_stale(claims, None, "100")  # roles changed the same second: stale
-    assert not is_stale(claims, None, "99")
+    assert is_stale(claims, None, "100500")  # roles changed as it was issued: stale
+    assert is_stale(claims, None, "100900")  # changed later in the same second: stale
+    assert not is_stale(claims, None, "100499")  # a token issued after the change is fine
     assert is_stale(claims, None, "garbage")
 
 
