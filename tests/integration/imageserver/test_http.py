@@ -148,6 +148,30 @@ def test_a_burst_for_one_uncached_tile_is_served_with_one_decode_per_worker(
     assert elapsed < 60
     # single flight per worker and then the tile cache: at most one decode per worker
     assert metric(imageserver, "disan_imageserver_decode_seconds_count") - decodes <= 2
+    assert server_rss(imageserver) < 1_500_000_000, "memory is not bounded"
+
+
+def server_rss(server: ServerProcess) -> int:
+    """Summed RSS of the server's supervisor and its workers."""
+    assert server.proc is not None
+    pids = [server.proc.pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == server.proc.pid:
+                pids.append(int(entry.name))
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            pass
+    return total
 
 
 def test_ops_port_has_health_and_metrics(imageserver: ServerProcess) -> None:
