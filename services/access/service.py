@@ -11,9 +11,9 @@ import logging
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from nameko.rpc import rpc
+from nameko.rpc import rpc as _rpc
 
 from services.access import accounts, domain
 from services.access import repository as repo
@@ -36,6 +36,9 @@ from shared.service import DisanService
 log = logging.getLogger(__name__)
 
 MAX_USERNAME_INPUT = 256
+
+F = TypeVar("F", bound=Callable[..., Any])
+rpc = cast(Callable[[F], F], _rpc)  # nameko is untyped; the decorator keeps the signature
 
 
 def committed(fn: Callable[..., Any]) -> Callable[..., Any]:

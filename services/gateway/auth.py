@@ -25,9 +25,9 @@ import redis as redis_lib
 from kombu import Connection, Queue, binding
 from nameko.exceptions import RemoteError
 from nameko.rpc import RpcProxy, ServiceProxy
-from werkzeug.wrappers import Request
 
 from services.access import domain
+from services.gateway.http import ApiRequest
 from shared.auth import (
     TokenError,
     is_stale,
@@ -52,7 +52,7 @@ MAX_API_KEY_LENGTH = 200
 RPC_TIMEOUT = 10.0
 
 
-def client_ip(request: Request) -> str:
+def client_ip(request: ApiRequest) -> str:
     """The caller's address; ``X-Real-IP`` is believed only from the local front proxy."""
     remote = request.remote_addr or ""
     if remote in TRUSTED_PROXIES:
@@ -219,7 +219,7 @@ class Gate:
             raise Unavailable("the access service did not answer in time") from exc
 
     # authentication ------------------------------------------------------------------------
-    def authenticate(self, request: Request, limit: str | None) -> domain.Principal:
+    def authenticate(self, request: ApiRequest, limit: str | None) -> domain.Principal:
         """The caller, from a bearer token or API key; anonymous without credentials."""
         header = request.headers.get("Authorization")
         key = request.headers.get("X-API-Key")
@@ -242,7 +242,7 @@ class Gate:
             self._limit(f"login:{ip}", self.conf.login_per_minute)
         return principal
 
-    def _bearer(self, request: Request, token: str) -> domain.Principal:
+    def _bearer(self, request: ApiRequest, token: str) -> domain.Principal:
         cache_key = ("bearer", _digest(token))
         cached = self.provider.credentials.get(cache_key)
         if cached is not None:
@@ -297,7 +297,11 @@ class Gate:
 
     # authorization -------------------------------------------------------------------------
     def check(
-        self, request: Request, principal: domain.Principal, action: str, resource: domain.Resource
+        self,
+        request: ApiRequest,
+        principal: domain.Principal,
+        action: str,
+        resource: domain.Resource,
     ) -> None:
         """Raise 401/403 unless ``authorize`` allows; every refusal is audited."""
         decision = domain.authorize(principal, action, resource, datetime.now(UTC))
@@ -307,7 +311,7 @@ class Gate:
         raise (Unauthorized if decision.status == 401 else Forbidden)(decision.reason)
 
     def denied(
-        self, request: Request, principal: domain.Principal, status: int, reason: str
+        self, request: ApiRequest, principal: domain.Principal, status: int, reason: str
     ) -> None:
         """Audit a refused request, without waiting for the access service."""
         try:
@@ -334,7 +338,7 @@ class Gate:
         return policy
 
     def require_item(
-        self, request: Request, kind: str, resource_id: str, action: str = "read"
+        self, request: ApiRequest, kind: str, resource_id: str, action: str = "read"
     ) -> domain.Policy:
         """Raise 401/403 unless the caller may ``action`` the record or asset."""
         policy = self.policy(kind, resource_id)

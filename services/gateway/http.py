@@ -97,11 +97,19 @@ def read_json(request: Request, schema: Schema | None = None, max_bytes: int = 1
     return schema.load(data) if schema is not None else data
 
 
+class ApiRequest(Request):
+    """A request as handlers see it: who is calling, and the verified token if any."""
+
+    principal: Any = None  # services.access.domain.Principal, set before the handler runs
+    token_claims: Any = None  # shared.auth.TokenClaims of a bearer request
+    path_values: dict[str, Any] = {}  # noqa: RUF012 - replaced per request
+
+
 class JsonWsgiApp(WsgiApp):  # type: ignore[misc]
     """Unknown paths and wrong methods answer in the error format too."""
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        request = Request(environ, shallow=True)
+        request = ApiRequest(environ, shallow=True)
         adapter = self.url_map.bind_to_environ(environ)
         try:
             provider, values = adapter.match()
@@ -200,7 +208,7 @@ def api(method: str, url: str, **options: Any) -> Callable[[F], F]:
 
     def decorator(fn: F) -> F:
         @functools.wraps(fn)
-        def guarded(self: Any, request: Request, *args: Any, **kwargs: Any) -> Any:
+        def guarded(self: Any, request: ApiRequest, *args: Any, **kwargs: Any) -> Any:
             request.principal = ANONYMOUS
             try:
                 if auth:

@@ -9,12 +9,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from werkzeug.wrappers import Request
-
 from services.access import domain
 from services.gateway import schemas
 from services.gateway.auth import AccessGate, Gate, client_ip
-from services.gateway.http import SIGNED_IN, STAFF, api, json_response, read_json
+from services.gateway.http import SIGNED_IN, STAFF, ApiRequest, api, json_response, read_json
 from services.gateway.openapi import build_openapi
 from shared.errors import ValidationFailed
 from shared.health import run_checks
@@ -26,18 +24,19 @@ NO_STORE = {"Cache-Control": "no-store"}
 KINDS = "<any(record,asset):kind>"
 
 
-def _actor(request: Request) -> dict[str, Any]:
-    return request.principal.to_dict()  # type: ignore[no-any-return]
+def _actor(request: ApiRequest) -> dict[str, Any]:
+    actor: dict[str, Any] = request.principal.to_dict()
+    return actor
 
 
 class GatewayService(DisanService):
     name = "gateway"
 
-    gate: Gate = AccessGate()  # type: ignore[assignment]
+    gate: Gate = AccessGate()
 
     # operations ----------------------------------------------------------------------------
     @api("GET", "/healthz", summary="The gateway process is up", tags=("operations",), auth=False)
-    def healthz(self, request: Request) -> Any:
+    def healthz(self, request: ApiRequest) -> Any:
         return {"status": "ok", "service": self.name}
 
     @api(
@@ -48,7 +47,7 @@ class GatewayService(DisanService):
         responses={503: "a dependency is unreachable"},
         auth=False,
     )
-    def readyz(self, request: Request) -> Any:
+    def readyz(self, request: ApiRequest) -> Any:
         checks = run_checks(self.settings, ("broker", "database", "storage"))
         ok = all(v == "ok" for v in checks.values())
         return (200 if ok else 503), {"status": "ok" if ok else "unavailable", "checks": checks}
@@ -59,7 +58,7 @@ class GatewayService(DisanService):
         summary="This API's OpenAPI 3.1 description",
         tags=("operations",),
     )
-    def openapi(self, request: Request) -> Any:
+    def openapi(self, request: ApiRequest) -> Any:
         doc = build_openapi(type(self), self.settings.public_url, API_VERSION)
         return json_response(doc, headers={"Access-Control-Allow-Origin": "*"})
 
@@ -74,7 +73,7 @@ class GatewayService(DisanService):
         response_schema=schemas.TokenResponse,
         responses={401: "wrong username or password", 429: "too many attempts"},
     )
-    def auth_token(self, request: Request) -> Any:
+    def auth_token(self, request: ApiRequest) -> Any:
         body = read_json(request, schemas.LoginRequest(), max_bytes=10_000)
         tokens = self.gate.call("login", body["username"], body["password"], client_ip(request))
         return 200, NO_STORE, tokens
@@ -89,7 +88,7 @@ class GatewayService(DisanService):
         response_schema=schemas.TokenResponse,
         responses={401: "invalid, used or expired refresh token"},
     )
-    def auth_refresh(self, request: Request) -> Any:
+    def auth_refresh(self, request: ApiRequest) -> Any:
         body = read_json(request, schemas.RefreshRequest(), max_bytes=10_000)
         return 200, NO_STORE, self.gate.call("refresh", body["refresh_token"], client_ip(request))
 
@@ -101,7 +100,7 @@ class GatewayService(DisanService):
         roles=SIGNED_IN,
         request_schema=schemas.LogoutRequest,
     )
-    def auth_logout(self, request: Request) -> Any:
+    def auth_logout(self, request: ApiRequest) -> Any:
         body = read_json(request, schemas.LogoutRequest(), max_bytes=10_000) if request.data else {}
         claims = getattr(request, "token_claims", None)
         return self.gate.call(
@@ -120,7 +119,7 @@ class GatewayService(DisanService):
         roles=SIGNED_IN,
         response_schema=schemas.PrincipalResponse,
     )
-    def auth_me(self, request: Request) -> Any:
+    def auth_me(self, request: ApiRequest) -> Any:
         return _actor(request)
 
     # users ---------------------------------------------------------------------------------
@@ -131,7 +130,7 @@ class GatewayService(DisanService):
         tags=("users",),
         roles=ADMIN,
     )
-    def list_users(self, request: Request) -> Any:
+    def list_users(self, request: ApiRequest) -> Any:
         return {"items": self.gate.call("list_users", _actor(request))}
 
     @api(
@@ -144,7 +143,7 @@ class GatewayService(DisanService):
         response_schema=schemas.UserResponse,
         responses={409: "username taken", 422: "invalid username, password or roles"},
     )
-    def create_user(self, request: Request) -> Any:
+    def create_user(self, request: ApiRequest) -> Any:
         body = read_json(request, schemas.UserRequest(), max_bytes=10_000)
         user = self.gate.call(
             "create_user",
@@ -165,7 +164,7 @@ class GatewayService(DisanService):
         response_schema=schemas.UserResponse,
         responses={404: "no such user"},
     )
-    def get_user(self, request: Request, user_id: str) -> Any:
+    def get_user(self, request: ApiRequest, user_id: str) -> Any:
         return self.gate.call("get_user", _actor(request), user_id)
 
     @api(
@@ -178,7 +177,7 @@ class GatewayService(DisanService):
         response_schema=schemas.UserResponse,
         responses={404: "no such user", 422: "unknown role"},
     )
-    def set_user_roles(self, request: Request, user_id: str) -> Any:
+    def set_user_roles(self, request: ApiRequest, user_id: str) -> Any:
         body = read_json(request, schemas.RolesRequest(), max_bytes=10_000)
         return self.gate.call("set_user_roles", _actor(request), user_id, body["roles"])
 
@@ -190,7 +189,7 @@ class GatewayService(DisanService):
         tags=("apikeys",),
         roles=ADMIN,
     )
-    def list_api_keys(self, request: Request) -> Any:
+    def list_api_keys(self, request: ApiRequest) -> Any:
         return {"items": self.gate.call("list_api_keys", _actor(request))}
 
     @api(
@@ -203,7 +202,7 @@ class GatewayService(DisanService):
         response_schema=schemas.ApiKeyResponse,
         responses={422: "invalid name, roles, scopes or expiry"},
     )
-    def create_api_key(self, request: Request) -> Any:
+    def create_api_key(self, request: ApiRequest) -> Any:
         body = read_json(request, schemas.ApiKeyRequest(), max_bytes=10_000)
         key = self.gate.call(
             "create_api_key",
@@ -224,7 +223,7 @@ class GatewayService(DisanService):
         response_schema=schemas.ApiKeyResponse,
         responses={404: "no such key"},
     )
-    def revoke_api_key(self, request: Request, key_id: str) -> Any:
+    def revoke_api_key(self, request: ApiRequest, key_id: str) -> Any:
         return self.gate.call("revoke_api_key", _actor(request), key_id)
 
     # item policies -------------------------------------------------------------------------
@@ -236,7 +235,7 @@ class GatewayService(DisanService):
         roles=STAFF,
         response_schema=schemas.PolicyResponse,
     )
-    def get_policy(self, request: Request, kind: str, resource_id: str) -> Any:
+    def get_policy(self, request: ApiRequest, kind: str, resource_id: str) -> Any:
         return self.gate.call("get_policy", kind, resource_id)
 
     @api(
@@ -249,7 +248,7 @@ class GatewayService(DisanService):
         response_schema=schemas.PolicyResponse,
         responses={422: "invalid level or embargo date"},
     )
-    def set_policy(self, request: Request, kind: str, resource_id: str) -> Any:
+    def set_policy(self, request: ApiRequest, kind: str, resource_id: str) -> Any:
         body = read_json(request, schemas.PolicyRequest(), max_bytes=10_000)
         return self.gate.call(
             "set_policy",
@@ -268,7 +267,7 @@ class GatewayService(DisanService):
         tags=("policies",),
         response_schema=schemas.AccessDecisionResponse,
     )
-    def check_access(self, request: Request, kind: str, resource_id: str) -> Any:
+    def check_access(self, request: ApiRequest, kind: str, resource_id: str) -> Any:
         policy = self.gate.policy(kind, resource_id)
         decision = domain.authorize(
             request.principal,
@@ -295,7 +294,7 @@ class GatewayService(DisanService):
         tags=("audit",),
         roles=ADMIN,
     )
-    def audit(self, request: Request) -> Any:
+    def audit(self, request: ApiRequest) -> Any:
         args = request.args
         try:
             limit = int(args.get("limit", "100"))
