@@ -19,6 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from email.utils import formatdate, parsedate_to_datetime
 from typing import Any, TypeVar
 
+import pyvips
+
 from iiif.image import (
     INFO_MEDIA_TYPE_V3,
     BaseUriRequest,
@@ -42,6 +44,7 @@ from services.imageserver.config import ImageServerConfig
 from services.imageserver.images import AssetHandle, render
 from services.imageserver.metrics import CONTENT_TYPE_LATEST, image_metrics, render_metrics
 from services.imageserver.plan import confined_needs_upscale, find_passthrough, plan_render
+from services.imageserver.tiff import TiffError
 from shared.storage import ObjectNotFound, StorageError
 
 log = logging.getLogger(__name__)
@@ -401,6 +404,13 @@ class ImageApp:
             if len(self.missing) > 10_000:
                 self.missing.clear()
             raise HttpError(404, "not_found", "no image has this identifier") from None
+        except (TiffError, pyvips.Error) as exc:
+            log.error("the pyramid of %s cannot be read: %s", asset_id, exc)
+            raise HttpError(
+                500,
+                "source_unreadable",
+                "the stored image cannot be read; it has been reported",
+            ) from None
         except (StorageError, TimeoutError) as exc:
             log.warning("storage unavailable for %s: %s", asset_id, exc)
             raise HttpError(

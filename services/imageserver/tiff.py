@@ -8,6 +8,7 @@ Classic TIFF and BigTIFF, both byte orders; every count and offset is bounded.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import struct
 from dataclasses import dataclass
@@ -54,6 +55,8 @@ class Level:
     offsets: tuple[int, ...]
     byte_counts: tuple[int, ...]
     jpeg_tables: bytes
+    #: The first tile carries an Adobe APP14 marker (RGB-coded JPEG declared as such).
+    rgb_marked: bool = False
 
     @property
     def columns(self) -> int:
@@ -65,11 +68,18 @@ class Level:
 
     @property
     def passthrough_capable(self) -> bool:
-        """Tiles are baseline JPEG streams a browser can show as they are."""
+        """Tiles are JPEG streams a browser shows as they are.
+
+        Three-band tiles are YCbCr (libvips below Q90) or RGB with an Adobe marker saying
+        so (libjpeg adds one; libvips at Q90 and above): a decoder assumes YCbCr for a
+        three-component JPEG without that marker, so unmarked RGB tiles would show false
+        colours and are rendered instead.
+        """
         return (
             self.compression == COMPRESSION_JPEG
             and (
-                (self.bands == 3 and self.photometric in (PHOTOMETRIC_RGB, PHOTOMETRIC_YCBCR))
+                (self.bands == 3 and self.photometric == PHOTOMETRIC_YCBCR)
+                or (self.bands == 3 and self.photometric == PHOTOMETRIC_RGB and self.rgb_marked)
                 or (self.bands == 1 and self.photometric == PHOTOMETRIC_MINISBLACK)
             )
             and len(self.offsets) == self.columns * self.rows
@@ -107,7 +117,13 @@ def read_levels(fd: int) -> list[Level]:
         tags, offset = _read_ifd(fd, order, big, offset)
         if 322 not in tags or 324 not in tags:
             continue  # a stripped page (e.g. a thumbnail) is of no use for tiles
-        levels.append(_level(tags))
+        level = _level(tags)
+        if level.photometric == PHOTOMETRIC_RGB and level.offsets and level.byte_counts[0] > 0:
+            head = os.pread(fd, min(256, level.byte_counts[0]), level.offsets[0])
+            marker = head.find(b"\xff\xee")
+            adobe = marker >= 0 and head[marker + 4 : marker + 9] == b"Adobe"
+            level = dataclasses.replace(level, rgb_marked=adobe)
+        levels.append(level)
     if not levels:
         raise TiffError("the TIFF has no tiled page")
     return levels

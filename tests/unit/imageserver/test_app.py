@@ -313,3 +313,16 @@ def test_health_and_unknown_routes(make_app) -> None:  # type: ignore[no-untyped
     missing = call(make_app(), "/nothing/here")
     assert missing.status == 404 and missing.json()["error"]["code"] == "not_found"
     assert call(make_app(), "/iiif/image/3/").status == 404
+
+
+def test_an_unreadable_pyramid_is_a_reported_500_not_a_crash(tmp_path: Path) -> None:
+    def fetch(asset_id: str, target: Path) -> str:
+        target.write_bytes(b"II*\x00 this is not a pyramid")
+        return "etag"
+
+    config = ImageServerConfig(cache_dir=str(tmp_path))
+    app = ImageApp(config, SourceCache(config.source_dir, 10**9, fetch))
+    response = call(app, "/iiif/image/3/broken/info.json")
+    assert response.status == 500
+    assert response.json()["error"]["code"] == "source_unreadable"
+    assert response.headers["access-control-allow-origin"] == "*"

@@ -96,3 +96,28 @@ def test_an_untiled_tiff_has_no_levels(tmp_path: Path) -> None:
             read_levels(fd)
     finally:
         os.close(fd)
+
+
+def test_rgb_coded_jpeg_tiles_are_not_passed_through() -> None:
+    from services.imageserver.tiff import Level
+
+    def level(photometric: int, bands: int) -> Level:
+        return Level(512, 512, 512, 512, 7, photometric, bands, (8,), (100,), b"")
+
+    assert level(6, 3).passthrough_capable  # YCbCr
+    assert level(1, 1).passthrough_capable  # grey
+    assert not level(2, 3).passthrough_capable  # unmarked RGB: read as YCbCr by decoders
+    assert not Level(512, 512, 512, 512, 5, 6, 3, (8,), (100,), b"").passthrough_capable
+
+
+@pytest.mark.parametrize("quality", [75, 95])
+def test_libvips_tiles_pass_through_at_any_quality(tmp_path: Path, quality: int) -> None:
+    path = tmp_path / "q.tif"
+    pyvips.Image.black(600, 600, bands=3).copy(interpretation="srgb").tiffsave(
+        str(path), tile=True, pyramid=True, compression="jpeg", Q=quality
+    )
+    fd = _open(path)
+    try:
+        assert read_levels(fd)[0].passthrough_capable
+    finally:
+        os.close(fd)
