@@ -19,6 +19,7 @@ from shared.bus import events_exchange
 from shared.events import Event
 from tests.integration.imageserver.conftest import ASSET, HEIGHT, WIDTH
 from tests.integration.imageserver.support import (
+    ROOT,
     TILE,
     ServerProcess,
     gradient_image,
@@ -234,3 +235,34 @@ def test_sigterm_stops_the_server_promptly(
     started = time.monotonic()
     assert server.stop() == 0
     assert time.monotonic() - started < 15
+
+
+def test_the_runner_runs_it_as_a_process_service(
+    test_env, imageserver_assets, tmp_path: Path
+) -> None:
+    """What ``disan service run imageserver`` does once SERVICES lists it."""
+    import signal
+    import subprocess
+    import sys
+
+    server = ServerProcess(test_env, tmp_path, DISAN_IMAGESERVER_PURGE_EVENTS="false")
+    code = (
+        "from shared.config import load_settings\n"
+        "from shared.runner import ServiceSpec, run_service\n"
+        "run_service(ServiceSpec('imageserver', 'services.imageserver.server:main',"
+        " kind='process'), load_settings())\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], env=server.env, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"{server.url}/iiif/image/3/{ASSET}/info.json", timeout=2).ok:
+                    break
+            except requests.RequestException:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "did not start"
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
