@@ -22,9 +22,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import eventlet
 from kombu import Queue
+from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import SharedExtension
-from nameko.messaging import Consumer
+from nameko.messaging import Consumer, QueueConsumer
 from prometheus_client import Counter
 
 from shared.bus import (
@@ -76,13 +78,30 @@ def _header(message: Any, name: str, default: Any = None) -> Any:
     return (message.headers or {}).get(name, default)
 
 
+class ReliableQueueConsumer(QueueConsumer):  # type: ignore[misc]
+    """The queue consumer of reliable handlers: prefetch covers batches, not just workers."""
+
+    @property
+    def prefetch_count(self) -> int:
+        batch = max((getattr(p, "batch", 1) for p in self._providers), default=1)
+        return int(self.container.max_workers) * max(batch, 1)
+
+
 class ReliableEventHandler(Consumer):  # type: ignore[misc]
     """The nameko entrypoint behind :func:`reliable_handler`."""
 
     retry_publisher = RetryPublisher()
 
-    def __init__(self, event_types: list[str], **kwargs: Any) -> None:
+    queue_consumer = ReliableQueueConsumer()
+
+    def __init__(
+        self, event_types: list[str], batch: int = 1, batch_wait: float = 0.005, **kwargs: Any
+    ) -> None:
         self.event_types = event_types
+        self.batch = batch
+        self.batch_wait = batch_wait
+        self._pending: list[tuple[Any, Any]] = []
+        self._timer_armed = False
         super().__init__(queue=None, **kwargs)
 
     @property
@@ -97,20 +116,66 @@ class ReliableEventHandler(Consumer):  # type: ignore[misc]
     def handle_result(
         self, message: Any, worker_ctx: Any, result: Any = None, exc_info: Any = None
     ) -> tuple[Any, Any]:
-        if exc_info is None:
+        self._settle(message, exc_info[1] if exc_info is not None else result)
+        return result, exc_info
+
+    def _settle(self, message: Any, outcome: Any) -> None:
+        """Ack a handled message, or park a copy for retry / dead letters, then ack."""
+        if not isinstance(outcome, BaseException):
             HANDLED.labels(
-                self.queue_name, "ok" if result is not DuplicateEvent else "duplicate"
+                self.queue_name, "ok" if outcome is not DuplicateEvent else "duplicate"
             ).inc()
             self.queue_consumer.ack_message(message)
-            return result, exc_info
+            return
         try:
-            self._park_failure(message, exc_info[1])
+            self._park_failure(message, outcome)
         except PublishError:
             # the copy is not safe: give the original back to the broker rather than lose it
             log.exception("could not park failed message from %s; requeueing", self.queue_name)
             self.queue_consumer.requeue_message(message)
-            return result, exc_info
+            return
         self.queue_consumer.ack_message(message)
+
+    # batches -------------------------------------------------------------------------------
+    def handle_message(self, body: Any, message: Any) -> None:
+        if self.batch <= 1:
+            super().handle_message(body, message)
+            return
+        self._pending.append((body, message))
+        if len(self._pending) >= self.batch:
+            self._flush()
+        elif not self._timer_armed:
+            self._timer_armed = True
+            self.container.spawn_managed_thread(self._flush_later, identifier="batch-timer")
+
+    def _flush_later(self) -> None:
+        eventlet.sleep(self.batch_wait)
+        self._timer_armed = False
+        self._flush()
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        messages = [m for _, m in pending]
+        try:
+            self.container.spawn_worker(
+                self,
+                ([b for b, _ in pending],),
+                {},
+                context_data={},
+                handle_result=functools.partial(self._handle_batch_result, messages),
+            )
+        except ContainerBeingKilled:
+            for message in messages:
+                self.queue_consumer.requeue_message(message)
+
+    def _handle_batch_result(
+        self, messages: list[Any], worker_ctx: Any, result: Any = None, exc_info: Any = None
+    ) -> tuple[Any, Any]:
+        outcomes = result if exc_info is None else [exc_info[1]] * len(messages)
+        for message, outcome in zip(messages, outcomes, strict=True):
+            self._settle(message, outcome)
         return result, exc_info
 
     def _park_failure(self, message: Any, exc: BaseException) -> None:
@@ -184,39 +249,89 @@ def _find_db(service: Any) -> DbSession:
     raise RuntimeError(f"{type(service).__name__} has no Database dependency for reliable handlers")
 
 
-def reliable_handler(*event_types: str) -> Callable[[F], F]:
+def reliable_handler(*event_types: str, batch: int = 1) -> Callable[[F], F]:
     """Decorate ``method(self, event: Event)`` to handle events of the given types reliably.
 
     The method runs inside the service's database transaction, after the event id has been
     claimed for it; a redelivered event is acknowledged without calling it again.
+
+    With ``batch > 1`` up to that many waiting events are handled in one transaction (one claim
+    statement, one commit), for high-volume handlers such as the event journal. If any event of
+    a batch fails, the batch is rolled back and its events are handled one by one, so only the
+    failing ones are retried.
     """
     if not event_types:
         raise ValueError("reliable_handler needs at least one event type")
 
     def decorator(fn: F) -> F:
+        def key_of(service: Any) -> str:
+            return f"{getattr(type(service), 'name', type(service).__name__)}.{fn.__name__}"
+
+        def handle_one(self: Any, db: DbSession, event: Event) -> Any:
+            if not db.claim(event.event_id, key_of(self)):
+                log.info("event %s already handled by %s; skipped", event.event_id, key_of(self))
+                return DuplicateEvent
+            return fn(self, event)
+
         @functools.wraps(fn)
         def wrapper(self: Any, body: Any) -> Any:
-            try:
-                event: Event = load_event(body)
-            except EventError as exc:
-                raise PoisonMessage(str(exc)) from exc
-            handler_key = f"{getattr(type(self), 'name', type(self).__name__)}.{fn.__name__}"
+            event = _parse(body)
             db = _find_db(self)
             # nameko acks (handle_result) before dependencies see the result, so the work is
             # committed here: an ack must never precede the commit of what it acknowledges
             try:
-                if not db.claim(event.event_id, handler_key):
-                    db.commit()
-                    log.info("event %s already handled by %s; skipped", event.event_id, handler_key)
-                    return DuplicateEvent
-                result = fn(self, event)
+                result = handle_one(self, db, event)
                 db.commit()
             except BaseException:
                 db.rollback()
                 raise
             return result
 
-        entrypoint = ReliableEventHandler.decorator(list(event_types))
-        return entrypoint(wrapper)  # type: ignore[no-any-return]
+        @functools.wraps(fn)
+        def batch_wrapper(self: Any, bodies: list[Any]) -> list[Any]:
+            outcomes: list[Any] = [None] * len(bodies)
+            events: list[tuple[int, Event]] = []
+            for i, body in enumerate(bodies):
+                try:
+                    events.append((i, _parse(body)))
+                except PoisonMessage as exc:
+                    outcomes[i] = exc
+            db = _find_db(self)
+            try:
+                claimed = db.claim_many([e.event_id for _, e in events], key_of(self))
+                for i, event in events:
+                    if event.event_id in claimed:
+                        claimed.discard(event.event_id)
+                        outcomes[i] = fn(self, event)
+                    else:
+                        outcomes[i] = DuplicateEvent
+                db.commit()
+                return outcomes
+            except Exception:  # noqa: BLE001 - isolate the failing event below
+                db.rollback()
+                log.warning(
+                    "batch of %d failed in %s; handling one by one",
+                    len(events),
+                    key_of(self),
+                    exc_info=True,
+                )
+            for i, event in events:
+                try:
+                    outcomes[i] = handle_one(self, db, event)
+                    db.commit()
+                except Exception as exc:  # noqa: BLE001 - settled per message by the entrypoint
+                    db.rollback()
+                    outcomes[i] = exc
+            return outcomes
+
+        entrypoint = ReliableEventHandler.decorator(list(event_types), batch=batch)
+        return entrypoint(batch_wrapper if batch > 1 else wrapper)  # type: ignore[no-any-return]
 
     return decorator
+
+
+def _parse(body: Any) -> Event:
+    try:
+        return load_event(body)
+    except EventError as exc:
+        raise PoisonMessage(str(exc)) from exc

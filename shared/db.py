@@ -55,14 +55,19 @@ def make_engine(database_url: str, schema: str, pool_size: int = 10) -> Engine:
     )
 
 
-def insert_outbox(conn: Connection, event: Event) -> None:
-    conn.execute(
-        text(
-            "INSERT INTO outbox (event_id, type, envelope) "
-            "VALUES (:id, :type, CAST(:env AS jsonb)) ON CONFLICT (event_id) DO NOTHING"
-        ),
-        {"id": event.event_id, "type": event.type, "env": json.dumps(event.to_dict())},
-    )
+_INSERT_OUTBOX = text(
+    "INSERT INTO outbox (event_id, type, envelope) "
+    "SELECT CAST(e->>'event_id' AS uuid), e->>'type', e "
+    "FROM jsonb_array_elements(CAST(:envs AS jsonb)) WITH ORDINALITY AS t(e, i) ORDER BY i "
+    "ON CONFLICT (event_id) DO NOTHING"
+)
+
+
+def insert_outbox(conn: Connection, events: list[Event]) -> None:
+    """Write events to the outbox in one statement (one JSON array), in their order."""
+    if events:
+        envs = json.dumps([e.to_dict() for e in events], ensure_ascii=False)
+        conn.execute(_INSERT_OUTBOX, {"envs": envs})
 
 
 def claim_event(conn: Connection, event_id: str, handler: str) -> bool:
@@ -79,6 +84,21 @@ def claim_event(conn: Connection, event_id: str, handler: str) -> bool:
         {"id": event_id, "handler": handler},
     ).first()
     return row is not None
+
+
+def claim_events(conn: Connection, event_ids: list[str], handler: str) -> set[str]:
+    """Claim many events at once; returns the ids not handled before."""
+    if not event_ids:
+        return set()
+    rows = conn.execute(
+        text(
+            "INSERT INTO processed_events (event_id, handler) "
+            "SELECT DISTINCT unnest(CAST(:ids AS uuid[])), :handler "
+            "ON CONFLICT DO NOTHING RETURNING event_id"
+        ),
+        {"ids": event_ids, "handler": handler},
+    )
+    return {str(r[0]) for r in rows}
 
 
 class DbSession:
@@ -98,12 +118,15 @@ class DbSession:
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> CursorResult[Any]:
         return self.connection.execute(text(sql), dict(params or {}))
 
-    def publish(self, event: Event) -> None:
-        """Put ``event`` in the outbox; it is sent only if this transaction commits."""
-        insert_outbox(self.connection, event)
+    def publish(self, *events: Event) -> None:
+        """Put events in the outbox; they are sent only if this transaction commits."""
+        insert_outbox(self.connection, list(events))
 
     def claim(self, event_id: str, handler: str) -> bool:
         return claim_event(self.connection, event_id, handler)
+
+    def claim_many(self, event_ids: list[str], handler: str) -> set[str]:
+        return claim_events(self.connection, event_ids, handler)
 
     def commit(self) -> None:
         if self._conn is not None:

@@ -66,6 +66,8 @@ class Event:
 
 
 _CONTRACTS: dict[tuple[str, int], type[Schema]] = {}
+_INSTANCES: dict[tuple[str, int], Schema] = {}
+_ENVELOPE = EnvelopeSchema()
 
 S = TypeVar("S", bound=type[Schema])
 
@@ -89,6 +91,15 @@ def contract_for(event_type: str, version: int) -> type[Schema]:
         return _CONTRACTS[(event_type, version)]
     except KeyError:
         raise EventError(f"unknown event contract {event_type} v{version}") from None
+
+
+def _schema(event_type: str, version: int) -> Schema:
+    """A reusable instance of the contract's schema (building one per event is costly)."""
+    key = (event_type, version)
+    schema = _INSTANCES.get(key)
+    if schema is None or type(schema) is not contract_for(event_type, version):
+        schema = _INSTANCES[key] = contract_for(event_type, version)()
+    return schema
 
 
 def registered_contracts() -> list[tuple[str, int]]:
@@ -116,7 +127,7 @@ def make_event(
     correlation_id: str | None = None,
 ) -> Event:
     """Build an event whose data is validated against its registered contract."""
-    schema = contract_for(event_type, version)()
+    schema = _schema(event_type, version)
     try:
         clean = schema.dump(schema.load(nfc(data)))
     except ValidationError as exc:
@@ -136,10 +147,10 @@ def load_event(body: Any) -> Event:
     if not isinstance(body, dict):
         raise EventError("event body is not a JSON object")
     try:
-        env = EnvelopeSchema().load(body)
+        env = _ENVELOPE.load(body)
     except ValidationError as exc:
         raise EventError(f"invalid envelope: {exc.messages}") from exc
-    schema = contract_for(env["type"], env["version"])()
+    schema = _schema(env["type"], env["version"])
     try:
         data = schema.dump(schema.load(env["data"]))
     except ValidationError as exc:

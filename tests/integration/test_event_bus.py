@@ -28,7 +28,7 @@ pytestmark = pytest.mark.integration
 CONSUMER_SQL = """
 CREATE TABLE counter (n integer NOT NULL);
 INSERT INTO counter VALUES (0);
-CREATE TABLE faults (broken boolean NOT NULL);
+CREATE TABLE faults (broken boolean NOT NULL, thing text);
 """
 
 ATTEMPTS: dict[str, list[float]] = defaultdict(list)
@@ -39,15 +39,19 @@ class ThingHappened(Schema):
     thing_id = fields.String(required=True)
 
 
-def make_consumer(name: str, event_type: str) -> type:
+def make_consumer(name: str, event_type: str, batch: int = 1) -> type:
     class Consumer(DisanService):
         db = Database(name)
 
-        @reliable_handler(event_type)
+        @reliable_handler(event_type, batch=batch)
         def handle_thing_happened(self, event):
             ATTEMPTS[name].append(time.monotonic())
             CORRELATION[name].append(current_correlation_id())
-            if self.db.execute("SELECT 1 FROM faults WHERE broken").first():
+            broken = self.db.execute(
+                "SELECT 1 FROM faults WHERE broken AND (thing IS NULL OR thing = :t)",
+                {"t": event.data["thing_id"]},
+            ).first()
+            if broken:
                 raise RuntimeError("downstream archive is unreachable")
             self.db.execute("UPDATE counter SET n = n + 1")
 
@@ -96,11 +100,15 @@ def bus(unique, settings, schema_factory, amqp, delete_queues):
                 return int(conn.execute(text("SELECT n FROM counter")).scalar_one())
 
         @staticmethod
-        def break_downstream(broken: bool) -> None:
+        def break_downstream(broken: bool, thing: str | None = None) -> None:
             with consumer_engine.begin() as conn:
                 conn.execute(text("DELETE FROM faults"))
                 if broken:
-                    conn.execute(text("INSERT INTO faults VALUES (true)"))
+                    conn.execute(text("INSERT INTO faults VALUES (true, :t)"), {"t": thing})
+
+        @staticmethod
+        def batch_consumer():
+            return make_consumer(consumer_name, event_type, batch=20)
 
     return Bus
 
@@ -260,3 +268,35 @@ def test_message_that_is_not_an_event_is_dead_lettered_at_once(bus, settings, co
     assert parked.attempts == 1
     assert "invalid envelope" in parked.error
     assert bus.count() == 0
+
+
+def test_batch_handler_commits_many_events_once_each(bus, settings, container_factory):
+    container_factory(bus.batch_consumer())
+    events = [bus.commit_event(f"page-{i}") for i in range(60)]
+    duplicates = HANDLED.labels(bus.queue, "duplicate")
+    before = duplicates._value.get()
+    publisher = ConfirmingPublisher(settings.amqp_uri)
+    relay_once(bus.producer, publisher)
+    with publisher.lock:  # the first ten again: a redelivery inside and across batches
+        publisher.publish([to_outgoing(e.to_dict()) for e in events[:10]])
+    publisher.close()
+    wait_until(lambda: bus.count() == 60 and duplicates._value.get() == before + 10)
+    time.sleep(0.3)
+    assert bus.count() == 60
+
+
+def test_one_failing_event_in_a_batch_does_not_hold_back_the_others(
+    bus, settings, container_factory
+):
+    bus.break_downstream(True, thing="page-13")
+    container_factory(bus.batch_consumer())
+    events = [bus.commit_event(f"page-{i}") for i in range(30)]
+    publisher = ConfirmingPublisher(settings.amqp_uri)
+    relay_once(bus.producer, publisher)
+    publisher.close()
+    failing = events[13].event_id
+    parked = wait_until(
+        lambda: [m for m in list_parked(settings.amqp_uri) if m.event_id == failing], timeout=15
+    )
+    assert parked[0].attempts == settings.events.max_attempts
+    assert bus.count() == 29
