@@ -119,13 +119,13 @@ class ConfirmingPublisher:
     """Publishes batches with ``mandatory`` and waits for the broker's confirms of the batch.
 
     Confirms are pipelined: the whole batch is sent, then acks are read, so a batch of 500 costs
-    about one round trip. Not safe for concurrent use: callers share it behind ``lock``.
+    about one round trip. Safe to share between green threads: calls are serialised.
     """
 
     def __init__(self, amqp_uri: str, confirm_timeout: float = 30.0) -> None:
         self.amqp_uri = amqp_uri
         self.confirm_timeout = confirm_timeout
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self._conn: Connection | None = None
         self._channel: Any = None
         self._next_tag = 1
@@ -151,6 +151,10 @@ class ConfirmingPublisher:
         return channel
 
     def close(self) -> None:
+        with self.lock:
+            self._close()
+
+    def _close(self) -> None:
         conn, self._conn, self._channel = self._conn, None, None
         self._declared.clear()
         if conn is not None:
@@ -161,13 +165,14 @@ class ConfirmingPublisher:
 
     def declare(self, *entities: Exchange | Queue) -> None:
         """Declare extra entities once per connection (retry queues, consumer queues)."""
-        channel = self._ensure()
-        for entity in entities:
-            key = f"{type(entity).__name__}:{entity.name}"
-            if key in self._declared:
-                continue
-            entity.bind(channel).declare()
-            self._declared.add(key)
+        with self.lock:
+            channel = self._ensure()
+            for entity in entities:
+                key = f"{type(entity).__name__}:{entity.name}"
+                if key in self._declared:
+                    continue
+                entity.bind(channel).declare()
+                self._declared.add(key)
 
     def _on_ack(self, tag: int, multiple: bool) -> None:
         # RabbitMQ confirms in publish order, so the highest tag seen covers all before it

@@ -207,8 +207,7 @@ class ReliableEventHandler(Consumer):  # type: ignore[misc]
         else:
             delay = retry_delay_ms(attempt, events.retry_base_seconds, events.retry_max_seconds)
             exchange, queue = retry_queue(delay)
-            with publisher.lock:
-                publisher.declare(exchange, queue)
+            publisher.declare(exchange, queue)
             headers[H_ATTEMPT] = attempt + 1
             out = Outgoing(
                 str(exchange.name),
@@ -227,8 +226,7 @@ class ReliableEventHandler(Consumer):  # type: ignore[misc]
             )
         out.content_type = message.content_type or "application/json"
         out.content_encoding = message.content_encoding or "utf-8"
-        with publisher.lock:
-            publisher.publish([out])
+        publisher.publish([out])
         HANDLED.labels(self.queue_name, outcome).inc()
 
 

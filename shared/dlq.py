@@ -138,8 +138,7 @@ def replay(
                             headers,
                             parked.message_id,
                         )
-                    with publisher.lock:
-                        publisher.publish([out])
+                    publisher.publish([out])
                     channel.basic_ack(message.delivery_tag)
                     replayed.append(parked.message_id)
             finally:

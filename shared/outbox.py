@@ -63,8 +63,7 @@ def relay_once(
             return 0
         ids = [r[0] for r in rows]
         try:
-            with publisher.lock:
-                publisher.publish(to_outgoing(r[1]) for r in rows)
+            publisher.publish(to_outgoing(r[1]) for r in rows)
         except PublishError as exc:
             conn.rollback()
             RELAY_ERRORS.labels(schema).inc()

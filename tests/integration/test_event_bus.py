@@ -187,9 +187,8 @@ def test_same_event_delivered_twice_changes_state_once(bus, settings, container_
     duplicates = HANDLED.labels(bus.queue, "duplicate")
     before = duplicates._value.get()
     publisher = ConfirmingPublisher(settings.amqp_uri)
-    with publisher.lock:
-        message = to_outgoing(event.to_dict())
-        publisher.publish([message, message])
+    message = to_outgoing(event.to_dict())
+    publisher.publish([message, message])
     publisher.close()
     wait_until(lambda: duplicates._value.get() == before + 1)
     assert bus.count() == 1
@@ -259,8 +258,7 @@ def test_message_that_is_not_an_event_is_dead_lettered_at_once(bus, settings, co
     container_factory(bus.consumer_service)
     publisher = ConfirmingPublisher(settings.amqp_uri)
     bad = Outgoing("disan.events", bus.type, b'{"type": "no envelope"}', message_id=bus.queue)
-    with publisher.lock:
-        publisher.publish([bad])
+    publisher.publish([bad])
     publisher.close()
     parked = wait_until(
         lambda: [m for m in list_parked(settings.amqp_uri) if m.message_id == bus.queue]
@@ -277,8 +275,7 @@ def test_batch_handler_commits_many_events_once_each(bus, settings, container_fa
     before = duplicates._value.get()
     publisher = ConfirmingPublisher(settings.amqp_uri)
     relay_once(bus.producer, publisher)
-    with publisher.lock:  # the first ten again: a redelivery inside and across batches
-        publisher.publish([to_outgoing(e.to_dict()) for e in events[:10]])
+    publisher.publish([to_outgoing(e.to_dict()) for e in events[:10]])
     publisher.close()
     wait_until(lambda: bus.count() == 60 and duplicates._value.get() == before + 10)
     time.sleep(0.3)
