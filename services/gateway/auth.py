@@ -163,6 +163,7 @@ class AccessGate(RpcProxy):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__("access")
         self.purge_listener: PurgeListener | None = None
+        self._purge_thread: Any = None
 
     def setup(self) -> None:
         config = self.container.config
@@ -180,11 +181,16 @@ class AccessGate(RpcProxy):  # type: ignore[misc]
 
     def start(self) -> None:
         assert self.purge_listener is not None
-        self.container.spawn_managed_thread(self.purge_listener.run, identifier="auth-purge")
+        self._purge_thread = self.container.spawn_managed_thread(
+            self.purge_listener.run, identifier="auth-purge"
+        )
 
     def stop(self) -> None:
         if self.purge_listener is not None:
             self.purge_listener.stop()
+        thread, self._purge_thread = self._purge_thread, None
+        if thread is not None:
+            thread.kill()
         self.redis.close()
 
     kill = stop
