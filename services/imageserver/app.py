@@ -311,7 +311,7 @@ class ImageApp:
             self.tiles.put(request.identifier, key, body)
         else:
             body = await self._single_flight(
-                ("render", request.identifier, key, id(handle)),
+                ("render", request.identifier, key),
                 self.executor,
                 self._render,
                 handle,
@@ -397,7 +397,7 @@ class ImageApp:
             raise HttpError(404, "not_found", "no image has this identifier")
         try:
             handle = await self._single_flight(
-                ("open", asset_id), self.io_executor, self._open, asset_id
+                ("open", asset_id), self.io_executor, self._open, asset_id, land=self._keep_handle
             )
         except ObjectNotFound:
             self.missing[asset_id] = now + self.config.not_found_ttl_seconds
@@ -419,10 +419,6 @@ class ImageApp:
                 "the image store cannot be reached; try again shortly",
                 headers=[(b"retry-after", b"5")],
             ) from None
-        self.handles[asset_id] = handle
-        self.handles.move_to_end(asset_id)
-        while len(self.handles) > MAX_HANDLES:
-            self.handles.popitem(last=False)
         return handle
 
     def _open(self, asset_id: str) -> AssetHandle:
@@ -435,16 +431,38 @@ class ImageApp:
         return AssetHandle(asset_id, source)
 
     async def _single_flight(
-        self, key: Any, executor: ThreadPoolExecutor, fn: Callable[..., T], *args: Any
+        self,
+        key: Any,
+        executor: ThreadPoolExecutor,
+        fn: Callable[..., T],
+        *args: Any,
+        land: Callable[[T], None] | None = None,
     ) -> T:
+        """Run ``fn`` once for every concurrent caller with the same ``key``.
+
+        ``land`` stores the result where later callers look first, in the same loop step
+        that ends the flight, so no caller arrives between the two and starts it again.
+        """
         future = self.flights.get(key)
         if future is None:
             loop = asyncio.get_running_loop()
             future = asyncio.ensure_future(loop.run_in_executor(executor, fn, *args))
             self.flights[key] = future
-            future.add_done_callback(lambda _: self.flights.pop(key, None))
+
+            def done(finished: asyncio.Future[Any]) -> None:
+                if land is not None and not finished.cancelled() and not finished.exception():
+                    land(finished.result())
+                self.flights.pop(key, None)
+
+            future.add_done_callback(done)
         result: T = await asyncio.shield(future)
         return result
+
+    def _keep_handle(self, handle: AssetHandle) -> None:
+        self.handles[handle.asset_id] = handle
+        self.handles.move_to_end(handle.asset_id)
+        while len(self.handles) > MAX_HANDLES:
+            self.handles.popitem(last=False)
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
