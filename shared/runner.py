@@ -48,6 +48,7 @@ SERVICES: dict[str, ServiceSpec] = {
     spec.name: spec
     for spec in (
         ServiceSpec("access", "services.access.service:AccessService", schema="access"),
+        ServiceSpec("catalogue", "services.catalogue.service:CatalogueService", schema="catalogue"),
         ServiceSpec("gateway", "services.gateway.service:GatewayService", http=True),
     )
 }

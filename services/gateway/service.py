@@ -14,6 +14,7 @@ from services.gateway import schemas
 from services.gateway.auth import AccessGate, Gate, client_ip
 from services.gateway.http import SIGNED_IN, STAFF, ApiRequest, api, json_response, read_json
 from services.gateway.openapi import build_openapi
+from services.gateway.records import RecordRoutes
 from shared.errors import ValidationFailed
 from shared.health import run_checks
 from shared.service import DisanService
@@ -29,7 +30,7 @@ def _actor(request: ApiRequest) -> dict[str, Any]:
     return actor
 
 
-class GatewayService(DisanService):
+class GatewayService(RecordRoutes, DisanService):
     name = "gateway"
 
     gate: Gate = AccessGate()

@@ -3,6 +3,6 @@
 Importing this package registers every contract it lists, so a consumer can load any event.
 """
 
-from shared.contracts import access
+from shared.contracts import access, catalogue
 
-__all__ = ["access"]
+__all__ = ["access", "catalogue"]

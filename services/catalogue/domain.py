@@ -1,0 +1,417 @@
+"""The catalogue's rules: heritage classes, workflow, versions and diffs, visibility, search terms.
+
+Pure: no I/O and no framework. Errors are the cross-service types of ``shared.errors``.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from services.access import domain as access
+from shared.errors import BadRequest, Conflict, Forbidden, ValidationFailed
+
+CLASSES = ("tangible_site", "intangible", "museum_object", "documentary")
+STATES = ("draft", "in_review", "published", "withdrawn")
+SORTS = ("relevance", "title", "-title", "updated", "-updated", "inventory", "distance")
+
+# which class-specific blocks each heritage class may carry
+CLASS_BLOCKS: dict[str, frozenset[str]] = {
+    "tangible_site": frozenset({"rank"}),
+    "intangible": frozenset({"intangible"}),
+    "museum_object": frozenset({"museum_object", "national_treasure"}),
+    "documentary": frozenset({"documentary", "national_treasure"}),
+}
+ALL_BLOCKS = frozenset().union(*CLASS_BLOCKS.values())
+REQUIRED_BLOCKS = {"intangible": "intangible", "museum_object": "museum_object"}
+
+# workflow: (state, action) -> new state, and the roles that may take the action
+TRANSITIONS: dict[tuple[str, str], str] = {
+    ("draft", "submit"): "in_review",
+    ("in_review", "reject"): "draft",
+    ("in_review", "publish"): "published",
+    ("published", "withdraw"): "withdrawn",
+    ("withdrawn", "publish"): "published",
+    ("withdrawn", "redraft"): "draft",
+}
+ACTION_ROLES: dict[str, frozenset[str]] = {
+    "submit": frozenset({access.ADMIN, access.CATALOGUER}),
+    "redraft": frozenset({access.ADMIN, access.CATALOGUER, access.REVIEWER}),
+    "reject": frozenset({access.ADMIN, access.REVIEWER}),
+    "publish": frozenset({access.ADMIN, access.REVIEWER}),
+    "withdraw": frozenset({access.ADMIN, access.REVIEWER}),
+}
+ACTIONS = frozenset(ACTION_ROLES)
+EDITORS = frozenset({access.ADMIN, access.CATALOGUER})
+EVENT_OF_STATE = {
+    "published": "catalogue.record_published",
+    "withdrawn": "catalogue.record_withdrawn",
+}
+
+# vocabulary references in a record: (path, scheme)
+VOCABULARY_FIELDS: tuple[tuple[str, str], ...] = (
+    ("heritage_type", "heritage_type"),
+    ("rank.level", "rank"),
+    ("unesco.list", "unesco_list"),
+    ("intangible.domain", "intangible_domain"),
+    ("intangible.listing", "listing"),
+    ("museum_object.materials", "material"),
+    ("museum_object.period", "period"),
+    ("documentary.scripts", "script"),
+    ("documentary.period", "period"),
+    ("address.district_pre2025", "district"),
+    ("address.province_pre2025", "province"),
+    ("address.province_current", "province"),
+    ("periods", "period"),
+    ("relations.type", "relation"),
+)
+
+
+def class_block_errors(doc: dict[str, Any]) -> dict[str, list[str]]:
+    """Blocks that do not belong to the record's class, and required ones that are missing."""
+    cls = doc.get("heritage_class")
+    if cls not in CLASS_BLOCKS:
+        return {}
+    errors: dict[str, list[str]] = {}
+    for block in sorted(ALL_BLOCKS - CLASS_BLOCKS[cls]):
+        if doc.get(block) is not None:
+            errors[block] = [f"not allowed for heritage class {cls}"]
+    needed = REQUIRED_BLOCKS.get(cls)
+    if needed and doc.get(needed) is None:
+        errors[needed] = [f"required for heritage class {cls}"]
+    return errors
+
+
+def jsonable(value: Any) -> Any:
+    """Dates as ISO strings, recursively (what jsonb stores and clients read)."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    return value
+
+
+def get_path(doc: Any, path: str) -> list[Any]:
+    """Every value at a dotted path (lists are walked), ignoring missing parts."""
+    values = [doc]
+    for part in path.split("."):
+        nxt: list[Any] = []
+        for value in values:
+            if isinstance(value, list):
+                nxt.extend(v.get(part) for v in value if isinstance(v, dict))
+            elif isinstance(value, dict):
+                nxt.append(value.get(part))
+        values = [v for v in nxt if v is not None]
+    flat: list[Any] = []
+    for value in values:
+        flat.extend(value if isinstance(value, list) else [value])
+    return flat
+
+
+def vocabulary_refs(doc: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Every ``(field, scheme, code)`` a record uses."""
+    return [
+        (path, scheme, str(code))
+        for path, scheme in VOCABULARY_FIELDS
+        for code in get_path(doc, path)
+    ]
+
+
+def unknown_terms(doc: dict[str, Any], known: dict[str, set[str]]) -> dict[str, list[str]]:
+    """Vocabulary codes the record uses that are not in ``known`` (scheme -> codes)."""
+    errors: dict[str, list[str]] = {}
+    for path, scheme, code in vocabulary_refs(doc):
+        if code not in known.get(scheme, set()):
+            errors.setdefault(path, []).append(f"unknown {scheme} term {code!r}")
+    return errors
+
+
+# what the search needs from a record ------------------------------------------------------------
+
+
+def _texts(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _texts(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in _texts(v)]
+    return []
+
+
+def search_text(doc: dict[str, Any]) -> str:
+    """The words a record is found by: titles first, then everything else written in it."""
+    parts = [doc.get("inventory_number", "")]
+    parts += _texts(doc.get("title"))
+    parts += _texts(doc.get("alternative_titles"))
+    for key in ("description", "address", "intangible", "museum_object", "documentary"):
+        parts += _texts(doc.get(key))
+    parts += _texts(doc.get("subjects"))
+    return " ".join(p for p in parts if p)[:200_000]
+
+
+def columns(doc: dict[str, Any]) -> dict[str, Any]:
+    """The denormalised columns of a record row (search filters, facets, sort)."""
+    location = doc.get("location") or {}
+    rank = doc.get("rank") or {}
+    address = doc.get("address") or {}
+    return {
+        "inventory_number": doc["inventory_number"],
+        "heritage_class": doc["heritage_class"],
+        "title_sort": doc["title"]["vi"][:500],
+        "rank": rank.get("level"),
+        "district": address.get("district_pre2025"),
+        "unesco": doc.get("unesco") is not None,
+        "lat": location.get("lat"),
+        "lon": location.get("lon"),
+        "search_text": search_text(doc),
+    }
+
+
+# workflow ---------------------------------------------------------------------------------------
+
+
+def transition(state: str, action: str, roles: frozenset[str]) -> str:
+    """The state after ``action``; Forbidden for the wrong role, Conflict from the wrong state."""
+    if action not in ACTION_ROLES:
+        raise ValidationFailed(f"action is one of {', '.join(sorted(ACTIONS))}")
+    if not roles & ACTION_ROLES[action]:
+        raise Forbidden(f"only {' or '.join(sorted(ACTION_ROLES[action]))} may {action} a record")
+    new_state = TRANSITIONS.get((state, action))
+    if new_state is None:
+        possible = sorted(a for (s, a) in TRANSITIONS if s == state)
+        raise Conflict(
+            f"a {state} record cannot be {action}ed; possible: {', '.join(possible) or 'none'}"
+        )
+    return new_state
+
+
+def require_editor(roles: frozenset[str]) -> None:
+    if not roles & EDITORS:
+        raise Forbidden("only cataloguers and administrators edit records")
+
+
+def is_staff(roles: frozenset[str]) -> bool:
+    return bool(roles & access.STAFF)
+
+
+def visible_levels(principal: access.Principal, now: dt.datetime) -> frozenset[str]:
+    """The policy levels whose records ``principal`` may read, as ``authorize`` decides."""
+    return frozenset(
+        level
+        for level in access.POLICY_LEVELS
+        if access.authorize(
+            principal, "read", access.Item("record", "-", access.Policy(level)), now
+        ).allowed
+    )
+
+
+# versions ---------------------------------------------------------------------------------------
+
+
+def diff(before: Any, after: Any, path: str = "") -> list[dict[str, Any]]:
+    """The changes between two documents, as ``{path, before, after}`` at the leaves."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        changes: list[dict[str, Any]] = []
+        for key in sorted(set(before) | set(after), key=str):
+            sub = f"{path}.{key}" if path else str(key)
+            changes += diff(before.get(key), after.get(key), sub)
+        return changes
+    if before == after:
+        return []
+    return [{"path": path, "before": before, "after": after}]
+
+
+def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    return sorted({c["path"].split(".")[0] for c in diff(before, after)})
+
+
+# geography --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Box:
+    south: float
+    west: float
+    north: float
+    east: float
+
+
+@dataclass(frozen=True)
+class Near:
+    lat: float
+    lon: float
+    km: float
+
+    def box(self) -> Box:
+        dlat = self.km / 111.2
+        dlon = self.km / (111.2 * max(math.cos(math.radians(self.lat)), 0.01))
+        return Box(self.lat - dlat, self.lon - dlon, self.lat + dlat, self.lon + dlon)
+
+
+def _floats(raw: str, count: int, name: str, form: str) -> list[float]:
+    try:
+        values = [float(v) for v in raw.split(",")]
+    except ValueError:
+        raise ValidationFailed(f"{name} is {form}") from None
+    if len(values) != count or not all(math.isfinite(v) for v in values):
+        raise ValidationFailed(f"{name} is {form}")
+    return values
+
+
+def parse_bbox(raw: str) -> Box:
+    """``south,west,north,east`` in degrees (WGS 84)."""
+    s, w, n, e = _floats(raw, 4, "bbox", "south,west,north,east in degrees")
+    if not (-90 <= s <= n <= 90 and -180 <= w <= e <= 180):
+        raise ValidationFailed("bbox is south,west,north,east with south<=north, west<=east")
+    return Box(s, w, n, e)
+
+
+def parse_near(raw: str) -> Near:
+    """``lat,lon,km``: records within ``km`` kilometres of a point."""
+    lat, lon, km = _floats(raw, 3, "near", "lat,lon,km")
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180 and 0 < km <= 500):
+        raise ValidationFailed("near is lat,lon,km with a radius up to 500 km")
+    return Near(lat, lon, km)
+
+
+# cursors ----------------------------------------------------------------------------------------
+
+
+def encode_cursor(sort: str, key: Any, record_id: str) -> str:
+    raw = json.dumps([sort, key, record_id], separators=(",", ":"), default=str)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str) -> tuple[Any, str]:
+    """The sort key and id after which the next page starts; BadRequest if it is not ours."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        got_sort, key, record_id = json.loads(base64.urlsafe_b64decode(padded))
+    except (ValueError, TypeError):
+        raise BadRequest("invalid cursor") from None
+    if got_sort != sort or not isinstance(record_id, str):
+        raise BadRequest("the cursor belongs to another sort order")
+    return key, record_id
+
+
+# CSV: dotted column names <-> nested documents --------------------------------------------------
+
+LIST_FIELDS = frozenset(
+    {
+        "alternative_titles",
+        "intangible.communities",
+        "museum_object.materials",
+        "documentary.scripts",
+        "periods",
+        "subjects",
+        "relations",
+        "sources",
+    }
+)
+CSV_COLUMNS = (
+    "inventory_number",
+    "heritage_class",
+    "heritage_type",
+    "title.vi",
+    "title.en",
+    "alternative_titles",
+    "description.vi",
+    "description.en",
+    "rank.level",
+    "rank.decision.number",
+    "rank.decision.date",
+    "unesco.list",
+    "unesco.year",
+    "unesco.name.vi",
+    "unesco.name.en",
+    "national_treasure.decision.number",
+    "national_treasure.decision.date",
+    "intangible.domain",
+    "intangible.communities",
+    "intangible.listing",
+    "intangible.listing_decision.number",
+    "intangible.listing_decision.date",
+    "museum_object.holding_institution.vi",
+    "museum_object.holding_institution.en",
+    "museum_object.accession_number",
+    "museum_object.materials",
+    "museum_object.dating.vi",
+    "museum_object.dating.en",
+    "museum_object.period",
+    "documentary.extent.vi",
+    "documentary.extent.en",
+    "documentary.scripts",
+    "documentary.custodian.vi",
+    "documentary.custodian.en",
+    "documentary.period",
+    "location.lat",
+    "location.lon",
+    "location.approximate",
+    "address.street.vi",
+    "address.street.en",
+    "address.commune_pre2025.vi",
+    "address.commune_pre2025.en",
+    "address.district_pre2025",
+    "address.province_pre2025",
+    "address.commune_current.vi",
+    "address.commune_current.en",
+    "address.province_current",
+    "periods",
+    "subjects",
+    "relations",
+    "sources",
+    "rights.statement",
+    "rights.licence",
+)
+
+
+def unflatten(row: dict[str, str]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """A CSV row (dotted column names) as a record document; list cells hold JSON arrays."""
+    doc: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    for column, cell in row.items():
+        if column is None or cell is None or cell == "":
+            continue
+        value: Any = cell
+        if column in LIST_FIELDS:
+            try:
+                value = json.loads(cell)
+            except ValueError:
+                errors[column] = ['must be a JSON array, e.g. ["a", "b"]']
+                continue
+        parts = column.split(".")
+        node = doc
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                errors[column] = ["conflicts with another column"]
+                break
+            node = child
+        else:
+            node[parts[-1]] = value
+    return doc, errors
+
+
+def flatten(doc: dict[str, Any]) -> dict[str, str]:
+    """A record document as a CSV row over ``CSV_COLUMNS`` (the inverse of ``unflatten``)."""
+    row: dict[str, str] = {}
+    for column in CSV_COLUMNS:
+        node: Any = doc
+        for part in column.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is None or node == []:
+            row[column] = ""
+        elif column in LIST_FIELDS:
+            row[column] = json.dumps(node, ensure_ascii=False)
+        elif isinstance(node, bool):
+            row[column] = "true" if node else "false"
+        else:
+            row[column] = str(node)
+    return row

@@ -1,0 +1,233 @@
+"""Bulk import and export: CSV (dotted column names) and JSON Lines (one record per line).
+
+Every row is validated first and reported as ``{row, field, reason}``; a dry run stops there.
+A real run writes nothing unless every row is valid: the batch is one transaction. New records
+start as drafts, each with its first version and its ``record_created`` event.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from marshmallow import ValidationError
+
+from services.access.domain import Principal
+from services.catalogue import domain, records, schemas
+from services.catalogue import repository as repo
+from shared.db import DbSession
+from shared.errors import BadRequest, ValidationFailed
+
+FORMATS = ("csv", "jsonl")
+MAX_ROWS = 200_000
+MAX_REPORTED = 1000
+CHUNK = 1000
+
+
+def decode(content: bytes | str) -> str:
+    """UTF-8 text (a byte-order mark is dropped); a clear error for any other encoding."""
+    if isinstance(content, str):
+        return content.removeprefix("\ufeff")
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = content[: exc.start].count(b"\n") + 1
+        raise BadRequest(
+            f"the file is not UTF-8 (byte 0x{content[exc.start]:02x} on line {line}); "
+            "save it as UTF-8 and try again",
+            {"line": line, "offset": exc.start},
+        ) from exc
+
+
+def parse(text: str, fmt: str) -> Iterator[tuple[int, Any]]:
+    """``(row number, raw row)``: for CSV the header is row 1, for JSON Lines line numbers."""
+    if fmt == "csv":
+        reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+        header = reader.fieldnames or []
+        if not header:
+            raise BadRequest("the CSV file has no header row")
+        unknown = sorted(set(header) - set(domain.CSV_COLUMNS) - {"id"})
+        if unknown:
+            raise BadRequest(
+                f"unknown CSV column(s): {', '.join(c[:40] for c in unknown[:10])}",
+                {"known_columns": list(domain.CSV_COLUMNS)},
+            )
+        try:
+            for row in reader:
+                if None in row:
+                    yield reader.line_num, {"__error__": "more cells than header columns"}
+                else:
+                    yield reader.line_num, row
+        except csv.Error as exc:
+            raise BadRequest(
+                f"the CSV file is malformed near line {reader.line_num}: {exc}"
+            ) from exc
+    elif fmt == "jsonl":
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    yield number, json.loads(line)
+                except ValueError as exc:
+                    yield number, {"__error__": f"not valid JSON: {exc.msg}"}
+    else:
+        raise BadRequest(f"format is one of {', '.join(FORMATS)}")
+
+
+def _flatten_messages(messages: Any, prefix: str = "") -> Iterable[tuple[str, str]]:
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            yield from _flatten_messages(value, name)
+    elif isinstance(messages, list):
+        for item in messages:
+            yield from _flatten_messages(item, prefix)
+    else:
+        yield prefix or "_row", str(messages)
+
+
+def validate_rows(
+    db: DbSession, rows: Iterable[tuple[int, Any]], fmt: str
+) -> tuple[list[tuple[str, dict[str, Any]]], list[dict[str, Any]], int]:
+    """Valid ``(id, document)`` pairs, the error report, and the number of rows read."""
+    good: list[tuple[int, str, dict[str, Any]]] = []
+    report: list[dict[str, Any]] = []
+    count = 0
+
+    def bad(row: int, field: str, reason: str) -> None:
+        report.append({"row": row, "field": field, "reason": reason})
+
+    schema = schemas.RecordSchema()
+    for number, raw in rows:
+        count += 1
+        if count > MAX_ROWS:
+            raise BadRequest(f"at most {MAX_ROWS} rows per import")
+        if not isinstance(raw, dict):
+            bad(number, "_row", "a row is a JSON object")
+            continue
+        if "__error__" in raw:
+            bad(number, "_row", raw["__error__"])
+            continue
+        raw = dict(raw)
+        given_id = raw.pop("id", None) or None
+        if fmt == "csv":
+            raw, cell_errors = domain.unflatten(raw)
+            for field, reasons in cell_errors.items():
+                for reason in reasons:
+                    bad(number, field, reason)
+            if cell_errors:
+                continue
+        if given_id is not None and not (isinstance(given_id, str) and repo.is_uuid(given_id)):
+            bad(number, "id", "not a UUID")
+            continue
+        try:
+            doc = schema.load(raw)
+        except ValidationError as exc:
+            for field, reason in _flatten_messages(exc.messages):
+                bad(number, field, reason)
+            continue
+        good.append((number, str(uuid.UUID(given_id)) if given_id else str(uuid.uuid4()), doc))
+
+    # checks across rows and against the database, in a few queries
+    schemes = {s for _, _, doc in good for _, s, _ in domain.vocabulary_refs(doc)}
+    known = repo.vocabulary_codes(db, schemes)
+    taken = repo.existing_inventory_numbers(db, [d["inventory_number"] for _, _, d in good])
+    ids_in_file = {rid for _, rid, _ in good}
+    taken_ids = repo.existing_ids(db, sorted(ids_in_file))
+    targets = sorted({r["target"] for _, _, d in good for r in d["relations"]} - ids_in_file)
+    existing_targets = repo.existing_ids(db, targets)
+    seen: dict[str, int] = {}
+    valid: list[tuple[str, dict[str, Any]]] = []
+    for number, rid, doc in good:
+        errors = len(report)
+        for field, reasons in domain.unknown_terms(doc, known).items():
+            for reason in reasons:
+                bad(number, field, reason)
+        inventory = doc["inventory_number"].lower()
+        if inventory in taken:
+            bad(number, "inventory_number", f"already used by record {taken[inventory]}")
+        elif inventory in seen:
+            bad(number, "inventory_number", f"duplicate of row {seen[inventory]}")
+        seen.setdefault(inventory, number)
+        if rid in taken_ids:
+            bad(number, "id", "a record with this id exists")
+        for relation in doc["relations"]:
+            target = relation["target"]
+            if target not in ids_in_file and target not in existing_targets:
+                bad(number, "relations.target", f"no record {target}")
+        if len(report) == errors:
+            valid.append((rid, doc))
+    return valid, report, count
+
+
+def run_import(
+    db: DbSession,
+    principal: Principal,
+    content: bytes | str,
+    fmt: str,
+    dry_run: bool,
+    correlation_id: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Validate every row; unless it is a dry run and if all rows are valid, create them all."""
+    domain.require_editor(principal.roles)
+    valid, report, count = validate_rows(db, parse(decode(content), fmt), fmt)
+    result: dict[str, Any] = {
+        "format": fmt,
+        "dry_run": dry_run,
+        "rows": count,
+        "valid": len(valid),
+        "invalid_rows": len({e["row"] for e in report}),
+        "errors": report[:MAX_REPORTED],
+        "errors_truncated": len(report) > MAX_REPORTED,
+        "created": 0,
+    }
+    if count == 0:
+        raise ValidationFailed("the file holds no records", result)
+    if dry_run:
+        return result
+    if report:
+        raise ValidationFailed(
+            f"{result['invalid_rows']} of {count} rows are not valid; nothing was imported",
+            result,
+        )
+    for start in range(0, len(valid), CHUNK):
+        chunk = valid[start : start + CHUNK]
+        repo.insert_records(db, chunk, "draft", principal.subject)
+        for rid, doc in chunk:
+            data = records._event_data({"id": rid, "version": 1, "state": "draft"}, doc)
+            records.announce(db, "catalogue.record_created", data, principal, correlation_id)
+        if progress is not None:
+            progress(start + len(chunk), len(valid))
+    result["created"] = len(valid)
+    result["ids"] = [rid for rid, _ in valid][:MAX_REPORTED]
+    return result
+
+
+def export(db: DbSession, fmt: str, state: str | None = None) -> Iterator[str]:
+    """Every record (or those in ``state``) as CSV or JSON Lines text, in inventory order."""
+    if fmt not in FORMATS:
+        raise BadRequest(f"format is one of {', '.join(FORMATS)}")
+    sql = "SELECT id::text AS id, data FROM records"
+    params: dict[str, Any] = {}
+    if state:
+        sql += " WHERE state = :state"
+        params["state"] = state
+    rows = db.execute(sql + " ORDER BY inventory_number", params).mappings()
+    if fmt == "jsonl":
+        for row in rows:
+            yield json.dumps({"id": row["id"]} | row["data"], ensure_ascii=False) + "\n"
+        return
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=["id", *domain.CSV_COLUMNS], lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({"id": row["id"]} | domain.flatten(row["data"]))
+        if out.tell() > 65536:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()

@@ -1,0 +1,270 @@
+"""SQL of the catalogue's own schema: records, versions, vocabularies, the policy projection."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+
+from services.catalogue import domain
+from shared.db import DbSession
+
+Row = dict[str, Any]
+
+_RECORD_COLUMNS = (
+    "id::text AS id, inventory_number, heritage_class, state, version, data, has_images, "
+    "access_level, embargo_until, created_at, created_by, updated_at, updated_by"
+)
+
+
+def _row(result: Any) -> Row | None:
+    row = result.mappings().first()
+    return dict(row) if row is not None else None
+
+
+def get_record(db: DbSession, record_id: str, lock: bool = False) -> Row | None:
+    sql = f"SELECT {_RECORD_COLUMNS} FROM records WHERE id = CAST(:id AS uuid)"
+    return _row(db.execute(sql + (" FOR UPDATE" if lock else ""), {"id": record_id}))
+
+
+def existing_ids(db: DbSession, ids: list[str]) -> set[str]:
+    if not ids:
+        return set()
+    rows = db.execute(
+        "SELECT id::text FROM records WHERE id = ANY(CAST(:ids AS uuid[]))", {"ids": ids}
+    )
+    return {r[0] for r in rows}
+
+
+def existing_inventory_numbers(db: DbSession, numbers: list[str]) -> dict[str, str]:
+    """Lower-cased inventory number -> record id, for those already taken."""
+    if not numbers:
+        return {}
+    rows = db.execute(
+        "SELECT lower(inventory_number), id::text FROM records "
+        "WHERE lower(inventory_number) = ANY(:n)",
+        {"n": [n.lower() for n in numbers]},
+    )
+    return {r[0]: r[1] for r in rows}
+
+
+def _params(record_id: str, doc: dict[str, Any]) -> dict[str, Any]:
+    return {"id": record_id, "data": json.dumps(doc, ensure_ascii=False)} | domain.columns(doc)
+
+
+def insert_record(
+    db: DbSession, record_id: str, doc: dict[str, Any], state: str, actor: str
+) -> None:
+    db.execute(
+        "INSERT INTO records (id, inventory_number, heritage_class, state, version, data, "
+        "title_sort, rank, district, unesco, lat, lon, search_text, access_level, "
+        "embargo_until, created_by, updated_by) "
+        "SELECT CAST(:id AS uuid), :inventory_number, :heritage_class, :state, 1, "
+        "CAST(:data AS jsonb), disan_fold(:title_sort), :rank, :district, :unesco, :lat, :lon, "
+        ":search_text, "
+        "COALESCE(p.level, 'public'), p.embargo_until, :actor, :actor "
+        "FROM (SELECT 1) one LEFT JOIN record_policies p ON p.record_id = :id",
+        _params(record_id, doc) | {"state": state, "actor": actor},
+    )
+
+
+def insert_records(
+    db: DbSession, items: list[tuple[str, dict[str, Any]]], state: str, actor: str
+) -> None:
+    """Many new records at once (the importer): one statement per batch, versions included."""
+    if not items:
+        return
+    params = [_params(rid, doc) | {"state": state, "actor": actor} for rid, doc in items]
+    db.connection.execute(
+        text(
+            "INSERT INTO records (id, inventory_number, heritage_class, state, version, data, "
+            "title_sort, rank, district, unesco, lat, lon, search_text, created_by, updated_by) "
+            "VALUES (CAST(:id AS uuid), :inventory_number, :heritage_class, :state, 1, "
+            "CAST(:data AS jsonb), disan_fold(:title_sort), :rank, :district, :unesco, :lat, :lon, "
+            ":search_text, :actor, :actor)"
+        ),
+        params,
+    )
+    db.connection.execute(
+        text(
+            "INSERT INTO record_versions (record_id, version, action, state, inventory_number, "
+            "data, comment, changed_by) VALUES (CAST(:id AS uuid), 1, 'created', :state, "
+            ":inventory_number, CAST(:data AS jsonb), 'imported', :actor)"
+        ),
+        params,
+    )
+    db.execute(
+        "UPDATE records r SET access_level = p.level, embargo_until = p.embargo_until "
+        "FROM record_policies p "
+        "WHERE p.record_id = r.id::text AND r.id = ANY(CAST(:ids AS uuid[]))",
+        {"ids": [rid for rid, _ in items]},
+    )
+
+
+def update_record(
+    db: DbSession, record_id: str, expected_version: int, doc: dict[str, Any], actor: str
+) -> int | None:
+    """Replace the document if the version is still ``expected_version``; the new version."""
+    row = db.execute(
+        "UPDATE records SET data = CAST(:data AS jsonb), inventory_number = :inventory_number, "
+        "heritage_class = :heritage_class, title_sort = disan_fold(:title_sort), rank = :rank, "
+        "district = :district, unesco = :unesco, lat = :lat, lon = :lon, "
+        "search_text = :search_text, version = version + 1, updated_at = now(), "
+        "updated_by = :actor WHERE id = CAST(:id AS uuid) AND version = :expected "
+        "RETURNING version",
+        _params(record_id, doc) | {"actor": actor, "expected": expected_version},
+    ).first()
+    return int(row[0]) if row else None
+
+
+def set_state(
+    db: DbSession, record_id: str, expected_version: int, state: str, actor: str
+) -> int | None:
+    row = db.execute(
+        "UPDATE records SET state = :state, version = version + 1, updated_at = now(), "
+        "updated_by = :actor WHERE id = CAST(:id AS uuid) AND version = :expected "
+        "RETURNING version",
+        {"id": record_id, "state": state, "actor": actor, "expected": expected_version},
+    ).first()
+    return int(row[0]) if row else None
+
+
+def delete_record(db: DbSession, record_id: str, expected_version: int) -> bool:
+    row = db.execute(
+        "DELETE FROM records WHERE id = CAST(:id AS uuid) AND version = :expected RETURNING 1",
+        {"id": record_id, "expected": expected_version},
+    ).first()
+    return row is not None
+
+
+def insert_version(
+    db: DbSession,
+    record_id: str,
+    version: int,
+    action: str,
+    state: str,
+    doc: dict[str, Any],
+    comment: str,
+    actor: str,
+) -> None:
+    db.execute(
+        "INSERT INTO record_versions (record_id, version, action, state, inventory_number, data, "
+        "comment, changed_by) VALUES (CAST(:id AS uuid), :version, :action, :state, :inv, "
+        "CAST(:data AS jsonb), :comment, :actor)",
+        {
+            "id": record_id,
+            "version": version,
+            "action": action,
+            "state": state,
+            "inv": doc["inventory_number"],
+            "data": json.dumps(doc, ensure_ascii=False),
+            "comment": comment,
+            "actor": actor,
+        },
+    )
+
+
+def list_versions(db: DbSession, record_id: str) -> list[Row]:
+    rows = db.execute(
+        "SELECT version, action, state, comment, changed_by, changed_at FROM record_versions "
+        "WHERE record_id = CAST(:id AS uuid) ORDER BY version DESC",
+        {"id": record_id},
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def get_version(db: DbSession, record_id: str, version: int) -> Row | None:
+    return _row(
+        db.execute(
+            "SELECT version, action, state, comment, changed_by, changed_at, data "
+            "FROM record_versions WHERE record_id = CAST(:id AS uuid) AND version = :v",
+            {"id": record_id, "v": version},
+        )
+    )
+
+
+# vocabularies ---------------------------------------------------------------------------------
+
+
+def vocabulary_codes(db: DbSession, schemes: set[str]) -> dict[str, set[str]]:
+    rows = db.execute(
+        "SELECT scheme, code FROM vocabulary_terms WHERE scheme = ANY(:s)", {"s": sorted(schemes)}
+    )
+    known: dict[str, set[str]] = {}
+    for scheme, code in rows:
+        known.setdefault(scheme, set()).add(code)
+    return known
+
+
+def list_schemes(db: DbSession) -> list[Row]:
+    rows = db.execute(
+        "SELECT scheme, count(*) AS terms FROM vocabulary_terms GROUP BY scheme ORDER BY scheme"
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def list_terms(db: DbSession, scheme: str) -> list[Row]:
+    rows = db.execute(
+        "SELECT code, labels, broader, note, added_by FROM vocabulary_terms "
+        "WHERE scheme = :s ORDER BY code",
+        {"s": scheme},
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def insert_term(
+    db: DbSession,
+    scheme: str,
+    code: str,
+    labels: dict[str, str],
+    broader: str | None,
+    note: dict[str, str] | None,
+    actor: str,
+) -> bool:
+    row = db.execute(
+        "INSERT INTO vocabulary_terms (scheme, code, labels, broader, note, added_by) "
+        "VALUES (:s, :c, CAST(:l AS jsonb), :b, CAST(:n AS jsonb), :a) "
+        "ON CONFLICT DO NOTHING RETURNING 1",
+        {
+            "s": scheme,
+            "c": code,
+            "l": json.dumps(labels, ensure_ascii=False),
+            "b": broader,
+            "n": json.dumps(note, ensure_ascii=False) if note else None,
+            "a": actor,
+        },
+    ).first()
+    return row is not None
+
+
+# access policy projection ---------------------------------------------------------------------
+
+
+def apply_policy(
+    db: DbSession, record_id: str, level: str, embargo_until: datetime | None, at: datetime
+) -> None:
+    """Keep the latest policy of a record (older events arriving late change nothing)."""
+    db.execute(
+        "INSERT INTO record_policies (record_id, level, embargo_until, updated_at) "
+        "VALUES (:id, :level, :until, :at) ON CONFLICT (record_id) DO UPDATE SET "
+        "level = EXCLUDED.level, embargo_until = EXCLUDED.embargo_until, "
+        "updated_at = EXCLUDED.updated_at WHERE record_policies.updated_at <= EXCLUDED.updated_at",
+        {"id": record_id, "level": level, "until": embargo_until, "at": at},
+    )
+    if is_uuid(record_id):
+        db.execute(
+            "UPDATE records r SET access_level = p.level, embargo_until = p.embargo_until "
+            "FROM record_policies p WHERE p.record_id = :id AND r.id = CAST(:id AS uuid)",
+            {"id": record_id},
+        )
+
+
+def is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        return False
+    return True

@@ -1,0 +1,272 @@
+"""The record document: what a client sends and gets back, validated with marshmallow.
+
+Every text is a language map ``{"vi": ..., "en": ...}`` (``vi`` required), NFC-normalised.
+Text is kept as text: markup is neither stripped nor rendered, only stored and returned as JSON.
+Vocabulary codes are checked against the database in the service, not here.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+from marshmallow import (
+    EXCLUDE,
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates_schema,
+)
+
+from services.catalogue import domain
+
+LANGUAGES = ("vi", "en")
+TITLE_MAX = 500
+TEXT_MAX = 2_000
+DESCRIPTION_MAX = 50_000
+CODE = validate.Regexp(r"^[a-z0-9][a-z0-9_.-]{0,63}$", error="not a vocabulary code")
+
+
+def clean_text(value: Any, max_length: int) -> str:
+    """A string, NFC-normalised, without NUL or other C0 controls except tab and newlines."""
+    if not isinstance(value, str):
+        raise ValidationError("must be a string")
+    text = unicodedata.normalize("NFC", value)
+    if any(ord(c) < 32 and c not in "\t\r\n" for c in text):
+        raise ValidationError("contains control characters (such as NUL)")
+    if len(text) > max_length:
+        raise ValidationError(f"longer than {max_length} characters")
+    return text
+
+
+class LangMap(fields.Field):  # type: ignore[type-arg]
+    """``{"vi": text, "en": text}``: ``vi`` required and non-blank, ``en`` optional."""
+
+    def __init__(self, max_length: int = TEXT_MAX, **kwargs: Any) -> None:
+        self.max_length = max_length
+        metadata = {
+            "type": "object",
+            "description": f"language map: vi required, en optional; at most {max_length} "
+            "characters each; NFC-normalised; markup is kept as plain text",
+            "properties": {"vi": {"type": "string"}, "en": {"type": "string"}},
+            "required": ["vi"],
+        }
+        kwargs["metadata"] = metadata | kwargs.get("metadata", {})
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dict[str, str]:
+        if not isinstance(value, dict):
+            raise ValidationError('must be a language map such as {"vi": "...", "en": "..."}')
+        unknown = sorted(set(value) - set(LANGUAGES))
+        if unknown:
+            raise ValidationError(f"unknown language(s) {unknown}; use vi and en")
+        out: dict[str, str] = {}
+        for lang in LANGUAGES:
+            if value.get(lang) is None:
+                continue
+            text = clean_text(value[lang], self.max_length).strip()
+            if text:
+                out[lang] = text
+        if "vi" not in out:
+            raise ValidationError("the Vietnamese text (vi) is required")
+        return out
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        return value
+
+
+class Code(fields.String):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(validate=CODE, **kwargs)
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class DecisionSchema(_Strict):
+    number = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
+    date = fields.Date(load_default=None, allow_none=True)
+    issuer = LangMap(load_default=None, allow_none=True)
+
+
+class RankSchema(_Strict):
+    level = Code(required=True)  # vocabulary "rank"
+    decision = fields.Nested(DecisionSchema, load_default=None, allow_none=True)
+    note = LangMap(load_default=None, allow_none=True)
+
+
+class UnescoSchema(_Strict):
+    list = Code(required=True)  # vocabulary "unesco_list"
+    year = fields.Integer(required=True, validate=validate.Range(min=1972, max=2100))
+    name = LangMap(load_default=None, allow_none=True)
+    note = LangMap(load_default=None, allow_none=True)
+
+
+class TreasureSchema(_Strict):
+    decision = fields.Nested(DecisionSchema, required=True)
+    note = LangMap(load_default=None, allow_none=True)
+
+
+class IntangibleSchema(_Strict):
+    domain = Code(required=True)  # vocabulary "intangible_domain"
+    communities = fields.List(LangMap(), load_default=list, validate=validate.Length(max=50))
+    listing = Code(load_default=None, allow_none=True)  # vocabulary "listing"
+    listing_decision = fields.Nested(DecisionSchema, load_default=None, allow_none=True)
+
+
+class MuseumObjectSchema(_Strict):
+    holding_institution = LangMap(required=True)
+    accession_number = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=100)
+    )
+    materials = fields.List(Code(), load_default=list, validate=validate.Length(max=20))
+    dating = LangMap(load_default=None, allow_none=True)
+    period = Code(load_default=None, allow_none=True)  # vocabulary "period"
+
+
+class DocumentarySchema(_Strict):
+    extent = LangMap(load_default=None, allow_none=True)
+    scripts = fields.List(Code(), load_default=list, validate=validate.Length(max=10))
+    custodian = LangMap(load_default=None, allow_none=True)
+    period = Code(load_default=None, allow_none=True)
+
+
+class LocationSchema(_Strict):
+    lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
+    lon = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
+    approximate = fields.Boolean(load_default=True)
+
+
+class AddressSchema(_Strict):
+    """Both administrative geographies: before the 2025 reform and now."""
+
+    street = LangMap(load_default=None, allow_none=True)
+    commune_pre2025 = LangMap(load_default=None, allow_none=True)
+    district_pre2025 = Code(load_default=None, allow_none=True)  # vocabulary "district"
+    province_pre2025 = Code(load_default=None, allow_none=True)  # vocabulary "province"
+    commune_current = LangMap(load_default=None, allow_none=True)
+    province_current = Code(load_default=None, allow_none=True)  # vocabulary "province"
+
+
+class RelationSchema(_Strict):
+    type = Code(required=True)  # vocabulary "relation"
+    target = fields.UUID(required=True)
+    note = LangMap(load_default=None, allow_none=True)
+
+    @post_load
+    def as_text(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return data | {"target": str(data["target"])}
+
+
+class SourceSchema(_Strict):
+    citation = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+    url = fields.Url(load_default=None, allow_none=True, schemes={"http", "https"})
+    accessed = fields.Date(load_default=None, allow_none=True)
+
+
+class RightsSchema(_Strict):
+    statement = fields.Url(load_default=None, allow_none=True, schemes={"http", "https"})
+    licence = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    holder = LangMap(load_default=None, allow_none=True)
+
+
+class RecordSchema(_Strict):
+    """The editable part of a record (create and full replace)."""
+
+    inventory_number = fields.String(
+        required=True,
+        validate=validate.Regexp(
+            r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$",
+            error="1-64 letters, digits and . _ / - (no spaces)",
+        ),
+        metadata={"example": "HP-DT-0006"},
+    )
+    heritage_class = fields.String(
+        required=True,
+        validate=validate.OneOf(domain.CLASSES),
+        metadata={"example": "tangible_site"},
+    )
+    heritage_type = Code(load_default=None, allow_none=True)  # vocabulary "heritage_type"
+    title = LangMap(
+        required=True,
+        max_length=TITLE_MAX,
+        metadata={"example": {"vi": "Đền Nghè", "en": "Nghè temple"}},
+    )
+    alternative_titles = fields.List(
+        LangMap(max_length=TITLE_MAX), load_default=list, validate=validate.Length(max=20)
+    )
+    description = LangMap(load_default=None, allow_none=True, max_length=DESCRIPTION_MAX)
+    rank = fields.Nested(RankSchema, load_default=None, allow_none=True)
+    unesco = fields.Nested(UnescoSchema, load_default=None, allow_none=True)
+    national_treasure = fields.Nested(TreasureSchema, load_default=None, allow_none=True)
+    intangible = fields.Nested(IntangibleSchema, load_default=None, allow_none=True)
+    museum_object = fields.Nested(MuseumObjectSchema, load_default=None, allow_none=True)
+    documentary = fields.Nested(DocumentarySchema, load_default=None, allow_none=True)
+    location = fields.Nested(LocationSchema, load_default=None, allow_none=True)
+    address = fields.Nested(AddressSchema, load_default=None, allow_none=True)
+    periods = fields.List(Code(), load_default=list, validate=validate.Length(max=20))
+    subjects = fields.List(LangMap(), load_default=list, validate=validate.Length(max=50))
+    relations = fields.List(
+        fields.Nested(RelationSchema), load_default=list, validate=validate.Length(max=100)
+    )
+    sources = fields.List(
+        fields.Nested(SourceSchema), load_default=list, validate=validate.Length(max=100)
+    )
+    rights = fields.Nested(RightsSchema, load_default=None, allow_none=True)
+    notes = LangMap(load_default=None, allow_none=True, max_length=TEXT_MAX * 5)
+
+    @validates_schema
+    def class_blocks(self, data: dict[str, Any], **_: Any) -> None:
+        errors = domain.class_block_errors(data)
+        if errors:
+            raise ValidationError(errors)
+
+    @post_load
+    def jsonable(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return domain.jsonable(data)
+
+
+def load_record(payload: Any) -> dict[str, Any]:
+    """A validated record document, or ValidationError with every problem by field."""
+    if not isinstance(payload, dict):
+        raise ValidationError({"_schema": ["a record is a JSON object"]})
+    return RecordSchema().load(payload)  # type: ignore[no-any-return]
+
+
+class TransitionSchema(_Strict):
+    action = fields.String(required=True, validate=validate.OneOf(sorted(domain.ACTIONS)))
+    comment = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class TermSchema(_Strict):
+    code = Code(required=True)
+    labels = LangMap(required=True, max_length=300)
+    broader = Code(load_default=None, allow_none=True)
+    note = LangMap(load_default=None, allow_none=True)
+
+
+class SearchSchema(Schema):
+    """Query parameters of the search (unknown ones are ignored, like any web form)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    q = fields.String(load_default="", validate=validate.Length(max=200))
+    heritage_class = fields.String(
+        data_key="class", load_default=None, validate=validate.OneOf(domain.CLASSES)
+    )
+    rank = Code(load_default=None)
+    district = Code(load_default=None)
+    unesco = fields.Boolean(load_default=None, allow_none=True)
+    has_images = fields.Boolean(load_default=None, allow_none=True)
+    state = fields.String(load_default=None, validate=validate.OneOf(domain.STATES))
+    bbox = fields.String(load_default=None)
+    near = fields.String(load_default=None)
+    sort = fields.String(load_default=None, validate=validate.OneOf(domain.SORTS))
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    cursor = fields.String(load_default=None, validate=validate.Length(max=500))

@@ -1,0 +1,456 @@
+"""The catalogue's HTTP routes: records, workflow, history, search, import/export, vocabularies.
+
+A mixin of ``GatewayService``: every route goes through ``api`` (authentication, role check) and
+calls the catalogue by RPC with the caller's principal. Reading one record also asks the access
+gate for the record's policy, exactly as other item routes do. Edits carry the version read
+(``ETag``) back in ``If-Match``: a stale one is 412, a missing one 428.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import eventlet
+from marshmallow import Schema, fields
+from nameko.exceptions import RemoteError
+from nameko.rpc import RpcProxy, ServiceProxy
+from werkzeug.wrappers import Request, Response
+
+from services.catalogue import importer
+from services.catalogue import schemas as catalogue_schemas
+from services.catalogue.errors import unpack
+from services.gateway.http import (
+    PUBLIC,
+    STAFF,
+    api,
+    error_response,
+    json_response,
+    read_json,
+)
+from shared.errors import BadRequest, PayloadTooLarge, Unavailable
+
+RPC_TIMEOUT = 30.0
+IMPORT_TIMEOUT = 600.0
+MAX_RECORD_BYTES = 1_000_000
+MAX_IMPORT_BYTES = 50_000_000
+EDITORS = ("cataloguer",)
+ID = "<record_id>"
+_ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,9})"\s*$')
+TEXT_TYPES = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
+SAFE = {"X-Content-Type-Options": "nosniff"}
+
+
+class CatalogueRpc(RpcProxy):  # type: ignore[misc]
+    """RPC to the catalogue service (its name configurable for tests)."""
+
+    def __init__(self) -> None:
+        super().__init__("catalogue")
+
+    def setup(self) -> None:
+        self.target_service = self.container.config.get("DISAN_CATALOGUE_SERVICE", "catalogue")
+        super().setup()
+
+    def get_dependency(self, worker_ctx: Any) -> Catalogue:
+        return Catalogue(ServiceProxy(worker_ctx, self.target_service, self.rpc_reply_listener))
+
+
+class Catalogue:
+    def __init__(self, proxy: ServiceProxy) -> None:
+        self.proxy = proxy
+
+    def call(self, method: str, *args: Any, timeout: float = RPC_TIMEOUT) -> Any:
+        """Call the catalogue; 503 if it does not answer in time."""
+        try:
+            with eventlet.Timeout(timeout):
+                return getattr(self.proxy, method)(*args)
+        except eventlet.Timeout as exc:
+            raise Unavailable("the catalogue did not answer in time") from exc
+        except RemoteError as exc:
+            detailed = unpack(exc.exc_type, str(exc.value))
+            if detailed is not None:
+                raise detailed from None
+            raise
+
+
+def etag(record: dict[str, Any]) -> dict[str, str]:
+    return {"ETag": f'"{record["version"]}"'} | SAFE
+
+
+def if_match(request: Request, required: bool = True) -> int | None | Response:
+    """The version from ``If-Match``; a 428 response when it is required and missing."""
+    header = request.headers.get("If-Match")
+    if header is None:
+        if required:
+            return error_response(
+                428,
+                "precondition_required",
+                "send If-Match with the ETag of the version you edited (GET the record first)",
+            )
+        return None
+    match = _ETAG.match(header)
+    if match is None:
+        raise BadRequest('If-Match must be one ETag as sent by GET, e.g. "3"')
+    return int(match.group(1))
+
+
+def _actor(request: Request) -> dict[str, Any]:
+    return request.principal.to_dict()  # type: ignore[no-any-return]
+
+
+# documentation schemas -----------------------------------------------------------------------
+
+
+class RecordResponse(catalogue_schemas.RecordSchema):
+    id = fields.UUID(metadata={"example": "8c1b0a4e-5a2b-5f7e-9a51-1f0f3c9e2d11"})
+    state = fields.String(metadata={"example": "published"})
+    version = fields.Integer(metadata={"description": "also sent as the ETag", "example": 3})
+    has_images = fields.Boolean()
+    created_at = fields.String()
+    updated_at = fields.String()
+
+
+class SearchResponse(Schema):
+    items = fields.List(fields.Dict(), metadata={"description": "record summaries"})
+    facets = fields.Dict(
+        metadata={
+            "example": {
+                "class": [{"value": "tangible_site", "count": 7}],
+                "rank": [{"value": "special_national", "count": 4}],
+                "district": [{"value": "kien_thuy", "count": 5}],
+                "unesco": [{"value": True, "count": 3}],
+                "has_images": [{"value": False, "count": 20}],
+            }
+        }
+    )
+    total = fields.Integer()
+    next = fields.String(allow_none=True, metadata={"description": "cursor of the next page"})
+
+
+class ImportReport(Schema):
+    format = fields.String(metadata={"example": "csv"})
+    dry_run = fields.Boolean()
+    rows = fields.Integer()
+    valid = fields.Integer()
+    invalid_rows = fields.Integer()
+    created = fields.Integer()
+    errors = fields.List(
+        fields.Dict(),
+        metadata={
+            "example": [
+                {"row": 3, "field": "title.vi", "reason": "the Vietnamese text is required"}
+            ]
+        },
+    )
+
+
+class RestoreRequest(Schema):
+    version = fields.Integer(required=True, metadata={"example": 2})
+    comment = fields.String(load_default="", metadata={"example": "undo a wrong edit"})
+
+
+class RecordRoutes:
+    """Every ``/api/v1/records…`` and ``/api/v1/vocabularies…`` route."""
+
+    catalogue: Catalogue = CatalogueRpc()  # type: ignore[assignment]
+    gate: Any
+
+    # search ---------------------------------------------------------------------------------
+    @api(
+        "GET",
+        "/api/v1/records",
+        summary=(
+            "Search records: ?q= (diacritics and case ignored), class, rank, district, unesco, "
+            "has_images, state (staff), bbox=s,w,n,e, near=lat,lon,km, sort, limit, cursor"
+        ),
+        tags=("records",),
+        roles=(PUBLIC,),
+        response_schema=SearchResponse,
+        responses={400: "invalid cursor", 422: "invalid parameter"},
+    )
+    def search_records(self, request: Request) -> Any:
+        params = request.args.to_dict()
+        return self.catalogue.call("search_records", _actor(request), params)
+
+    @api(
+        "GET",
+        "/api/v1/records/facets",
+        summary="Facet counts (class, rank, district, UNESCO, has images) for a search",
+        tags=("records",),
+        roles=(PUBLIC,),
+    )
+    def record_facets(self, request: Request) -> Any:
+        params = request.args.to_dict() | {"limit": "1"}
+        params.pop("cursor", None)
+        result = self.catalogue.call("search_records", _actor(request), params)
+        return {"facets": result["facets"], "total": result["total"]}
+
+    # one record -----------------------------------------------------------------------------
+    @api(
+        "POST",
+        "/api/v1/records",
+        summary="Create a record (a draft); every text is a language map with vi required",
+        tags=("records",),
+        roles=EDITORS,
+        request_schema=catalogue_schemas.RecordSchema,
+        response_schema=RecordResponse,
+        responses={
+            409: "inventory number already used",
+            413: "body larger than 1 MB",
+            415: "not JSON",
+            422: "invalid record (per field)",
+        },
+    )
+    def create_record(self, request: Request) -> Any:
+        body = read_json(request, max_bytes=MAX_RECORD_BYTES)
+        record = self.catalogue.call("create_record", _actor(request), body)
+        headers = etag(record) | {"Location": f"/api/v1/records/{record['id']}"}
+        return 201, headers, record
+
+    @api(
+        "GET",
+        f"/api/v1/records/{ID}",
+        summary="One record (published ones for the public, as its access policy allows)",
+        tags=("records",),
+        roles=(PUBLIC,),
+        response_schema=RecordResponse,
+        responses={404: "no such record"},
+    )
+    def get_record(self, request: Request, record_id: str) -> Any:
+        record = self.catalogue.call("get_record", _actor(request), record_id)
+        self.gate.require_item(request, "record", record["id"])
+        return 200, etag(record), record
+
+    @api(
+        "PUT",
+        f"/api/v1/records/{ID}",
+        summary="Replace a record's content; needs If-Match with the ETag read",
+        tags=("records",),
+        roles=EDITORS,
+        request_schema=catalogue_schemas.RecordSchema,
+        response_schema=RecordResponse,
+        responses={
+            404: "no such record",
+            409: "inventory number already used",
+            412: "the record changed since it was read",
+            413: "body larger than 1 MB",
+            422: "invalid record (per field)",
+            428: "If-Match missing",
+        },
+    )
+    def update_record(self, request: Request, record_id: str) -> Any:
+        expected = if_match(request)
+        if isinstance(expected, Response):
+            return expected
+        body = read_json(request, max_bytes=MAX_RECORD_BYTES)
+        record = self.catalogue.call("update_record", _actor(request), record_id, body, expected)
+        return 200, etag(record), record
+
+    @api(
+        "DELETE",
+        f"/api/v1/records/{ID}",
+        summary="Delete a draft or withdrawn record (administrators; history is kept)",
+        tags=("records",),
+        roles=("admin",),
+        responses={404: "no such record", 409: "published", 412: "changed", 428: "no If-Match"},
+    )
+    def delete_record(self, request: Request, record_id: str) -> Any:
+        expected = if_match(request)
+        if isinstance(expected, Response):
+            return expected
+        return self.catalogue.call("delete_record", _actor(request), record_id, expected)
+
+    @api(
+        "POST",
+        f"/api/v1/records/{ID}/transitions",
+        summary=(
+            "Move a record through the workflow with a comment: submit, reject, publish, "
+            "withdraw, redraft (If-Match optional)"
+        ),
+        tags=("records",),
+        roles=("cataloguer", "reviewer"),
+        request_schema=catalogue_schemas.TransitionSchema,
+        response_schema=RecordResponse,
+        responses={
+            404: "no such record",
+            409: "not possible from the current state",
+            412: "the record changed since it was read",
+            422: "unknown action or no comment",
+        },
+    )
+    def transition_record(self, request: Request, record_id: str) -> Any:
+        expected = if_match(request, required=False)
+        body = read_json(request, max_bytes=10_000)
+        if not isinstance(body, dict):
+            raise BadRequest('send {"action": ..., "comment": ...}')
+        record = self.catalogue.call(
+            "transition_record",
+            _actor(request),
+            record_id,
+            body.get("action"),
+            body.get("comment"),
+            expected,
+        )
+        return 200, etag(record), record
+
+    # history --------------------------------------------------------------------------------
+    @api(
+        "GET",
+        f"/api/v1/records/{ID}/history",
+        summary="Every version of a record: who, when, what action, comment",
+        tags=("records",),
+        roles=STAFF,
+        responses={404: "no such record"},
+    )
+    def record_history(self, request: Request, record_id: str) -> Any:
+        return {"items": self.catalogue.call("record_history", _actor(request), record_id)}
+
+    @api(
+        "GET",
+        f"/api/v1/records/{ID}/versions/<version>",
+        summary="One old version of a record, in full",
+        tags=("records",),
+        roles=STAFF,
+        responses={404: "no such version"},
+    )
+    def record_version(self, request: Request, record_id: str, version: str) -> Any:
+        return self.catalogue.call("record_version", _actor(request), record_id, version)
+
+    @api(
+        "GET",
+        f"/api/v1/records/{ID}/diff",
+        summary="What changed between two versions (?from=&to=), field by field",
+        tags=("records",),
+        roles=STAFF,
+        responses={404: "no such version"},
+    )
+    def record_diff(self, request: Request, record_id: str) -> Any:
+        old, new = request.args.get("from", "1"), request.args.get("to", "")
+        return self.catalogue.call("record_diff", _actor(request), record_id, old, new)
+
+    @api(
+        "POST",
+        f"/api/v1/records/{ID}/restore",
+        summary="Restore an old version's content as a new version; needs If-Match",
+        tags=("records",),
+        roles=EDITORS,
+        request_schema=RestoreRequest,
+        response_schema=RecordResponse,
+        responses={404: "no such version", 412: "changed", 428: "no If-Match"},
+    )
+    def restore_record(self, request: Request, record_id: str) -> Any:
+        expected = if_match(request)
+        if isinstance(expected, Response):
+            return expected
+        body = read_json(request, RestoreRequest(), max_bytes=10_000)
+        record = self.catalogue.call(
+            "restore_record",
+            _actor(request),
+            record_id,
+            body["version"],
+            expected,
+            body["comment"],
+        )
+        return 200, etag(record), record
+
+    # import and export ----------------------------------------------------------------------
+    @api(
+        "POST",
+        "/api/v1/records/import",
+        summary=(
+            "Bulk import (text/csv or application/x-ndjson body, ?dry_run=true for a per-row "
+            "report only); all rows or none"
+        ),
+        tags=("records",),
+        roles=EDITORS,
+        response_schema=ImportReport,
+        responses={
+            400: "not UTF-8, malformed CSV or unknown column",
+            413: "larger than 50 MB",
+            415: "not CSV or JSON Lines",
+            422: "some rows are invalid: the report lists row, field, reason",
+        },
+    )
+    def import_records(self, request: Request) -> Any:
+        fmt = request.args.get("format") or {
+            "text/csv": "csv",
+            "application/x-ndjson": "jsonl",
+            "application/jsonl": "jsonl",
+        }.get(request.mimetype)
+        if fmt not in importer.FORMATS:
+            return error_response(
+                415, "unsupported_media_type", "send text/csv or application/x-ndjson"
+            )
+        if request.content_length is not None and request.content_length > MAX_IMPORT_BYTES:
+            raise PayloadTooLarge(f"an import is at most {MAX_IMPORT_BYTES} bytes")
+        raw = request.get_data(cache=False)
+        if len(raw) > MAX_IMPORT_BYTES:
+            raise PayloadTooLarge(f"an import is at most {MAX_IMPORT_BYTES} bytes")
+        dry_run = request.args.get("dry_run", "false").lower() in ("1", "true", "yes")
+        report = self.catalogue.call(
+            "import_records",
+            _actor(request),
+            importer.decode(raw),
+            fmt,
+            dry_run,
+            timeout=IMPORT_TIMEOUT,
+        )
+        return (200 if dry_run else 201), report
+
+    @api(
+        "GET",
+        "/api/v1/records/export",
+        summary="Export every record as CSV or JSON Lines (?format=csv|jsonl&state=)",
+        tags=("records",),
+        roles=STAFF,
+    )
+    def export_records(self, request: Request) -> Any:
+        fmt = request.args.get("format", "jsonl")
+        if fmt not in importer.FORMATS:
+            raise BadRequest("format is csv or jsonl")
+        text = self.catalogue.call(
+            "export_records",
+            _actor(request),
+            fmt,
+            request.args.get("state"),
+            timeout=IMPORT_TIMEOUT,
+        )
+        response = Response(text, status=200, content_type=f"{TEXT_TYPES[fmt]}; charset=utf-8")
+        response.headers["Content-Disposition"] = f'attachment; filename="records.{fmt}"'
+        response.headers.update(SAFE)
+        return response
+
+    # vocabularies ---------------------------------------------------------------------------
+    @api(
+        "GET",
+        "/api/v1/vocabularies",
+        summary="The controlled vocabularies and how many terms each has",
+        tags=("vocabularies",),
+        roles=(PUBLIC,),
+    )
+    def list_vocabularies(self, request: Request) -> Any:
+        return {"items": self.catalogue.call("list_vocabularies")}
+
+    @api(
+        "GET",
+        "/api/v1/vocabularies/<scheme>",
+        summary="The terms of one vocabulary with vi/en labels",
+        tags=("vocabularies",),
+        roles=(PUBLIC,),
+        responses={404: "no such vocabulary"},
+    )
+    def get_vocabulary(self, request: Request, scheme: str) -> Any:
+        return json_response(self.catalogue.call("get_vocabulary", scheme))
+
+    @api(
+        "POST",
+        "/api/v1/vocabularies/<scheme>/terms",
+        summary="Add a term to a vocabulary (administrators)",
+        tags=("vocabularies",),
+        roles=("admin",),
+        request_schema=catalogue_schemas.TermSchema,
+        responses={404: "no such vocabulary", 409: "code exists", 422: "invalid term"},
+    )
+    def add_term(self, request: Request, scheme: str) -> Any:
+        body = read_json(request, max_bytes=10_000)
+        return 201, self.catalogue.call("add_term", _actor(request), scheme, body)

@@ -1,0 +1,184 @@
+"""Bulk import and export through the gateway: dry runs, row reports, all or nothing."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+
+import pytest
+
+from services.catalogue import domain
+from tests.integration.catalogue.conftest import record_body
+
+pytestmark = pytest.mark.integration
+
+HEADER = [
+    "inventory_number",
+    "heritage_class",
+    "title.vi",
+    "title.en",
+    "rank.level",
+    "location.lat",
+    "location.lon",
+    "periods",
+]
+
+
+def csv_text(rows):
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(HEADER)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def upload(catalogue, content, fmt="csv", dry_run=False, role="cataloguer"):
+    ctype = {"csv": "text/csv", "jsonl": "application/x-ndjson"}[fmt]
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    return catalogue.request(
+        "POST",
+        "/api/v1/records/import",
+        token=catalogue.token_for(role),
+        params={"dry_run": "true"} if dry_run else {},
+        data=data,
+        headers={"Content-Type": f"{ctype}; charset=utf-8"},
+    )
+
+
+def count(catalogue, prefix):
+    rows = catalogue.catalogue_sql(
+        "SELECT count(*) FROM records WHERE inventory_number LIKE :p", p=prefix + "%"
+    )
+    return rows[0][0]
+
+
+def test_dry_run_reports_each_bad_row_and_imports_nothing(catalogue):
+    p = "IMP-" + uuid.uuid4().hex[:6].upper()
+    content = csv_text(
+        [
+            [
+                f"{p}-1",
+                "tangible_site",
+                "Đình Hàng Kênh",
+                "Hàng Kênh communal house",
+                "national",
+                "20.85",
+                "106.68",
+                '["le_trung_hung"]',
+            ],
+            [f"{p}-2", "tangible_site", "", "no Vietnamese", "", "", "", ""],
+            [f"{p}-3", "tangible_site", "Chùa", "", "imperial", "95", "106", ""],
+            [f"{p}-1", "tangible_site", "Trùng số", "", "", "", "", ""],
+            [f"{p}-5", "museum_object", "Hiện vật", "", "", "", "", "mac"],
+        ]
+    )
+    answer = upload(catalogue, content, dry_run=True)
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    assert report["rows"] == 5 and report["valid"] == 1 and report["invalid_rows"] == 4
+    errors = {(e["row"], e["field"]) for e in report["errors"]}
+    assert (3, "title") in errors
+    assert (4, "location.lat") in errors
+    assert (5, "inventory_number") in errors
+    assert (6, "periods") in errors
+    assert count(catalogue, p) == 0
+    real = upload(catalogue, content)
+    assert real.status_code == 422
+    assert real.json()["error"]["details"]["invalid_rows"] == 4
+    assert count(catalogue, p) == 0
+
+
+def test_a_valid_csv_is_imported_as_drafts_with_versions_and_events(catalogue):
+    p = "IMP-" + uuid.uuid4().hex[:6].upper()
+    rows = [
+        [f"{p}-{n}", "tangible_site", f"Đình số {n}", "", "city", "20.8", "106.7", ""]
+        for n in range(50)
+    ]
+    answer = upload(catalogue, csv_text(rows))
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["created"] == 50
+    assert count(catalogue, p) == 50
+    states = catalogue.catalogue_sql(
+        "SELECT DISTINCT r.state, v.action FROM records r JOIN record_versions v "
+        "ON v.record_id = r.id WHERE r.inventory_number LIKE :p",
+        p=p + "%",
+    )
+    assert states == [("draft", "created")]
+    events = [
+        e
+        for e in catalogue.outbox("catalogue.record_created")
+        if e["data"]["inventory_number"].startswith(p)
+    ]
+    assert len(events) == 50
+    again = upload(catalogue, csv_text(rows[:1]))
+    assert again.status_code == 422
+    assert "already used" in again.json()["error"]["details"]["errors"][0]["reason"]
+
+
+def test_a_byte_order_mark_is_accepted_and_a_wrong_encoding_is_400(catalogue):
+    p = "IMP-" + uuid.uuid4().hex[:6].upper()
+    content = csv_text([[f"{p}-1", "tangible_site", "Chùa Dư Hàng", "", "", "", "", ""]])
+    bom = upload(catalogue, "\ufeff" + content, dry_run=True)
+    assert bom.status_code == 200 and bom.json()["valid"] == 1
+    latin = content.replace("Chùa Dư Hàng", "Chua Du Hang\xe9").encode("latin-1")
+    wrong = upload(catalogue, latin, dry_run=True)
+    assert wrong.status_code == 400
+    assert "UTF-8" in wrong.json()["error"]["message"]
+
+
+def test_unknown_columns_and_wrong_content_types_are_refused(catalogue):
+    bad = upload(catalogue, "inventory_number,colour\nX,red\n", dry_run=True)
+    assert bad.status_code == 400 and "colour" in bad.json()["error"]["message"]
+    answer = catalogue.request(
+        "POST",
+        "/api/v1/records/import",
+        token=catalogue.token_for("cataloguer"),
+        json={"records": []},
+    )
+    assert answer.status_code == 415
+    assert upload(catalogue, csv_text([]), dry_run=True).status_code == 422
+
+
+def test_jsonl_import_and_export_round_trip(catalogue):
+    p = "IMP-" + uuid.uuid4().hex[:6].upper()
+    bodies = [record_body(inventory_number=f"{p}-{n}") for n in range(3)]
+    lines = "\n".join(json.dumps(b, ensure_ascii=False) for b in bodies) + "\nnot json\n"
+    bad = upload(catalogue, lines, fmt="jsonl")
+    assert bad.status_code == 422
+    assert bad.json()["error"]["details"]["errors"] == [
+        {"row": 4, "field": "_row", "reason": bad.json()["error"]["details"]["errors"][0]["reason"]}
+    ]
+    good = upload(catalogue, lines.replace("not json\n", ""), fmt="jsonl")
+    assert good.status_code == 201 and good.json()["created"] == 3
+    exported = catalogue.request(
+        "GET",
+        "/api/v1/records/export",
+        token=catalogue.token_for("reviewer"),
+        params={"format": "jsonl", "state": "draft"},
+    )
+    assert exported.status_code == 200
+    assert exported.headers["Content-Type"].startswith("application/x-ndjson")
+    mine = [json.loads(x) for x in exported.text.splitlines() if p in x]
+    assert sorted(r["inventory_number"] for r in mine) == [f"{p}-{n}" for n in range(3)]
+    csv_export = catalogue.request(
+        "GET",
+        "/api/v1/records/export",
+        token=catalogue.token_for("admin"),
+        params={"format": "csv"},
+    )
+    rows = list(csv.DictReader(io.StringIO(csv_export.text)))
+    assert list(rows[0]) == ["id", *domain.CSV_COLUMNS]
+    assert any(r["inventory_number"] == f"{p}-0" for r in rows)
+    assert (
+        catalogue.request(
+            "GET", "/api/v1/records/export", token=catalogue.token_for("researcher")
+        ).status_code
+        == 403
+    )
+
+
+def test_import_requires_an_editor(catalogue):
+    answer = upload(catalogue, csv_text([]), role="reviewer", dry_run=True)
+    assert answer.status_code == 403
