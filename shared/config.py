@@ -5,6 +5,7 @@ Secrets have no defaults: a missing one stops the process at start-up with a cle
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -87,6 +88,7 @@ class AccessSettings:
     admin_user: str = ""
     admin_password: str = ""
     redis_prefix: str = "disan:"
+    trusted_proxies: str = "127.0.0.1/32,::1/128"  # whose X-Real-IP is believed (CIDRs)
 
     def signing_keys(self) -> dict[str, str]:
         """Every key accepted when verifying, by ``kid``; the current one first."""
@@ -185,6 +187,13 @@ class _EventSchema(Schema):
         return EventSettings(**data)
 
 
+def _networks(value: str) -> None:
+    try:
+        [ipaddress.ip_network(p.strip()) for p in value.split(",") if p.strip()]
+    except ValueError as exc:
+        raise ValidationError(f"not a comma-separated list of networks: {exc}") from exc
+
+
 class _AccessSchema(Schema):
     token_secret = fields.String(load_default="")
     token_kid = fields.String(load_default="k1", validate=validate.Length(min=1, max=32))
@@ -202,6 +211,7 @@ class _AccessSchema(Schema):
     admin_user = fields.String(load_default="")
     admin_password = fields.String(load_default="")
     redis_prefix = fields.String(load_default="disan:", validate=validate.Length(min=1))
+    trusted_proxies = fields.String(load_default="127.0.0.1/32,::1/128", validate=_networks)
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> AccessSettings:

@@ -10,7 +10,9 @@ The decision itself is always ``services.access.domain.authorize``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import ipaddress
 import json
 import logging
 import threading
@@ -47,15 +49,24 @@ PURGE_EVENTS = (
     "access.user_roles_changed",
     "access.logged_out",
 )
-TRUSTED_PROXIES = frozenset({"127.0.0.1", "::1"})
+LOOPBACK = "127.0.0.1/32,::1/128"
 MAX_API_KEY_LENGTH = 200
 RPC_TIMEOUT = 10.0
 
 
-def client_ip(request: ApiRequest) -> str:
-    """The caller's address; ``X-Real-IP`` is believed only from the local front proxy."""
+@functools.lru_cache(maxsize=16)
+def _networks(spec: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(p.strip()) for p in spec.split(",") if p.strip())
+
+
+def client_ip(request: ApiRequest, trusted: str = LOOPBACK) -> str:
+    """The caller's address; ``X-Real-IP`` is believed only from a trusted front proxy."""
     remote = request.remote_addr or ""
-    if remote in TRUSTED_PROXIES:
+    try:
+        address = ipaddress.ip_address(remote)
+    except ValueError:
+        return remote
+    if any(address in network for network in _networks(trusted)):
         forwarded = request.headers.get("X-Real-IP", "").strip()
         if forwarded and len(forwarded) <= 64:
             return forwarded
@@ -224,6 +235,9 @@ class Gate:
         except eventlet.Timeout as exc:
             raise Unavailable("the access service did not answer in time") from exc
 
+    def client_ip(self, request: ApiRequest) -> str:
+        return client_ip(request, self.conf.trusted_proxies)
+
     # authentication ------------------------------------------------------------------------
     def authenticate(self, request: ApiRequest, limit: str | None) -> domain.Principal:
         """The caller, from a bearer token or API key; anonymous without credentials."""
@@ -231,7 +245,7 @@ class Gate:
         key = request.headers.get("X-API-Key")
         if header is not None and key is not None:
             raise BadRequest("send either a bearer token or an API key, not both")
-        ip = client_ip(request)
+        ip = self.client_ip(request)
         if key is not None:
             principal = self._api_key(key, ip)
             self._limit(f"key:{principal.id}", self.conf.api_key_per_minute)
@@ -322,7 +336,12 @@ class Gate:
         """Audit a refused request, without waiting for the access service."""
         try:
             self.access.record_denied.call_async(
-                principal.subject, request.method, request.path, status, reason, client_ip(request)
+                principal.subject,
+                request.method,
+                request.path,
+                status,
+                reason,
+                self.client_ip(request),
             )
         except Exception:  # noqa: BLE001 - auditing must not turn a 401 into a 500
             log.warning("could not audit a denied request", exc_info=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 from services.access import domain
 from services.gateway import schemas
-from services.gateway.auth import AccessGate, Gate, client_ip
+from services.gateway.auth import AccessGate, Gate
 from services.gateway.http import SIGNED_IN, STAFF, ApiRequest, api, json_response, read_json
 from services.gateway.openapi import build_openapi
 from services.gateway.records import RecordRoutes
@@ -76,7 +76,9 @@ class GatewayService(RecordRoutes, DisanService):
     )
     def auth_token(self, request: ApiRequest) -> Any:
         body = read_json(request, schemas.LoginRequest(), max_bytes=10_000)
-        tokens = self.gate.call("login", body["username"], body["password"], client_ip(request))
+        tokens = self.gate.call(
+            "login", body["username"], body["password"], self.gate.client_ip(request)
+        )
         return 200, NO_STORE, tokens
 
     @api(
@@ -91,7 +93,11 @@ class GatewayService(RecordRoutes, DisanService):
     )
     def auth_refresh(self, request: ApiRequest) -> Any:
         body = read_json(request, schemas.RefreshRequest(), max_bytes=10_000)
-        return 200, NO_STORE, self.gate.call("refresh", body["refresh_token"], client_ip(request))
+        return (
+            200,
+            NO_STORE,
+            self.gate.call("refresh", body["refresh_token"], self.gate.client_ip(request)),
+        )
 
     @api(
         "POST",

@@ -20,6 +20,9 @@ def test_forwarded_address_is_believed_only_from_the_local_proxy():
     assert client_ip(request("198.51.100.1", **{"X-Real-IP": "203.0.113.9"})) == "198.51.100.1"
     assert client_ip(request("127.0.0.1")) == "127.0.0.1"
     assert client_ip(request("127.0.0.1", **{"X-Real-IP": "x" * 100})) == "127.0.0.1"
+    ingress = "10.42.0.0/16"  # a cluster's ingress pods, from DISAN_TRUSTED_PROXIES
+    assert client_ip(request("10.42.3.7", **{"X-Real-IP": "203.0.113.9"}), ingress) == "203.0.113.9"
+    assert client_ip(request("127.0.0.1", **{"X-Real-IP": "203.0.113.9"}), ingress) == "127.0.0.1"
 
 
 def test_ttl_cache_expires_and_never_outlives_its_ttl():
