@@ -71,7 +71,7 @@ def parse(text: str, fmt: str) -> Iterator[tuple[int, Any]]:
             if line.strip():
                 try:
                     yield number, json.loads(line)
-                except ValueError as exc:
+                except json.JSONDecodeError as exc:
                     yield number, {"__error__": f"not valid JSON: {exc.msg}"}
     else:
         raise BadRequest(f"format is one of {', '.join(FORMATS)}")
@@ -163,6 +163,16 @@ def validate_rows(
     return valid, report, count
 
 
+def _counted(
+    rows: Iterable[tuple[int, Any]], lines: int, progress: Callable[[str, int, int], None]
+) -> Iterator[tuple[int, Any]]:
+    for n, row in enumerate(rows, start=1):
+        if n % 1000 == 0:
+            progress("checking", min(row[0], lines), lines)
+        yield row
+    progress("checking", lines, lines)
+
+
 def run_import(
     db: DbSession,
     principal: Principal,
@@ -170,11 +180,15 @@ def run_import(
     fmt: str,
     dry_run: bool,
     correlation_id: str | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Validate every row; unless it is a dry run and if all rows are valid, create them all."""
     domain.require_editor(principal.roles)
-    valid, report, count = validate_rows(db, parse(decode(content), fmt), fmt)
+    text = decode(content)
+    rows: Iterable[tuple[int, Any]] = parse(text, fmt)
+    if progress is not None:
+        rows = _counted(rows, max(text.count("\n"), 1), progress)
+    valid, report, count = validate_rows(db, rows, fmt)
     result: dict[str, Any] = {
         "format": fmt,
         "dry_run": dry_run,
@@ -201,7 +215,7 @@ def run_import(
             data = records._event_data({"id": rid, "version": 1, "state": "draft"}, doc)
             records.announce(db, "catalogue.record_created", data, principal, correlation_id)
         if progress is not None:
-            progress(start + len(chunk), len(valid))
+            progress("writing", start + len(chunk), len(valid))
     result["created"] = len(valid)
     result["ids"] = [rid for rid, _ in valid][:MAX_REPORTED]
     return result

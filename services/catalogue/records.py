@@ -72,7 +72,8 @@ def view(row: dict[str, Any], staff: bool = True) -> dict[str, Any]:
             "updated_by": row["updated_by"],
             "access": row["access_level"],
         }
-    return out
+    result: dict[str, Any] = out
+    return result
 
 
 def _event_data(row: dict[str, Any], doc: dict[str, Any], **extra: Any) -> dict[str, Any]:

@@ -44,11 +44,11 @@ def existing_inventory_numbers(db: DbSession, numbers: list[str]) -> dict[str, s
     if not numbers:
         return {}
     rows = db.execute(
-        "SELECT lower(inventory_number), id::text FROM records "
+        "SELECT lower(inventory_number) AS inv, id::text AS id FROM records "
         "WHERE lower(inventory_number) = ANY(:n)",
         {"n": [n.lower() for n in numbers]},
     )
-    return {r[0]: r[1] for r in rows}
+    return {str(r["inv"]): str(r["id"]) for r in rows.mappings()}
 
 
 def _params(record_id: str, doc: dict[str, Any]) -> dict[str, Any]:
@@ -194,8 +194,8 @@ def vocabulary_codes(db: DbSession, schemes: set[str]) -> dict[str, set[str]]:
         "SELECT scheme, code FROM vocabulary_terms WHERE scheme = ANY(:s)", {"s": sorted(schemes)}
     )
     known: dict[str, set[str]] = {}
-    for scheme, code in rows:
-        known.setdefault(scheme, set()).add(code)
+    for row in rows.mappings():
+        known.setdefault(str(row["scheme"]), set()).add(str(row["code"]))
     return known
 
 

@@ -228,7 +228,8 @@ class RecordSchema(_Strict):
 
     @post_load
     def jsonable(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        return domain.jsonable(data)
+        clean: dict[str, Any] = domain.jsonable(data)
+        return clean
 
 
 def load_record(payload: Any) -> dict[str, Any]:

@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     from services.access.cli import add_parsers
 
     add_parsers(sub)
+    from services.catalogue.cli import add_parsers as add_catalogue_parsers
+
+    add_catalogue_parsers(sub)
     return parser
 
 
@@ -109,6 +112,11 @@ def main(argv: list[str] | None = None) -> int:
             from shared.config import load_settings
 
             return run(args, load_settings(env=stack.stack_env(stack.paths())))
+        if args.command in ("import", "export"):
+            from services.catalogue.cli import run as run_catalogue
+            from shared.config import load_settings
+
+            return run_catalogue(args, load_settings(env=stack.stack_env(stack.paths())))
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

@@ -354,6 +354,13 @@ def up(timeout: float = 120) -> int:
             _print(f"  logs: {p.logs}")
             return 1
         time.sleep(0.5)
+    _print("• Hải Phòng demo data")
+    try:
+        from services.catalogue.demo import load_into_stack
+
+        _print("  " + load_into_stack(settings))
+    except Exception as exc:  # noqa: BLE001 - the platform runs; say what failed
+        _print(f"✗ demo data not loaded: {type(exc).__name__}: {exc}")
     base = settings.public_url.rstrip("/")
     _print("\nDisan is up.")
     _print(f"  portal        {base}/")
