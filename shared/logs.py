@@ -1,8 +1,9 @@
 """JSON logs carrying a ``correlation_id`` across RPC calls and events.
 
 The id lives in a thread-local, which ``eventlet.monkey_patch()`` makes green-thread-local, so each
-worker sees its own. ``Correlation`` puts it into the worker's context data, which nameko sends
-along with every RPC call the worker makes.
+worker sees its own. ``shared.service.Correlation`` puts it into each nameko worker's context
+data, which nameko sends along with every RPC call the worker makes. This module imports no
+framework, so plain processes (the image server) can use it.
 """
 
 from __future__ import annotations
@@ -11,11 +12,8 @@ import json
 import logging
 import sys
 import threading
-import uuid
 from datetime import UTC, datetime
 from typing import Any
-
-from nameko.extensions import DependencyProvider
 
 _local = threading.local()
 
@@ -65,28 +63,3 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root.setLevel(level)
     for noisy in ("amqp", "kombu", "urllib3", "botocore", "werkzeug", "sqlalchemy.engine"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-def _correlation_from(worker_ctx: Any) -> str:
-    data = worker_ctx.data or {}
-    cid = data.get("correlation_id")
-    if not cid and worker_ctx.args:
-        body = worker_ctx.args[0]
-        if isinstance(body, dict):
-            cid = body.get("correlation_id")
-    return str(cid) if cid else str(uuid.uuid4())
-
-
-class Correlation(DependencyProvider):  # type: ignore[misc]
-    """Gives each worker the correlation id of the call or event that started it."""
-
-    def worker_setup(self, worker_ctx: Any) -> None:
-        cid = _correlation_from(worker_ctx)
-        worker_ctx.data["correlation_id"] = cid
-        set_correlation_id(cid)
-
-    def worker_teardown(self, worker_ctx: Any) -> None:
-        set_correlation_id(None)
-
-    def get_dependency(self, worker_ctx: Any) -> str:
-        return str(worker_ctx.data.get("correlation_id", ""))

@@ -56,7 +56,7 @@ _apt_updated = False
 def apt_install(*packages: str) -> None:
     """Install Debian packages that are missing (needs root)."""
     global _apt_updated
-    missing = [p for p in packages if not _dpkg_installed(p)]
+    missing = [p for p in packages if not dpkg_installed(p)]
     if not missing:
         return
     if os.geteuid() != 0:
@@ -69,7 +69,7 @@ def apt_install(*packages: str) -> None:
     run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], env=env)
 
 
-def _dpkg_installed(package: str) -> bool:
+def dpkg_installed(package: str) -> bool:
     done = subprocess.run(
         ["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True
     )

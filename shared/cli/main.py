@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 
 from shared.config import ConfigError
 
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
     args = build_parser().parse_args(argv)
     try:
         if args.command == "service":

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import time
@@ -442,14 +443,33 @@ def status(as_json: bool = False) -> int:
     return 0 if healthy else 1
 
 
+# What the test suite needs beyond the infrastructure: (command or file that shows it is there,
+# Debian package): the front, libmagic for the IIIF validator, a browser and npm for e2e tests.
+TEST_TOOLS = (
+    (NGINX, "nginx"),
+    ("libmagic1", "libmagic1"),
+    ("chromium", "chromium"),
+    ("npm", "npm"),
+)
+
+
+def _missing(probe: str) -> bool:
+    """A path must exist, a library package be installed, a command be on PATH."""
+    if probe.startswith("/"):
+        return not Path(probe).exists()
+    if probe.startswith("lib"):
+        return not infra.dpkg_installed(probe)
+    return shutil.which(probe) is None
+
+
 def infra_up() -> int:
-    """Only the infrastructure and the Debian packages the test suite needs."""
+    """The infrastructure and the Debian packages the test suite needs."""
     p = paths()
     env = stack_env(p)
     settings = load_settings(env=env)
     provision(settings)
-    for binary, package in ((NGINX, "nginx"),):
-        if not Path(binary).exists():
-            infra.apt_install(package)
-    _print("infrastructure ready: PostgreSQL, RabbitMQ, Redis")
+    missing = [package for probe, package in TEST_TOOLS if _missing(probe)]
+    if missing:
+        infra.apt_install(*missing)
+    _print("infrastructure ready: PostgreSQL, RabbitMQ, Redis; test tools present")
     return 0
