@@ -132,8 +132,8 @@ def validate_rows(
         good.append((number, str(uuid.UUID(given_id)) if given_id else str(uuid.uuid4()), doc))
 
     # checks across rows and against the database, in a few queries
-    schemes = {s for _, _, doc in good for _, s, _ in domain.vocabulary_refs(doc)}
-    known = repo.vocabulary_codes(db, schemes)
+    refs = [domain.vocabulary_refs(doc) for _, _, doc in good]
+    known = repo.vocabulary_codes(db, {s for row in refs for _, s, _ in row})
     taken = repo.existing_inventory_numbers(db, [d["inventory_number"] for _, _, d in good])
     ids_in_file = {rid for _, rid, _ in good}
     taken_ids = repo.existing_ids(db, sorted(ids_in_file))
@@ -141,11 +141,11 @@ def validate_rows(
     existing_targets = repo.existing_ids(db, targets)
     seen: dict[str, int] = {}
     valid: list[tuple[str, dict[str, Any]]] = []
-    for number, rid, doc in good:
+    for (number, rid, doc), used in zip(good, refs, strict=True):
         errors = len(report)
-        for field, reasons in domain.unknown_terms(doc, known).items():
-            for reason in reasons:
-                bad(number, field, reason)
+        for field, scheme, code in used:
+            if code not in known.get(scheme, ()):
+                bad(number, field, f"unknown {scheme} term {code!r}")
         inventory = doc["inventory_number"].lower()
         if inventory in taken:
             bad(number, "inventory_number", f"already used by record {taken[inventory]}")
@@ -211,9 +211,16 @@ def run_import(
     for start in range(0, len(valid), CHUNK):
         chunk = valid[start : start + CHUNK]
         repo.insert_records(db, chunk, "draft", principal.subject)
-        for rid, doc in chunk:
-            data = records._event_data({"id": rid, "version": 1, "state": "draft"}, doc)
-            records.announce(db, "catalogue.record_created", data, principal, correlation_id)
+        events = [
+            records.event(
+                "catalogue.record_created",
+                records.event_data({"id": rid, "version": 1, "state": "draft"}, doc),
+                principal,
+                correlation_id,
+            )
+            for rid, doc in chunk
+        ]
+        repo.publish_many(db, events)
         if progress is not None:
             progress("writing", start + len(chunk), len(valid))
     result["created"] = len(valid)

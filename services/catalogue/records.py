@@ -20,7 +20,7 @@ from services.catalogue import repository as repo
 from shared.contracts import catalogue as _contracts  # noqa: F401 - registers the events
 from shared.db import DbSession
 from shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
-from shared.events import make_event
+from shared.events import Event, make_event
 
 PRODUCER = "catalogue"
 SYSTEM = Principal(kind="user", id="system", name="system", roles=frozenset({"admin"}))
@@ -76,7 +76,7 @@ def view(row: dict[str, Any], staff: bool = True) -> dict[str, Any]:
     return result
 
 
-def _event_data(row: dict[str, Any], doc: dict[str, Any], **extra: Any) -> dict[str, Any]:
+def event_data(row: dict[str, Any], doc: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {
         "record_id": row["id"],
         "inventory_number": doc["inventory_number"],
@@ -94,16 +94,20 @@ def announce(
     principal: Principal,
     correlation_id: str | None,
 ) -> None:
-    db.publish(
-        make_event(
-            event_type,
-            data,
-            producer=PRODUCER,
-            actor=principal.subject
-            if principal.kind != "user" or principal.id != "system"
-            else "system",
-            correlation_id=correlation_id,
-        )
+    db.publish(event(event_type, data, principal, correlation_id))
+
+
+def event(
+    event_type: str, data: dict[str, Any], principal: Principal, correlation_id: str | None
+) -> Event:
+    """A catalogue event, its data checked against the contract."""
+    system = principal.kind == "user" and principal.id == "system"
+    return make_event(
+        event_type,
+        data,
+        producer=PRODUCER,
+        actor="system" if system else principal.subject,
+        correlation_id=correlation_id,
     )
 
 
@@ -135,7 +139,7 @@ def create(
     repo.insert_version(db, record_id, 1, "created", "draft", doc, "", principal.subject)
     row = repo.get_record(db, record_id)
     assert row is not None
-    announce(db, "catalogue.record_created", _event_data(row, doc), principal, correlation_id)
+    announce(db, "catalogue.record_created", event_data(row, doc), principal, correlation_id)
     return view(row)
 
 
@@ -192,7 +196,7 @@ def update(
     announce(
         db,
         "catalogue.record_updated",
-        _event_data(new, doc, changed_fields=changed, restored_from=restored_from),
+        event_data(new, doc, changed_fields=changed, restored_from=restored_from),
         principal,
         correlation_id,
     )
@@ -220,11 +224,11 @@ def transition(
     )
     new = repo.get_record(db, row["id"])
     assert new is not None
-    event = domain.EVENT_OF_STATE.get(new_state, "catalogue.record_updated")
+    event_type = domain.EVENT_OF_STATE.get(new_state, "catalogue.record_updated")
     extra: dict[str, Any] = {"changed_fields": ["state"]}
     if new_state in domain.EVENT_OF_STATE:
         extra = {"comment": comment}
-    announce(db, event, _event_data(new, row["data"], **extra), principal, correlation_id)
+    announce(db, event_type, event_data(new, row["data"], **extra), principal, correlation_id)
     return view(new)
 
 
@@ -254,7 +258,7 @@ def delete(
     announce(
         db,
         "catalogue.record_deleted",
-        _event_data(row | {"version": row["version"] + 1}, row["data"]),
+        event_data(row | {"version": row["version"] + 1}, row["data"]),
         principal,
         correlation_id,
     )

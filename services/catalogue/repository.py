@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from services.catalogue import domain
 from shared.db import DbSession
+from shared.events import Event
 
 Row = dict[str, Any]
 
@@ -74,33 +75,28 @@ def insert_record(
 def insert_records(
     db: DbSession, items: list[tuple[str, dict[str, Any]]], state: str, actor: str
 ) -> None:
-    """Many new records at once (the importer): one statement per batch, versions included."""
+    """Many new records at once (the importer): one statement each for rows and versions."""
     if not items:
         return
-    params = [_params(rid, doc) | {"state": state, "actor": actor} for rid, doc in items]
-    db.connection.execute(
-        text(
-            "INSERT INTO records (id, inventory_number, heritage_class, state, version, data, "
-            "title_sort, rank, district, unesco, lat, lon, search_text, created_by, updated_by) "
-            "VALUES (CAST(:id AS uuid), :inventory_number, :heritage_class, :state, 1, "
-            "CAST(:data AS jsonb), disan_fold(:title_sort), :rank, :district, :unesco, :lat, :lon, "
-            ":search_text, :actor, :actor)"
-        ),
-        params,
-    )
-    db.connection.execute(
-        text(
-            "INSERT INTO record_versions (record_id, version, action, state, inventory_number, "
-            "data, comment, changed_by) VALUES (CAST(:id AS uuid), 1, 'created', :state, "
-            ":inventory_number, CAST(:data AS jsonb), 'imported', :actor)"
-        ),
-        params,
+    rows = [{"id": rid, "data": doc} | domain.columns(doc) for rid, doc in items]
+    db.execute(
+        "INSERT INTO records (id, inventory_number, heritage_class, state, version, data, "
+        "title_sort, rank, district, unesco, lat, lon, search_text, access_level, "
+        "embargo_until, created_by, updated_by) "
+        "SELECT r.id, r.inventory_number, r.heritage_class, :state, 1, r.data, "
+        "disan_fold(r.title_sort), r.rank, r.district, r.unesco, r.lat, r.lon, r.search_text, "
+        "COALESCE(p.level, 'public'), p.embargo_until, :actor, :actor "
+        "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(id uuid, inventory_number text, "
+        "heritage_class text, data jsonb, title_sort text, rank text, district text, "
+        "unesco boolean, lat double precision, lon double precision, search_text text) "
+        "LEFT JOIN record_policies p ON p.record_id = r.id::text",
+        {"rows": json.dumps(rows, ensure_ascii=False), "state": state, "actor": actor},
     )
     db.execute(
-        "UPDATE records r SET access_level = p.level, embargo_until = p.embargo_until "
-        "FROM record_policies p "
-        "WHERE p.record_id = r.id::text AND r.id = ANY(CAST(:ids AS uuid[]))",
-        {"ids": [rid for rid, _ in items]},
+        "INSERT INTO record_versions (record_id, version, action, state, inventory_number, "
+        "data, comment, changed_by) SELECT id, 1, 'created', state, inventory_number, data, "
+        "'imported', :actor FROM records WHERE id = ANY(CAST(:ids AS uuid[]))",
+        {"ids": [rid for rid, _ in items], "actor": actor},
     )
 
 
@@ -184,6 +180,21 @@ def get_version(db: DbSession, record_id: str, version: int) -> Row | None:
             {"id": record_id, "v": version},
         )
     )
+
+
+def publish_many(db: DbSession, events: list[Event]) -> None:
+    """Put many events in the outbox in one round trip (the importer's batches).
+
+    The same row ``shared.db.insert_outbox`` writes; the kernel has no bulk form of it yet.
+    """
+    if events:
+        db.connection.execute(
+            text(
+                "INSERT INTO outbox (event_id, type, envelope) "
+                "VALUES (:id, :type, CAST(:env AS jsonb)) ON CONFLICT (event_id) DO NOTHING"
+            ),
+            [{"id": e.event_id, "type": e.type, "env": json.dumps(e.to_dict())} for e in events],
+        )
 
 
 # vocabularies ---------------------------------------------------------------------------------

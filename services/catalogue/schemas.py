@@ -7,6 +7,7 @@ Vocabulary codes are checked against the database in the service, not here.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Any
 
@@ -27,6 +28,7 @@ LANGUAGES = ("vi", "en")
 TITLE_MAX = 500
 TEXT_MAX = 2_000
 DESCRIPTION_MAX = 50_000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 CODE = validate.Regexp(r"^[a-z0-9][a-z0-9_.-]{0,63}$", error="not a vocabulary code")
 
 
@@ -35,7 +37,7 @@ def clean_text(value: Any, max_length: int) -> str:
     if not isinstance(value, str):
         raise ValidationError("must be a string")
     text = unicodedata.normalize("NFC", value)
-    if any(ord(c) < 32 and c not in "\t\r\n" for c in text):
+    if _CONTROL.search(text):
         raise ValidationError("contains control characters (such as NUL)")
     if len(text) > max_length:
         raise ValidationError(f"longer than {max_length} characters")
@@ -78,6 +80,13 @@ class LangMap(fields.Field):  # type: ignore[type-arg]
         return value
 
 
+class IsoDate(fields.Date):
+    """A calendar date, kept as its ISO 8601 string (what jsonb stores and clients read)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        return super()._deserialize(value, attr, data, **kwargs).isoformat()
+
+
 class Code(fields.String):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(validate=CODE, **kwargs)
@@ -90,7 +99,7 @@ class _Strict(Schema):
 
 class DecisionSchema(_Strict):
     number = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
-    date = fields.Date(load_default=None, allow_none=True)
+    date = IsoDate(load_default=None, allow_none=True)
     issuer = LangMap(load_default=None, allow_none=True)
 
 
@@ -166,7 +175,7 @@ class RelationSchema(_Strict):
 class SourceSchema(_Strict):
     citation = fields.String(required=True, validate=validate.Length(min=1, max=1000))
     url = fields.Url(load_default=None, allow_none=True, schemes={"http", "https"})
-    accessed = fields.Date(load_default=None, allow_none=True)
+    accessed = IsoDate(load_default=None, allow_none=True)
 
 
 class RightsSchema(_Strict):
@@ -225,11 +234,6 @@ class RecordSchema(_Strict):
         errors = domain.class_block_errors(data)
         if errors:
             raise ValidationError(errors)
-
-    @post_load
-    def jsonable(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        clean: dict[str, Any] = domain.jsonable(data)
-        return clean
 
 
 def load_record(payload: Any) -> dict[str, Any]:
