@@ -76,6 +76,13 @@ def set_password_hash(session: DbSession, user_id: str, password_hash: str) -> N
     )
 
 
+def set_user_disabled(session: DbSession, user_id: str, disabled: bool) -> None:
+    session.execute(
+        "UPDATE users SET disabled = :d, updated_at = now() WHERE id = :id",
+        {"d": disabled, "id": user_id},
+    )
+
+
 def touch_login(session: DbSession, user_id: str) -> None:
     session.execute("UPDATE users SET last_login_at = now() WHERE id = :id", {"id": user_id})
 

@@ -151,6 +151,15 @@ class AccessService(DisanService):
             "refresh_expires_in": conf.refresh_ttl_seconds,
         }
 
+    def _end_sessions(self, user_id: str) -> None:
+        """Refuse the user's existing tokens from now on (refresh tokens and access tokens)."""
+        repo.revoke_user_refresh_tokens(self.db, user_id)
+        self.redis.set(
+            user_revision_key(self.settings.access.redis_prefix, user_id),
+            int(_now().timestamp() * 1000),
+            ex=self.settings.access.token_ttl_seconds + 60,
+        )
+
     # sign in and out -----------------------------------------------------------------------
     @rpc
     @committed
@@ -339,12 +348,7 @@ class AccessService(DisanService):
             raise NotFound(f"no user {user_id!r}")
         previous = sorted(row["roles"])
         repo.set_user_roles(self.db, user_id, sorted(wanted))
-        repo.revoke_user_refresh_tokens(self.db, user_id)
-        self.redis.set(
-            user_revision_key(self.settings.access.redis_prefix, user_id),
-            int(_now().timestamp() * 1000),
-            ex=self.settings.access.token_ttl_seconds + 60,
-        )
+        self._end_sessions(user_id)
         self._announce(
             "access.user_roles_changed",
             {
@@ -356,6 +360,66 @@ class AccessService(DisanService):
             principal.subject,
         )
         return accounts.user_view(row | {"roles": sorted(wanted)})
+
+    @rpc
+    @committed
+    def set_user_disabled(self, actor: Any, user_id: str, disabled: Any) -> dict[str, Any]:
+        """Disable (or enable) an account; a disabled user's sessions end at once."""
+        principal = _principal(actor)
+        _require(domain.authorize(principal, "manage", domain.Administration("users"), _now()))
+        if not isinstance(disabled, bool):
+            raise ValidationFailed("disabled is true or false")
+        if disabled and principal.id == user_id:
+            raise Forbidden("an administrator may not disable their own account")
+        row = repo.user_by_id(self.db, user_id, lock=True)
+        if row is None:
+            raise NotFound(f"no user {user_id!r}")
+        repo.set_user_disabled(self.db, user_id, disabled)
+        if disabled:
+            self._end_sessions(user_id)
+        self._announce(
+            "access.user_disabled",
+            {"user_id": user_id, "username": row["username"], "disabled": disabled},
+            principal.subject,
+        )
+        return accounts.user_view(row | {"disabled": disabled})
+
+    @rpc
+    @committed
+    def change_password(
+        self, actor: Any, current_password: Any, new_password: Any, ip: str = ""
+    ) -> dict[str, Any]:
+        """Change one's own password; every session of the account ends (sign in again)."""
+        principal = _principal(actor)
+        if principal.kind != "user":
+            raise Forbidden("only signed-in users have a password")
+        row = repo.user_by_id(self.db, principal.id, lock=True)
+        if row is None or row["disabled"]:
+            raise Unauthorized("sign in again")
+        if not isinstance(current_password, str) or not isinstance(new_password, str):
+            raise ValidationFailed("current_password and new_password are strings")
+        if len(current_password) > domain.PASSWORD_MAX or not self.passwords.verify(
+            row["password_hash"], current_password
+        ):
+            self._announce(
+                "access.login_failed",
+                {"username": row["username"], "ip": ip, "reason": "wrong current password"},
+                principal.subject,
+            )
+            self.db.commit()
+            raise Forbidden("the current password is wrong")
+        try:
+            domain.check_password(new_password, row["username"])
+        except domain.AccessError as exc:
+            raise ValidationFailed(str(exc)) from exc
+        if new_password == current_password:
+            raise ValidationFailed("the new password is the current one")
+        repo.set_password_hash(self.db, principal.id, self.passwords.hash(new_password))
+        self._end_sessions(principal.id)
+        self._announce(
+            "access.password_changed", {"user_id": principal.id, "ip": ip}, principal.subject
+        )
+        return {"changed": True}
 
     # API keys ------------------------------------------------------------------------------
     @rpc

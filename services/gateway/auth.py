@@ -48,6 +48,8 @@ PURGE_EVENTS = (
     "access.api_key_revoked",
     "access.user_roles_changed",
     "access.logged_out",
+    "access.user_disabled",
+    "access.password_changed",
 )
 LOOPBACK = "127.0.0.1/32,::1/128"
 MAX_API_KEY_LENGTH = 200

@@ -98,3 +98,12 @@ class AccessDecisionResponse(PolicyResponse):
     allowed = fields.Boolean()
     status = fields.Integer()
     explanation = fields.String()
+
+
+class PasswordRequest(Schema):
+    current_password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+    new_password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+
+
+class DisabledRequest(Schema):
+    disabled = fields.Boolean(required=True)

@@ -129,6 +129,26 @@ class GatewayService(RecordRoutes, DisanService):
     def auth_me(self, request: ApiRequest) -> Any:
         return _actor(request)
 
+    @api(
+        "POST",
+        "/api/v1/auth/password",
+        summary="Change one's own password; every session of the account ends",
+        tags=("auth",),
+        roles=SIGNED_IN,
+        limit="login",
+        request_schema=schemas.PasswordRequest,
+        responses={403: "wrong current password", 422: "the new password is too weak"},
+    )
+    def auth_password(self, request: ApiRequest) -> Any:
+        body = read_json(request, schemas.PasswordRequest(), max_bytes=10_000)
+        return self.gate.call(
+            "change_password",
+            _actor(request),
+            body["current_password"],
+            body["new_password"],
+            self.gate.client_ip(request),
+        )
+
     # users ---------------------------------------------------------------------------------
     @api(
         "GET",
@@ -187,6 +207,20 @@ class GatewayService(RecordRoutes, DisanService):
     def set_user_roles(self, request: ApiRequest, user_id: str) -> Any:
         body = read_json(request, schemas.RolesRequest(), max_bytes=10_000)
         return self.gate.call("set_user_roles", _actor(request), user_id, body["roles"])
+
+    @api(
+        "PUT",
+        "/api/v1/users/<user_id>/disabled",
+        summary="Disable or enable an account (its sessions end at once)",
+        tags=("users",),
+        roles=ADMIN,
+        request_schema=schemas.DisabledRequest,
+        response_schema=schemas.UserResponse,
+        responses={404: "no such user"},
+    )
+    def set_user_disabled(self, request: ApiRequest, user_id: str) -> Any:
+        body = read_json(request, schemas.DisabledRequest(), max_bytes=10_000)
+        return self.gate.call("set_user_disabled", _actor(request), user_id, body["disabled"])
 
     # API keys ------------------------------------------------------------------------------
     @api(

@@ -104,3 +104,15 @@ class RequestDeniedV1(_Base):
     status = fields.Integer(required=True)
     reason = fields.String(required=True, validate=validate.Length(max=512))
     principal = fields.String(required=True, validate=_NAME)
+
+
+@contract("access.password_changed", 1)
+class PasswordChangedV1(_Base):
+    user_id = fields.String(required=True)
+
+
+@contract("access.user_disabled", 1)
+class UserDisabledV1(_Base):
+    user_id = fields.String(required=True)
+    username = fields.String(required=True, validate=_NAME)
+    disabled = fields.Boolean(required=True)

@@ -102,3 +102,82 @@ def test_unknown_roles_are_refused(platform):
         json={"roles": ["superuser"]},
     )
     assert answer.status_code == 422
+
+
+def test_password_change_ends_every_session_and_needs_the_current_password(platform):
+    user, tokens = new_user(platform, "reviewer")
+    token = tokens["access_token"]
+    new_password = "an entirely new passphrase 7"
+    platform.secrets.append(new_password)
+    wrong = platform.request(
+        "POST",
+        "/api/v1/auth/password",
+        token=token,
+        json={"current_password": "not my password at all", "new_password": new_password},
+    )
+    assert wrong.status_code == 403
+    weak = platform.request(
+        "POST",
+        "/api/v1/auth/password",
+        token=token,
+        json={"current_password": PASSWORD, "new_password": "short"},
+    )
+    assert weak.status_code == 422
+    assert me(platform, token).status_code == 200  # nothing changed so far
+    done = platform.request(
+        "POST",
+        "/api/v1/auth/password",
+        token=token,
+        json={"current_password": PASSWORD, "new_password": new_password},
+    )
+    assert done.status_code == 200, done.text
+    wait_until(lambda: me(platform, token).status_code == 401, timeout=3)
+    refresh = platform.request(
+        "POST", "/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+    )
+    assert refresh.status_code == 401
+    assert platform.login(user["username"], PASSWORD, ip="198.51.100.9").status_code == 401
+    again = platform.login(user["username"], new_password, ip="198.51.100.9")
+    assert again.status_code == 200
+    platform.secrets += [again.json()["access_token"], again.json()["refresh_token"]]
+    platform.wait_audit("access.password_changed", lambda e: e["data"]["user_id"] == user["id"])
+
+
+def test_api_keys_have_no_password_to_change(platform):
+    key = platform.new_key(name="no password")["key"]
+    answer = platform.request(
+        "POST",
+        "/api/v1/auth/password",
+        key=key,
+        json={"current_password": "x" * 12, "new_password": "y" * 12},
+    )
+    assert answer.status_code == 403
+
+
+def test_disabled_user_is_locked_out_at_once_and_can_be_enabled_again(platform):
+    user, tokens = new_user(platform, "researcher")
+    admin = platform.token_for("admin")
+    answer = platform.request(
+        "PUT", f"/api/v1/users/{user['id']}/disabled", token=admin, json={"disabled": True}
+    )
+    assert answer.status_code == 200 and answer.json()["disabled"] is True
+    wait_until(lambda: me(platform, tokens["access_token"]).status_code == 401, timeout=3)
+    assert platform.login(user["username"], PASSWORD, ip="198.51.100.10").status_code == 401
+    answer = platform.request(
+        "PUT", f"/api/v1/users/{user['id']}/disabled", token=admin, json={"disabled": False}
+    )
+    assert answer.status_code == 200
+    back = platform.login(user["username"], PASSWORD, ip="198.51.100.10")
+    assert back.status_code == 200
+    platform.secrets += [back.json()["access_token"], back.json()["refresh_token"]]
+    platform.wait_audit("access.user_disabled", lambda e: e["data"]["user_id"] == user["id"])
+
+
+def test_admin_may_not_disable_themself(platform):
+    admin = platform.token_for("admin")
+    me_id = me(platform, admin).json()["id"]
+    answer = platform.request(
+        "PUT", f"/api/v1/users/{me_id}/disabled", token=admin, json={"disabled": True}
+    )
+    assert answer.status_code == 403
+    assert me(platform, admin).status_code == 200
