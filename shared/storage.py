@@ -18,6 +18,7 @@ from typing import IO, Any
 import urllib3
 from minio import Minio
 from minio.commonconfig import CopySource
+from minio.datatypes import Part
 from minio.error import S3Error
 
 from shared.config import S3Settings
@@ -223,3 +224,146 @@ class ObjectStore:
                 "presigned_get_object", self.client.presigned_get_object, bucket, key, expires
             )
         )
+
+    def read_range(self, bucket: str, key: str, offset: int, length: int) -> bytes:
+        """``length`` bytes of an object from ``offset`` (fewer at its end)."""
+        if length <= 0:
+            return b""
+        response = self._call(
+            "get_object", self.client.get_object, bucket, key, offset=offset, length=length
+        )
+        try:
+            return bytes(response.read())
+        finally:
+            response.close()
+            response.release_conn()
+
+    def open_ranged(self, bucket: str, key: str, block: int = 256 * 1024) -> RangedObject:
+        """A read-only, seekable file over an object, fetched in cached ranges (header parsing)."""
+        return RangedObject(self, bucket, key, self.stat(bucket, key).size, block)
+
+    def copy(
+        self, bucket: str, source_key: str, key: str, metadata: dict[str, str] | None = None
+    ) -> StoredObject:
+        """Server-side copy inside ``bucket`` (the bytes never pass through this process)."""
+        self._call(
+            "copy_object",
+            self.client.copy_object,
+            bucket,
+            key,
+            CopySource(bucket, source_key),
+            metadata=metadata,
+            metadata_directive="REPLACE" if metadata is not None else None,
+        )
+        return self.stat(bucket, key)
+
+    # presigned multipart uploads (clients write large files to S3 directly) ----------------
+
+    def create_multipart(self, bucket: str, key: str, content_type: str) -> str:
+        """Start a multipart upload; returns its upload id."""
+        headers = {"Content-Type": content_type}
+        return str(
+            self._call(
+                "create_multipart_upload",
+                self.client._create_multipart_upload,
+                bucket,
+                key,
+                headers,
+            )
+        )
+
+    def presigned_part(
+        self, bucket: str, key: str, upload_id: str, part_number: int, expires: timedelta
+    ) -> str:
+        """A URL the client PUTs one part to (parts are numbered from 1, at most 10,000)."""
+        if not 1 <= part_number <= 10_000:
+            raise StorageError(f"part number {part_number} is outside 1..10000")
+        return str(
+            self._call(
+                "presigned upload_part",
+                self.client.get_presigned_url,
+                "PUT",
+                bucket,
+                key,
+                expires,
+                extra_query_params={"uploadId": upload_id, "partNumber": str(part_number)},
+            )
+        )
+
+    def complete_multipart(self, bucket: str, key: str, upload_id: str) -> StoredObject:
+        """Assemble the parts the client uploaded, in part-number order."""
+        listed = self._call(
+            "list_parts", self.client._list_parts, bucket, key, upload_id, max_parts=10_000
+        )
+        parts = [Part(p.part_number, p.etag) for p in listed.parts]
+        if not parts:
+            raise StorageError("complete_multipart: no part was uploaded")
+        self._call(
+            "complete_multipart_upload",
+            self.client._complete_multipart_upload,
+            bucket,
+            key,
+            upload_id,
+            parts,
+        )
+        return self.stat(bucket, key)
+
+    def abort_multipart(self, bucket: str, key: str, upload_id: str) -> None:
+        self._call(
+            "abort_multipart_upload", self.client._abort_multipart_upload, bucket, key, upload_id
+        )
+
+
+class RangedObject(io.RawIOBase):
+    """A seekable reader over an S3 object; reads fetch aligned blocks, a few kept in memory."""
+
+    def __init__(
+        self, store: ObjectStore, bucket: str, key: str, size: int, block: int, keep: int = 16
+    ) -> None:
+        super().__init__()
+        self.store, self.bucket, self.key, self.size = store, bucket, key, size
+        self.block, self.keep = block, keep
+        self.position = 0
+        self.fetched = 0
+        self._blocks: dict[int, bytes] = {}
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence]
+        self.position = max(0, base + offset)
+        return self.position
+
+    def _block(self, index: int) -> bytes:
+        data = self._blocks.get(index)
+        if data is None:
+            data = self.store.read_range(self.bucket, self.key, index * self.block, self.block)
+            self.fetched += len(data)
+            if len(self._blocks) >= self.keep:
+                self._blocks.pop(next(iter(self._blocks)))
+            self._blocks[index] = data
+        return data
+
+    def read(self, size: int = -1) -> bytes:
+        end = self.size if size is None or size < 0 else min(self.size, self.position + size)
+        out = bytearray()
+        while self.position < end:
+            index, within = divmod(self.position, self.block)
+            data = self._block(index)[within : within + end - self.position]
+            if not data:
+                break
+            out += data
+            self.position += len(data)
+        return bytes(out)
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)

@@ -13,6 +13,7 @@ from services.access import domain
 from services.gateway import schemas
 from services.gateway.auth import AccessGate, Gate
 from services.gateway.http import SIGNED_IN, STAFF, ApiRequest, api, json_response, read_json
+from services.gateway.media import MediaRoutes
 from services.gateway.openapi import build_openapi
 from services.gateway.records import RecordRoutes
 from shared.errors import ValidationFailed
@@ -30,7 +31,7 @@ def _actor(request: ApiRequest) -> dict[str, Any]:
     return actor
 
 
-class GatewayService(RecordRoutes, DisanService):
+class GatewayService(RecordRoutes, MediaRoutes, DisanService):
     name = "gateway"
 
     gate: Gate = AccessGate()

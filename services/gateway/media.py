@@ -1,0 +1,420 @@
+"""The media routes: uploads streamed to S3, presigned multipart uploads, asset status.
+
+A mixin of ``GatewayService``. An upload's body is parsed as it arrives (werkzeug's sans-IO
+multipart decoder over ``request.stream``, never ``request.files``, which would spool it): the
+first bytes are sniffed and a refused type is answered before anything is stored; the file part
+then streams through ``shared.storage`` to ``masters`` with its SHA-256 computed on the way, and
+the media service is asked by RPC to check and register the object. Memory stays at one
+S3 part (16 MB) whatever the file's size. Why: ``docs/decisions/050-media-upload-path.md``.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import IO, Any
+
+import eventlet
+from marshmallow import Schema, fields
+from nameko.rpc import RpcProxy, ServiceProxy
+from werkzeug.http import parse_options_header
+from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
+from werkzeug.wrappers import Request
+
+from services.gateway.http import PUBLIC, STAFF, api, read_json
+from services.media import sniff
+from services.media.dependencies import Storage
+from services.media.domain import (
+    MASTERS_BUCKET,
+    MediaLimits,
+    Refused,
+    clean_metadata,
+    master_key,
+    unsupported_upload,
+)
+from shared.errors import NotFound, PayloadTooLarge, Unavailable, ValidationFailed
+from shared.storage import ChecksumMismatch, ObjectStore
+
+RPC_TIMEOUT = 60.0
+COMPLETE_TIMEOUT = 1800.0
+READ_CHUNK = 256 * 1024
+MAX_FIELDS_BYTES = 64 * 1024
+EDITORS = ("cataloguer",)
+_SHA = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+class MediaRpc(RpcProxy):  # type: ignore[misc]
+    """RPC to the media service (its name configurable for tests)."""
+
+    def __init__(self) -> None:
+        super().__init__("media")
+
+    def setup(self) -> None:
+        self.target_service = self.container.config.get("DISAN_MEDIA_SERVICE", "media")
+        super().setup()
+
+    def get_dependency(self, worker_ctx: Any) -> Media:
+        return Media(ServiceProxy(worker_ctx, self.target_service, self.rpc_reply_listener))
+
+
+class Media:
+    def __init__(self, proxy: ServiceProxy) -> None:
+        self.proxy = proxy
+
+    def call(self, method: str, *args: Any, timeout: float = RPC_TIMEOUT) -> Any:
+        try:
+            with eventlet.Timeout(timeout):
+                return getattr(self.proxy, method)(*args)
+        except eventlet.Timeout as exc:
+            raise Unavailable("the media service did not answer in time") from exc
+
+
+class StreamedMultipart:
+    """A multipart/form-data body read as it arrives; the ``file`` part readable as a stream.
+
+    Form fields before and after the file are collected (64 KB at most in all).
+    """
+
+    def __init__(self, stream: IO[bytes], boundary: bytes, max_bytes: int) -> None:
+        self.stream = stream
+        self.decoder = MultipartDecoder(boundary, max_form_memory_size=MAX_FIELDS_BYTES)
+        self.fields: dict[str, str] = {}
+        self.filename: str | None = None
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._pending = bytearray()
+        self._in_file = False
+        self._file_done = False
+        self._current: str | None = None
+        self._field_bytes = 0
+        self._eof = False
+
+    def _pump(self) -> bool:
+        """Feed the decoder and handle events until file data is pending; False at the end."""
+        while True:
+            event = self.decoder.next_event()
+            if isinstance(event, NeedData):
+                if self._eof:
+                    return False
+                chunk = self.stream.read(READ_CHUNK)
+                if not chunk:
+                    self._eof = True
+                    self.decoder.receive_data(None)
+                else:
+                    self.decoder.receive_data(chunk)
+                continue
+            if isinstance(event, File) and event.name == "file" and self.filename is None:
+                self.filename = event.filename or ""
+                self._in_file, self._current = True, None
+                return True
+            if isinstance(event, (File, Field)):
+                self._in_file = False
+                self._current = event.name if isinstance(event, Field) else None
+                if self._current is not None:
+                    self.fields[self._current] = ""
+            elif isinstance(event, Data):
+                if self._in_file:
+                    self._pending += event.data
+                    if not event.more_data:
+                        self._in_file, self._file_done = False, True
+                    return True
+                if self._current is not None:
+                    self._field_bytes += len(event.data)
+                    if self._field_bytes > MAX_FIELDS_BYTES:
+                        raise PayloadTooLarge("form fields besides the file are at most 64 KB")
+                    self.fields[self._current] += event.data.decode("utf-8", "replace")
+            elif isinstance(event, Epilogue):
+                return False
+
+    def open_file(self) -> bool:
+        """Read up to the start of the ``file`` part; False if the body has none."""
+        while self.filename is None:
+            if not self._pump():
+                return False
+        return True
+
+    def peek(self, n: int) -> bytes:
+        while len(self._pending) < n and not self._file_done:
+            if not self._pump():
+                break
+        return bytes(self._pending[:n])
+
+    def read(self, n: int = -1) -> bytes:
+        want = READ_CHUNK if n is None or n < 0 else n
+        while len(self._pending) < want and not self._file_done:
+            if not self._pump():
+                break
+        out = bytes(self._pending[:want])
+        del self._pending[:want]
+        self.size += len(out)
+        if self.size > self.max_bytes:
+            raise PayloadTooLarge(f"a file is at most {self.max_bytes} bytes")
+        return out
+
+    def finish(self) -> dict[str, str]:
+        """Drain the rest of the body; the form fields sent."""
+        while not self._file_done and self.filename is not None and self.read(READ_CHUNK):
+            pass
+        self._pending.clear()
+        while self._pump():
+            self._pending.clear()
+        return self.fields
+
+
+def _expected_sha(request: Request, fields_before: dict[str, str]) -> str | None:
+    value = (
+        request.headers.get("X-Checksum-SHA256")
+        or request.args.get("sha256")
+        or fields_before.get("sha256")
+    )
+    if not value:
+        return None
+    value = value.strip()
+    if not _SHA.match(value):
+        raise ValidationFailed("the expected SHA-256 is 64 hexadecimal digits")
+    return value.lower()
+
+
+def _actor(request: Request) -> dict[str, Any]:
+    return request.principal.to_dict()  # type: ignore[no-any-return]
+
+
+# documentation schemas -----------------------------------------------------------------------
+
+
+class UploadAccepted(Schema):
+    asset_id = fields.UUID()
+    status = fields.String(metadata={"example": "processing"})
+    sha256 = fields.String()
+    size = fields.Integer()
+    format = fields.String(metadata={"example": "tiff"})
+
+
+class AssetResponse(Schema):
+    asset_id = fields.UUID()
+    record_id = fields.UUID()
+    status = fields.String(metadata={"description": "processing | ready | failed"})
+    width = fields.Integer(allow_none=True)
+    height = fields.Integer(allow_none=True)
+    levels = fields.Integer(allow_none=True)
+    sha256 = fields.String()
+    size = fields.Integer()
+    format = fields.String()
+    technical = fields.Dict()
+    metadata = fields.Dict()
+    failure_reason = fields.String(allow_none=True)
+
+
+class MultipartStart(Schema):
+    size = fields.Integer(required=True, metadata={"example": 2147483648})
+    content_type = fields.String(load_default="application/octet-stream")
+
+
+class MultipartComplete(Schema):
+    upload_id = fields.String(required=True)
+    sha256 = fields.String(load_default=None, allow_none=True)
+    filename = fields.String(load_default="")
+    metadata = fields.Dict(load_default=dict)
+
+
+_UPLOAD_ERRORS = {
+    404: "no such record",
+    413: "too large: bytes, pixels, pages or decompression ratio over the limits",
+    415: "not multipart, or a type we do not take (sniffed from the bytes)",
+    422: "empty, truncated or malformed file; wrong SHA-256",
+}
+
+
+class MediaRoutes:
+    """``/api/v1/records/{id}/media…`` and ``/api/v1/media…``."""
+
+    media: Media = MediaRpc()  # type: ignore[assignment]
+    media_store: ObjectStore = Storage()  # type: ignore[assignment]
+    catalogue: Any
+    gate: Any
+    settings: Any
+
+    def _stream_upload(self, request: Request, key_of: Any) -> tuple[str, Any, StreamedMultipart]:
+        """Stream the ``file`` part to ``masters``; (key, stored object, parsed body)."""
+        limits = MediaLimits.from_config(self.settings.extra.get("media"))
+        mimetype, options = parse_options_header(request.headers.get("Content-Type", ""))
+        if mimetype != "multipart/form-data" or not options.get("boundary"):
+            raise unsupported_upload()
+        if request.content_length is not None and request.content_length > limits.max_upload_bytes:
+            raise PayloadTooLarge(f"a file is at most {limits.max_upload_bytes} bytes")
+        body = StreamedMultipart(
+            request.stream, options["boundary"].encode("latin-1"), limits.max_upload_bytes
+        )
+        if not body.open_file():
+            raise ValidationFailed("send the file in the multipart field 'file'")
+        expected = _expected_sha(request, body.fields)
+        try:
+            fmt = sniff.detect(body.peek(sniff.HEAD_BYTES))
+        except Refused as exc:
+            raise exc.to_client_error() from None
+        key = key_of(fmt)
+        try:
+            stored = self.media_store.put_stream(
+                MASTERS_BUCKET, key, body, -1, fmt.mime, expected_sha256=expected
+            )
+        except ChecksumMismatch as exc:
+            raise ValidationFailed(str(exc), {"reason": "checksum_mismatch"}) from None
+        return key, stored, body
+
+    @api(
+        "POST",
+        "/api/v1/records/<record_id>/media",
+        summary=(
+            "Upload a file to a record (multipart field 'file'; optional fields caption_vi, "
+            "caption_en, creator, date, rights_statement, licence, position, sha256 or header "
+            "X-Checksum-SHA256); streamed to storage, checked, then processed"
+        ),
+        tags=("media",),
+        roles=EDITORS,
+        response_schema=UploadAccepted,
+        responses=_UPLOAD_ERRORS,
+    )
+    def upload_media(self, request: Request, record_id: str) -> Any:
+        record = self.catalogue.call("get_record", _actor(request), record_id)
+        asset_id = str(uuid.uuid4())
+        key, stored, body = self._stream_upload(request, lambda fmt: master_key(asset_id, fmt.ext))
+        try:
+            metadata = clean_metadata(body.finish())
+        except BaseException:
+            self.media_store.delete(MASTERS_BUCKET, key)
+            raise
+        asset = self.media.call(
+            "register_upload",
+            _actor(request),
+            record["id"],
+            asset_id,
+            key,
+            stored.sha256,
+            body.filename or "",
+            metadata,
+        )
+        return 202, {"Location": f"/api/v1/media/{asset_id}"}, asset
+
+    @api(
+        "POST",
+        "/api/v1/media/<asset_id>/versions",
+        summary="Replace an asset's master with a new version (the old one is kept)",
+        tags=("media",),
+        roles=EDITORS,
+        response_schema=UploadAccepted,
+        responses=_UPLOAD_ERRORS,
+    )
+    def replace_media(self, request: Request, asset_id: str) -> Any:
+        self.media.call("get_asset", asset_id)
+        staging = f"uploads/{uuid.uuid4()}"
+        key, stored, body = self._stream_upload(request, lambda fmt: f"{staging}.{fmt.ext}")
+        body.finish()
+        asset = self.media.call(
+            "replace_master", _actor(request), asset_id, key, stored.sha256, body.filename or ""
+        )
+        return 202, asset
+
+    @api(
+        "POST",
+        "/api/v1/records/<record_id>/media/uploads",
+        summary=(
+            "Start a presigned multipart upload for a large file: returns the asset id, the "
+            "upload id, the part size and one PUT URL per part (straight to storage)"
+        ),
+        tags=("media",),
+        roles=EDITORS,
+        request_schema=MultipartStart,
+    )
+    def start_multipart(self, request: Request, record_id: str) -> Any:
+        record = self.catalogue.call("get_record", _actor(request), record_id)
+        body = read_json(request, MultipartStart(), max_bytes=10_000)
+        return 201, self.media.call(
+            "start_multipart", _actor(request), record["id"], body["size"], body["content_type"]
+        )
+
+    @api(
+        "POST",
+        "/api/v1/records/<record_id>/media/uploads/<asset_id>/complete",
+        summary="Finish a multipart upload: assemble, hash, check and register the file",
+        tags=("media",),
+        roles=EDITORS,
+        request_schema=MultipartComplete,
+        response_schema=UploadAccepted,
+        responses=_UPLOAD_ERRORS,
+    )
+    def complete_multipart(self, request: Request, record_id: str, asset_id: str) -> Any:
+        record = self.catalogue.call("get_record", _actor(request), record_id)
+        body = read_json(request, MultipartComplete(), max_bytes=100_000)
+        if body["sha256"] and not _SHA.match(body["sha256"]):
+            raise ValidationFailed("sha256 is 64 hexadecimal digits")
+        metadata = clean_metadata({k: str(v) for k, v in body["metadata"].items()})
+        asset = self.media.call(
+            "complete_multipart",
+            _actor(request),
+            record["id"],
+            asset_id,
+            body["upload_id"],
+            body["sha256"],
+            body["filename"],
+            metadata,
+            timeout=COMPLETE_TIMEOUT,
+        )
+        return 202, {"Location": f"/api/v1/media/{asset_id}"}, asset
+
+    @api(
+        "GET",
+        "/api/v1/media/<asset_id>",
+        summary="An asset: status (processing, ready, failed), technical metadata, checksum",
+        tags=("media",),
+        roles=(PUBLIC,),
+        response_schema=AssetResponse,
+        responses={404: "no such asset"},
+    )
+    def get_media(self, request: Request, asset_id: str) -> Any:
+        asset = self.media.call("get_asset", asset_id)
+        self.gate.require_item(request, "asset", asset["asset_id"])
+        if asset["deleted_at"] and not set(STAFF) & set(request.principal.roles):
+            raise NotFound("no such asset")
+        return asset
+
+    @api(
+        "GET",
+        "/api/v1/records/<record_id>/media",
+        summary="The assets of a record, in their order",
+        tags=("media",),
+        roles=(PUBLIC,),
+    )
+    def list_media(self, request: Request, record_id: str) -> Any:
+        record = self.catalogue.call("get_record", _actor(request), record_id)
+        self.gate.require_item(request, "record", record["id"])
+        return {"items": self.media.call("list_assets", record["id"])}
+
+    @api(
+        "GET",
+        "/api/v1/media/<asset_id>/events",
+        summary="The asset's preservation events (PREMIS-style), oldest first",
+        tags=("media",),
+        roles=STAFF,
+    )
+    def media_events(self, request: Request, asset_id: str) -> Any:
+        return {"items": self.media.call("asset_events", asset_id)}
+
+    @api(
+        "GET",
+        "/api/v1/media/<asset_id>/versions",
+        summary="Every stored version of the asset's master",
+        tags=("media",),
+        roles=STAFF,
+    )
+    def media_versions(self, request: Request, asset_id: str) -> Any:
+        return {"items": self.media.call("asset_versions", asset_id)}
+
+    @api(
+        "DELETE",
+        "/api/v1/media/<asset_id>",
+        summary="Soft-delete an asset (purged after the retention period by `disan media purge`)",
+        tags=("media",),
+        roles=("admin", "cataloguer"),
+    )
+    def delete_media(self, request: Request, asset_id: str) -> Any:
+        return self.media.call("delete_asset", _actor(request), asset_id)

@@ -1,0 +1,221 @@
+"""The media service's pure core: formats, limits, keys, metadata, preservation events.
+
+No I/O and no framework imports: the service, the worker and the gateway route all decide with
+these functions.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shared.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+
+MASTERS_BUCKET = "masters"
+THUMBNAIL_SIZE = 400
+STATUSES = ("processing", "ready", "failed")
+
+
+class MediaError(Exception):
+    """Base of the media service's own errors."""
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    kind: str  # image, pdf, audio, video, model
+    mime: str
+    ext: str
+
+
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in (
+        Format("jpeg", "image", "image/jpeg", "jpg"),
+        Format("png", "image", "image/png", "png"),
+        Format("tiff", "image", "image/tiff", "tif"),
+        Format("webp", "image", "image/webp", "webp"),
+        Format("jp2", "image", "image/jp2", "jp2"),
+        Format("pdf", "pdf", "application/pdf", "pdf"),
+        Format("wav", "audio", "audio/wav", "wav"),
+        Format("mp3", "audio", "audio/mpeg", "mp3"),
+        Format("flac", "audio", "audio/flac", "flac"),
+        Format("ogg", "audio", "audio/ogg", "ogg"),
+        Format("m4a", "audio", "audio/mp4", "m4a"),
+        Format("mp4", "video", "video/mp4", "mp4"),
+        Format("mov", "video", "video/quicktime", "mov"),
+        Format("mkv", "video", "video/x-matroska", "mkv"),
+        Format("glb", "model", "model/gltf-binary", "glb"),
+        Format("gltf", "model", "model/gltf+json", "gltf"),
+    )
+}
+
+
+class Refused(MediaError):
+    """An upload we do not take, with a stable reason code and a readable message."""
+
+    STATUS = {
+        "empty": 422,
+        "truncated": 422,
+        "malformed": 422,
+        "too_many_pixels": 413,
+        "too_many_pages": 413,
+        "decompression_ratio": 413,
+        "too_large": 413,
+        "checksum_mismatch": 422,
+        "archive": 415,
+        "svg_script": 415,
+        "unsupported": 415,
+    }
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason, self.message = reason, message
+
+    def to_client_error(self) -> Exception:
+        """The shared error type the gateway maps to the right 4xx."""
+        status = self.STATUS.get(self.reason, 422)
+        details = {"reason": self.reason}
+        if status == 413:
+            return PayloadTooLarge(self.message, details)
+        if status == 415:
+            return UnsupportedMediaType(self.message, details)
+        return ValidationFailed(self.message, details)
+
+
+@dataclass(frozen=True)
+class MediaLimits:
+    """Limits on untrusted input (``extra.media`` in the config file)."""
+
+    max_pixels: int = 1_000_000_000
+    max_ratio: float = 500.0
+    max_pages: int = 1000
+    max_upload_bytes: int = 50 * 1024**3
+    retention_days: int = 30
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any] | None) -> MediaLimits:
+        config = config or {}
+        return cls(
+            max_pixels=int(config.get("max_pixels", cls.max_pixels)),
+            max_ratio=float(config.get("max_ratio", cls.max_ratio)),
+            max_pages=int(config.get("max_pages", cls.max_pages)),
+            max_upload_bytes=int(config.get("max_upload_bytes", cls.max_upload_bytes)),
+            retention_days=int(config.get("retention_days", cls.retention_days)),
+        )
+
+    def check_image(self, width: int, height: int, pages: int, bands: int, size: int) -> None:
+        if width <= 0 or height <= 0:
+            raise Refused("malformed", f"the image header says {width}×{height} pixels")
+        if width * height > self.max_pixels:
+            raise Refused(
+                "too_many_pixels",
+                f"{width}×{height} = {width * height} pixels is more than {self.max_pixels}",
+            )
+        if pages > self.max_pages:
+            raise Refused("too_many_pages", f"{pages} pages is more than {self.max_pages}")
+        ratio = width * height * max(bands, 1) / max(size, 1)
+        if ratio > self.max_ratio:
+            raise Refused(
+                "decompression_ratio",
+                f"the image would expand {ratio:.0f}× when decoded (limit {self.max_ratio:.0f}×):"
+                " a decompression bomb",
+            )
+
+
+# names and keys -------------------------------------------------------------------------------
+
+_UNSAFE = re.compile(r"[^\w.\- ]+", re.UNICODE)
+
+
+def safe_filename(name: str | None) -> str:
+    """The client's file name as a label only: no path, no control characters, ≤ 200 chars.
+
+    It never becomes part of a key (keys come from the asset id and the sniffed format).
+    """
+    if not name:
+        return ""
+    base = re.split(r"[\\/]", unicodedata.normalize("NFC", name))[-1]
+    base = _UNSAFE.sub("_", base).strip(" .")
+    return base[:200]
+
+
+def master_key(asset_id: str, ext: str, version: int = 1) -> str:
+    """Key of a master in ``masters``; version 1 keeps the canonical key of the handbook."""
+    if version == 1:
+        return f"assets/{asset_id}/original.{ext}"
+    return f"assets/{asset_id}/v{version}/original.{ext}"
+
+
+def thumbnail_key(asset_id: str) -> str:
+    return f"assets/{asset_id}/thumbnail.jpg"
+
+
+def page_key(asset_id: str, page: int) -> str:
+    return f"assets/{asset_id}/pages/{page:05d}.jpg"
+
+
+def poster_key(asset_id: str) -> str:
+    return f"assets/{asset_id}/poster.jpg"
+
+
+def purge_after(now: datetime, limits: MediaLimits) -> datetime:
+    return now + timedelta(days=limits.retention_days)
+
+
+# metadata --------------------------------------------------------------------------------------
+
+_META_TEXT = ("creator", "date", "rights_statement", "licence")
+
+
+def clean_metadata(form: dict[str, str]) -> dict[str, Any]:
+    """Asset metadata from form fields: caption (vi/en), creator, date, rights, licence, order."""
+    meta: dict[str, Any] = {}
+    caption = {
+        lang: form[f"caption_{lang}"].strip()
+        for lang in ("vi", "en")
+        if form.get(f"caption_{lang}", "").strip()
+    }
+    if caption:
+        meta["caption"] = caption
+    for key in _META_TEXT:
+        value = form.get(key, "").strip()
+        if len(value) > 2000:
+            raise ValidationFailed(f"{key} is longer than 2000 characters", {"field": key})
+        if value:
+            meta[key] = unicodedata.normalize("NFC", value)
+    if form.get("position", "").strip():
+        try:
+            meta["position"] = int(form["position"])
+        except ValueError:
+            raise ValidationFailed("position is a whole number", {"field": "position"}) from None
+    return meta
+
+
+def premis_event(
+    event_type: str, agent: str, outcome: str = "success", **detail: Any
+) -> dict[str, Any]:
+    """A preservation event (PREMIS-style: type, date, agent, outcome, detail)."""
+    return {
+        "event_type": event_type,
+        "occurred_at": datetime.now(UTC),
+        "agent": agent,
+        "outcome": outcome,
+        "detail": detail,
+    }
+
+
+def levels_of(width: int, height: int, tile: int) -> int:
+    """Pages of a pyramid halving (floor) until the image fits one tile, as vips writes them."""
+    levels = 1
+    while width > tile or height > tile:
+        width, height = max(1, width // 2), max(1, height // 2)
+        levels += 1
+    return levels
+
+
+def unsupported_upload() -> UnsupportedMediaType:
+    return UnsupportedMediaType("send the file as multipart/form-data in the field 'file'")

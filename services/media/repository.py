@@ -1,0 +1,171 @@
+"""SQL of the media service (its own schema: assets, asset_versions, preservation_events)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from shared.db import DbSession
+
+_COLUMNS = (
+    "id, record_id, status, kind, format, mime_type, version, master_key, size, sha256, "
+    "filename, position, metadata, technical, width, height, levels, failure_reason, "
+    "fixity_status, fixity_checked_at, deleted_at, purge_after, created_by, created_at, updated_at"
+)
+
+
+def insert_asset(db: DbSession, row: dict[str, Any]) -> None:
+    db.execute(
+        "INSERT INTO assets (id, record_id, status, kind, format, mime_type, version, master_key,"
+        " size, sha256, filename, position, metadata, technical, width, height, created_by) "
+        "VALUES (:id, :record_id, 'processing', :kind, :format, :mime_type, 1, :master_key, :size,"
+        " :sha256, :filename, :position, CAST(:metadata AS jsonb), CAST(:technical AS jsonb),"
+        " :width, :height, :created_by)",
+        row | {"metadata": json.dumps(row["metadata"]), "technical": json.dumps(row["technical"])},
+    )
+    insert_version(db, row["id"], 1, row)
+
+
+def insert_version(db: DbSession, asset_id: str, version: int, row: dict[str, Any]) -> None:
+    db.execute(
+        "INSERT INTO asset_versions (asset_id, version, master_key, format, size, sha256, "
+        "filename, created_by) VALUES (:a, :v, :master_key, :format, :size, :sha256, :filename,"
+        " :created_by)",
+        {"a": asset_id, "v": version}
+        | {k: row[k] for k in ("master_key", "format", "size", "sha256", "filename", "created_by")},
+    )
+
+
+def replace_master(db: DbSession, asset_id: str, version: int, row: dict[str, Any]) -> None:
+    db.execute(
+        "UPDATE assets SET version = :v, status = 'processing', kind = :kind, format = :format,"
+        " mime_type = :mime_type, master_key = :master_key, size = :size, sha256 = :sha256,"
+        " filename = :filename, technical = CAST(:technical AS jsonb), width = :width,"
+        " height = :height, levels = NULL, failure_reason = NULL, fixity_status = 'unchecked',"
+        " updated_at = now() WHERE id = :id",
+        {"id": asset_id, "v": version, "technical": json.dumps(row["technical"])}
+        | {
+            k: row[k]
+            for k in (
+                "kind",
+                "format",
+                "mime_type",
+                "master_key",
+                "size",
+                "sha256",
+                "filename",
+                "width",
+                "height",
+            )
+        },
+    )
+    insert_version(db, asset_id, version, row)
+
+
+def get_asset(db: DbSession, asset_id: str, lock: bool = False) -> dict[str, Any] | None:
+    row = (
+        db.execute(
+            f"SELECT {_COLUMNS} FROM assets WHERE id = :id" + (" FOR UPDATE" if lock else ""),
+            {"id": asset_id},
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def assets_of_record(db: DbSession, record_id: str) -> list[dict[str, Any]]:
+    rows = db.execute(
+        f"SELECT {_COLUMNS} FROM assets WHERE record_id = :r AND deleted_at IS NULL "
+        "ORDER BY position, created_at",
+        {"r": record_id},
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def versions(db: DbSession, asset_id: str) -> list[dict[str, Any]]:
+    rows = db.execute(
+        "SELECT version, master_key, format, size, sha256, filename, created_by, created_at "
+        "FROM asset_versions WHERE asset_id = :a ORDER BY version",
+        {"a": asset_id},
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def mark_ready(db: DbSession, asset_id: str, technical: dict[str, Any]) -> None:
+    db.execute(
+        "UPDATE assets SET status = 'ready', width = COALESCE(:w, width),"
+        " height = COALESCE(:h, height), levels = :levels,"
+        " technical = technical || CAST(:t AS jsonb), failure_reason = NULL, updated_at = now()"
+        " WHERE id = :id",
+        {
+            "id": asset_id,
+            "w": technical.get("width"),
+            "h": technical.get("height"),
+            "levels": technical.get("levels"),
+            "t": json.dumps(technical),
+        },
+    )
+
+
+def mark_failed(db: DbSession, asset_id: str, reason: str) -> None:
+    db.execute(
+        "UPDATE assets SET status = 'failed', failure_reason = :r, updated_at = now() "
+        "WHERE id = :id",
+        {"id": asset_id, "r": reason[:2000]},
+    )
+
+
+def set_fixity(db: DbSession, asset_id: str, ok: bool) -> None:
+    db.execute(
+        "UPDATE assets SET fixity_status = :s, fixity_checked_at = now() WHERE id = :id",
+        {"id": asset_id, "s": "ok" if ok else "failed"},
+    )
+
+
+def fixity_due(db: DbSession, limit: int) -> list[dict[str, Any]]:
+    rows = db.execute(
+        "SELECT v.asset_id, v.version, v.master_key, v.sha256, a.record_id FROM asset_versions v"
+        " JOIN assets a ON a.id = v.asset_id ORDER BY a.fixity_checked_at NULLS FIRST,"
+        " v.asset_id, v.version LIMIT :n",
+        {"n": limit},
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def soft_delete(db: DbSession, asset_id: str, at: datetime, purge: datetime) -> None:
+    db.execute(
+        "UPDATE assets SET deleted_at = :at, purge_after = :p, updated_at = now() WHERE id = :id",
+        {"id": asset_id, "at": at, "p": purge},
+    )
+
+
+def purgeable(db: DbSession, now: datetime) -> list[dict[str, Any]]:
+    rows = db.execute(
+        "SELECT id, record_id FROM assets WHERE deleted_at IS NOT NULL AND purge_after <= :now",
+        {"now": now},
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def remove_asset(db: DbSession, asset_id: str) -> None:
+    db.execute("DELETE FROM assets WHERE id = :id", {"id": asset_id})
+
+
+def add_event(db: DbSession, asset_id: str, event: dict[str, Any]) -> None:
+    db.execute(
+        "INSERT INTO preservation_events (asset_id, event_type, occurred_at, agent, outcome,"
+        " detail) VALUES (:a, :event_type, :occurred_at, :agent, :outcome,"
+        " CAST(:detail AS jsonb))",
+        {"a": asset_id} | event | {"detail": json.dumps(event["detail"], default=str)},
+    )
+
+
+def events(db: DbSession, asset_id: str) -> list[dict[str, Any]]:
+    rows = db.execute(
+        "SELECT id, event_type, occurred_at, agent, outcome, detail FROM preservation_events "
+        "WHERE asset_id = :a ORDER BY id",
+        {"a": asset_id},
+    ).mappings()
+    return [dict(r) for r in rows]

@@ -1,0 +1,256 @@
+"""The media service: assets of records, immutable masters, derivatives, preservation.
+
+Upload bytes never travel over RPC: the gateway streams them to ``masters`` (or a client writes
+them there through presigned multipart URLs) and then asks this service to check and register
+the object (``register_upload`` / ``complete_multipart``). The derivative worker consumes
+``media.asset_ingested``. See ``docs/decisions/050-media-upload-path.md``.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from nameko.rpc import rpc
+from nameko.timer import timer
+
+from services.access.service import committed
+from services.media import ingest, preservation, schemas, worker
+from services.media import repository as repo
+from services.media.dependencies import Limits, Storage
+from services.media.domain import MASTERS_BUCKET, purge_after
+from shared.consumer import reliable_handler
+from shared.db import Database
+from shared.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from shared.events import Event, make_event
+from shared.outbox import OutboxRelay
+from shared.service import DisanService
+from shared.storage import PART_SIZE, StorageError
+
+PRESIGN_EXPIRES = timedelta(hours=6)
+FIXITY_INTERVAL = 24 * 3600
+
+
+def _agent(actor: Any) -> str:
+    if not isinstance(actor, dict):
+        raise BadRequest("actor must be a principal")
+    return f"{actor.get('kind', 'user')}:{actor.get('id') or actor.get('name', '?')}"
+
+
+def _uuid(value: Any, what: str) -> str:
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise NotFound(f"no such {what}") from None
+
+
+class MediaService(DisanService):
+    name = "media"
+
+    db = Database("media")
+    relay = OutboxRelay("media")
+    store = Storage()
+    limits = Limits()
+
+    def _asset(self, asset_id: Any, lock: bool = False) -> dict[str, Any]:
+        row = repo.get_asset(self.db, _uuid(asset_id, "asset"), lock)
+        if row is None:
+            raise NotFound("no such asset")
+        return row
+
+    # ingest ----------------------------------------------------------------------------------
+    @rpc
+    @committed
+    def register_upload(
+        self,
+        actor: Any,
+        record_id: Any,
+        asset_id: Any,
+        key: Any,
+        sha256: Any,
+        filename: Any = "",
+        metadata: Any = None,
+    ) -> dict[str, Any]:
+        """Check an object the gateway streamed to ``masters`` and make it an asset."""
+        asset = ingest.register(
+            self.db,
+            self.store,
+            self.limits,
+            actor=_agent(actor),
+            record_id=_uuid(record_id, "record"),
+            asset_id=_uuid(asset_id, "asset"),
+            key=str(key),
+            sha256=str(sha256),
+            filename=str(filename or ""),
+            metadata=dict(metadata or {}),
+            correlation_id=self.correlation or None,
+        )
+        return schemas.dump_asset(asset)
+
+    @rpc
+    @committed
+    def replace_master(
+        self, actor: Any, asset_id: Any, key: Any, sha256: Any, filename: Any = ""
+    ) -> dict[str, Any]:
+        """A new version of an asset's master; the old one stays in storage and in the log."""
+        old = self._asset(asset_id, lock=True)
+        if old["deleted_at"] is not None:
+            raise Conflict("the asset is deleted")
+        asset = ingest.register(
+            self.db,
+            self.store,
+            self.limits,
+            actor=_agent(actor),
+            record_id=str(old["record_id"]),
+            asset_id=str(old["id"]),
+            key=str(key),
+            sha256=str(sha256),
+            filename=str(filename or ""),
+            metadata=dict(old["metadata"]),
+            correlation_id=self.correlation or None,
+            replaces=old,
+        )
+        return schemas.dump_asset(asset)
+
+    @rpc
+    def start_multipart(
+        self, actor: Any, record_id: Any, size: Any, content_type: Any = "application/octet-stream"
+    ) -> dict[str, Any]:
+        """Presigned URLs for a client to upload a large file in parts, straight to S3."""
+        _agent(actor)
+        if not isinstance(size, int) or size <= 0:
+            raise ValidationFailed("size is the file's length in bytes")
+        if size > self.limits.max_upload_bytes:
+            raise ValidationFailed(f"a file is at most {self.limits.max_upload_bytes} bytes")
+        part_size = max(PART_SIZE, math.ceil(size / 10_000))
+        count = math.ceil(size / part_size)
+        asset_id = str(uuid.uuid4())
+        key = ingest.staging_key(asset_id)
+        upload_id = self.store.create_multipart(MASTERS_BUCKET, key, str(content_type))
+        parts = [
+            {
+                "part_number": n,
+                "url": self.store.presigned_part(
+                    MASTERS_BUCKET, key, upload_id, n, PRESIGN_EXPIRES
+                ),
+            }
+            for n in range(1, count + 1)
+        ]
+        return {
+            "asset_id": asset_id,
+            "record_id": _uuid(record_id, "record"),
+            "upload_id": upload_id,
+            "part_size": part_size,
+            "parts": parts,
+            "expires_in": int(PRESIGN_EXPIRES.total_seconds()),
+        }
+
+    @rpc
+    @committed
+    def complete_multipart(
+        self,
+        actor: Any,
+        record_id: Any,
+        asset_id: Any,
+        upload_id: Any,
+        expected_sha256: Any = None,
+        filename: Any = "",
+        metadata: Any = None,
+    ) -> dict[str, Any]:
+        """Assemble the parts, hash the result, then check and register it like any upload."""
+        asset_id = _uuid(asset_id, "asset")
+        key = ingest.staging_key(asset_id)
+        try:
+            self.store.complete_multipart(MASTERS_BUCKET, key, str(upload_id))
+        except StorageError as exc:
+            raise NotFound(f"no such multipart upload ({exc})") from None
+        actual = self.store.sha256_of(MASTERS_BUCKET, key)
+        if expected_sha256 and actual != str(expected_sha256).lower():
+            self.store.delete(MASTERS_BUCKET, key)
+            raise ValidationFailed(
+                f"SHA-256 mismatch: expected {expected_sha256}, got {actual}",
+                {"reason": "checksum_mismatch"},
+            )
+        registered: dict[str, Any] = self.register_upload(
+            actor, record_id, asset_id, key, actual, filename, metadata
+        )
+        return registered
+
+    # reading -----------------------------------------------------------------------------------
+    @rpc
+    @committed
+    def get_asset(self, asset_id: Any) -> dict[str, Any]:
+        return schemas.dump_asset(self._asset(asset_id))
+
+    @rpc
+    @committed
+    def list_assets(self, record_id: Any) -> list[dict[str, Any]]:
+        rows = repo.assets_of_record(self.db, _uuid(record_id, "record"))
+        return [schemas.dump_asset(r) for r in rows]
+
+    @rpc
+    @committed
+    def asset_events(self, asset_id: Any) -> list[dict[str, Any]]:
+        asset = self._asset(asset_id)
+        dumped: list[dict[str, Any]] = schemas.PreservationEventSchema(many=True).dump(
+            repo.events(self.db, str(asset["id"]))
+        )
+        return dumped
+
+    @rpc
+    @committed
+    def asset_versions(self, asset_id: Any) -> list[dict[str, Any]]:
+        asset = self._asset(asset_id)
+        dumped: list[dict[str, Any]] = schemas.VersionSchema(many=True).dump(
+            repo.versions(self.db, str(asset["id"]))
+        )
+        return dumped
+
+    # deletion and preservation -----------------------------------------------------------------
+    @rpc
+    @committed
+    def delete_asset(self, actor: Any, asset_id: Any) -> dict[str, Any]:
+        """Soft delete: hidden at once, purged after the retention period by an admin."""
+        asset = self._asset(asset_id, lock=True)
+        if asset["deleted_at"] is None:
+            now = ingest.now()
+            until = purge_after(now, self.limits)
+            repo.soft_delete(self.db, str(asset["id"]), now, until)
+            repo.add_event(
+                self.db,
+                str(asset["id"]),
+                ingest.premis_event(
+                    "deletion", _agent(actor), stage="soft", purge_after=until.isoformat()
+                ),
+            )
+            self.db.publish(
+                make_event(
+                    "media.asset_deleted",
+                    {
+                        "asset_id": str(asset["id"]),
+                        "record_id": str(asset["record_id"]),
+                        "version": asset["version"],
+                        "purge_after": until.isoformat(),
+                    },
+                    producer="media",
+                    actor=_agent(actor),
+                    correlation_id=self.correlation or None,
+                )
+            )
+        return schemas.dump_asset(self._asset(asset_id))
+
+    @rpc
+    def run_fixity(self, limit: int = 1000) -> list[dict[str, Any]]:
+        results = preservation.run_fixity(self.db, self.store, int(limit))
+        return [r.__dict__ for r in results]
+
+    @timer(interval=FIXITY_INTERVAL, eager=False)
+    def scheduled_fixity(self) -> None:
+        preservation.run_fixity(self.db, self.store, 1000, agent="media:fixity-schedule")
+
+    # the derivative worker ---------------------------------------------------------------------
+    @reliable_handler("media.asset_ingested")
+    def handle_asset_ingested(self, event: Event) -> None:
+        worker.make_derivatives(self.db, self.store, self.limits, event)

@@ -1,0 +1,62 @@
+"""Events the media service announces (``media.*``), version 1.
+
+They carry the asset and record ids and what a consumer needs to act (dimensions for IIIF
+canvases, the reason of a failure); consumers ask the media service for everything else.
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from shared.events import contract
+
+_SHA = validate.Regexp(r"^[0-9a-f]{64}$", error="not a hex SHA-256")
+
+
+class _Asset(Schema):
+    asset_id = fields.UUID(required=True)
+    record_id = fields.UUID(required=True)
+    version = fields.Integer(load_default=1, validate=validate.Range(min=1))
+
+
+@contract("media.asset_ingested", 1)
+class AssetIngestedV1(_Asset):
+    format = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    kind = fields.String(required=True, validate=validate.Length(min=1, max=16))
+    size = fields.Integer(required=True, validate=validate.Range(min=1))
+    sha256 = fields.String(required=True, validate=_SHA)
+    master_key = fields.String(required=True, validate=validate.Length(min=1, max=512))
+
+
+@contract("media.derivative_ready", 1)
+class DerivativeReadyV1(_Asset):
+    kind = fields.String(required=True)
+    width = fields.Integer(load_default=None, allow_none=True)
+    height = fields.Integer(load_default=None, allow_none=True)
+    levels = fields.Integer(load_default=None, allow_none=True)
+    pages = fields.Integer(load_default=None, allow_none=True)
+    duration = fields.Float(load_default=None, allow_none=True)
+    derivative_key = fields.String(load_default=None, allow_none=True)
+
+
+@contract("media.asset_failed", 1)
+class AssetFailedV1(_Asset):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+@contract("media.fixity_failed", 1)
+class FixityFailedV1(_Asset):
+    master_key = fields.String(required=True)
+    expected_sha256 = fields.String(required=True, validate=_SHA)
+    actual_sha256 = fields.String(load_default=None, allow_none=True)
+    detail = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+@contract("media.asset_deleted", 1)
+class AssetDeletedV1(_Asset):
+    purge_after = fields.String(required=True)
+
+
+@contract("media.asset_replaced", 1)
+class AssetReplacedV1(_Asset):
+    previous_version = fields.Integer(required=True, validate=validate.Range(min=1))
