@@ -77,7 +77,7 @@ class StreamedMultipart:
 
     def __init__(self, stream: IO[bytes], boundary: bytes, max_bytes: int) -> None:
         self.stream = stream
-        self.decoder = MultipartDecoder(boundary, max_form_memory_size=MAX_FIELDS_BYTES)
+        self.decoder = MultipartDecoder(boundary, max_form_memory_size=None)
         self.fields: dict[str, str] = {}
         self.filename: str | None = None
         self.max_bytes = max_bytes
