@@ -1,0 +1,257 @@
+"""docker-compose.yml and what it mounts: valid, complete, healthy ordering, no secrets."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from services.imageserver.keys import DERIVATIVES_BUCKET, derivative_key
+from shared.runner import SERVICES
+from tests.unit.deploy.conftest import CHART, COMPOSE, DUMMY_ENV, ROOT, config_defaults
+
+BIN = Path(sys.executable).parent
+INFRA = ("postgres", "rabbitmq", "redis", "minio")
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|_KEY$|_KEY_ID$|REDISCLI_AUTH")
+
+
+def _tool(name: str) -> str | None:
+    candidate = BIN / name
+    return str(candidate) if candidate.exists() else shutil.which(name)
+
+
+def test_compose_file_is_valid_against_the_compose_spec_schema() -> None:
+    tool = _tool("check-jsonschema")
+    if tool is None:
+        pytest.skip("check-jsonschema is not installed (pip install -e .[dev])")
+    done = subprocess.run(
+        [tool, "--builtin-schema", "vendor.compose-spec", str(COMPOSE)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("profiles", ["", "cantaloupe"])
+def test_docker_compose_config_accepts_the_file(profiles: str, tmp_path: Path) -> None:
+    tool = shutil.which("docker-compose")
+    if tool is None:
+        pytest.skip("Debian package docker-compose (v1) is not installed")
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), **DUMMY_ENV}
+    if profiles:
+        env["COMPOSE_PROFILES"] = profiles
+    done = subprocess.run(
+        [tool, "-f", str(COMPOSE), "--project-directory", str(ROOT), "config", "-q"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_compose_refuses_to_start_without_the_secrets(tmp_path: Path) -> None:
+    tool = shutil.which("docker-compose")
+    if tool is None:
+        pytest.skip("Debian package docker-compose (v1) is not installed")
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path)}
+    done = subprocess.run(
+        [tool, "-f", str(COMPOSE), "--project-directory", str(tmp_path), "config", "-q"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert "DISAN_" in done.stderr
+
+
+def test_every_registered_service_runs_in_compose(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name in SERVICES:
+        assert name in services, f"{name} is in shared.runner.SERVICES but not in compose"
+        svc = services[name]
+        assert svc["environment"]["DISAN_SERVICE"] == name
+        assert svc["build"]["dockerfile"] == "deploy/docker/Dockerfile"
+        assert svc["healthcheck"]["test"][-1].endswith("healthcheck.py")
+        deps = svc["depends_on"]
+        assert deps["bootstrap"]["condition"] == "service_completed_successfully"
+        for infra in INFRA:
+            assert deps[infra]["condition"] == "service_healthy"
+
+
+def test_front_waits_for_healthy_gateway_and_image_server(compose: dict[str, Any]) -> None:
+    deps = compose["services"]["front"]["depends_on"]
+    assert deps["gateway"]["condition"] == "service_healthy"
+    assert deps["imageserver"]["condition"] == "service_healthy"
+
+
+def test_every_long_running_container_has_a_healthcheck(compose: dict[str, Any]) -> None:
+    for name, svc in compose["services"].items():
+        if name == "bootstrap":
+            assert svc["command"] == ["bootstrap"]
+            continue
+        assert "healthcheck" in svc, f"{name} has no healthcheck"
+        for dep, how in (svc.get("depends_on") or {}).items():
+            assert isinstance(how, dict) and "condition" in how, f"{name} -> {dep}: no condition"
+
+
+def test_images_are_pinned_never_latest(compose: dict[str, Any]) -> None:
+    for name, svc in compose["services"].items():
+        image = svc["image"]
+        tag = image.rsplit(":", 1)[-1] if ":" in image.split("/")[-1] else ""
+        assert tag and tag != "latest" and not tag.endswith("latest}"), f"{name}: {image}"
+
+
+def test_secrets_come_from_the_environment_and_are_required(compose: dict[str, Any]) -> None:
+    env_sources = [compose["x-disan-env"]] + [
+        svc.get("environment") or {} for svc in compose["services"].values()
+    ]
+    for env in env_sources:
+        for key, value in env.items():
+            if SECRET_NAME.search(key) and key != "DISAN_TOKEN_PREVIOUS_KEYS":
+                text = str(value)
+                assert "${" in text, f"{key} has a literal value"
+                # optional only for the Cantaloupe profile's API secret (checked at start)
+                if key not in ("DISAN_CANTALOUPE_API_SECRET", "CANTALOUPE_ENDPOINT_API_SECRET"):
+                    assert ":?" in text, f"{key} must be required (${{VAR:?}})"
+    for url in ("DISAN_DATABASE_URL", "DISAN_AMQP_URI", "DISAN_REDIS_URL"):
+        assert ":?" in compose["x-disan-env"][url]
+
+
+def test_data_lives_in_named_volumes(compose: dict[str, Any]) -> None:
+    mounts = {
+        "postgres": "/var/lib/postgresql/data",
+        "rabbitmq": "/var/lib/rabbitmq",
+        "redis": "/data",
+        "minio": "/data",
+        "prometheus": "/prometheus",
+        "grafana": "/var/lib/grafana",
+    }
+    for name, path in mounts.items():
+        volumes = compose["services"][name]["volumes"]
+        named = [v for v in volumes if v.split(":")[0] in compose["volumes"]]
+        assert any(v.split(":")[1] == path for v in named), f"{name}: no volume at {path}"
+
+
+def test_bootstrap_creates_the_buckets_and_runs_the_migrations() -> None:
+    entrypoint = (ROOT / "deploy" / "docker" / "entrypoint.sh").read_text()
+    assert "shared.cli.main migrate" in entrypoint
+    assert "ensure_buckets.py" in entrypoint
+    script = (ROOT / "deploy" / "docker" / "ensure_buckets.py").read_text()
+    assert "ensure_buckets(settings)" in script
+    from shared.cli.stack import BUCKETS
+
+    assert set(BUCKETS) == {"masters", "derivatives"}
+
+
+def test_front_routes_images_to_the_image_server_and_the_rest_to_the_gateway() -> None:
+    conf = (ROOT / "deploy" / "compose" / "nginx" / "default.conf.template").read_text()
+    http = config_defaults("http")
+    assert f"server gateway:{http['gateway']};" in conf
+    assert "server ${DISAN_IMAGE_UPSTREAM};" in conf
+    assert re.search(r"location /iiif/image/ \{ proxy_pass http://disan_images; \}", conf)
+    assert re.search(r"location / \{ proxy_pass http://disan_gateway; \}", conf)
+
+
+def test_compose_image_upstream_defaults_to_our_image_server(compose: dict[str, Any]) -> None:
+    http = config_defaults("http")
+    upstream = compose["services"]["front"]["environment"]["DISAN_IMAGE_UPSTREAM"]
+    assert upstream == f"${{DISAN_IMAGE_UPSTREAM:-imageserver:{http['imageserver']}}}"
+
+
+def test_prometheus_scrapes_every_service_on_its_ops_port() -> None:
+    conf = yaml.safe_load((ROOT / "deploy/compose/prometheus/prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in conf["scrape_configs"]}
+    ops = config_defaults("ops")
+    for name in SERVICES:
+        targets = jobs[name]["static_configs"][0]["targets"]
+        assert targets == [f"{name}:{ops[name]}"]
+    rabbit = jobs["rabbitmq"]
+    assert rabbit["metrics_path"] == "/metrics/detailed"
+    assert "queue_coarse_metrics" in rabbit["params"]["family"]
+
+
+def _metric_names_in_code() -> set[str]:
+    names: set[str] = set()
+    for folder in ("shared", "services"):
+        for path in (ROOT / folder).rglob("*.py"):
+            names.update(re.findall(r'"(disan_[a-z_]+)"', path.read_text(encoding="utf-8")))
+    return names
+
+
+def test_dashboard_shows_what_the_issue_asks_with_metrics_that_exist() -> None:
+    path = ROOT / "deploy/compose/grafana/dashboards/disan.json"
+    dashboard = json.loads(path.read_text(encoding="utf-8"))
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    text = "\n".join(exprs)
+    for wanted in (
+        "entrypoint_seconds_count",  # request rates
+        "histogram_quantile",  # latencies
+        "rabbitmq_detailed_queue_messages_ready",  # queue depths
+        'queue="disan.dead_letters"',  # dead letters
+        "disan_imageserver_tile_cache_total",  # tile cache hit ratio
+    ):
+        assert wanted in text, wanted
+    known = _metric_names_in_code()
+    for service in SERVICES:  # shared.metrics builds these per service
+        known.update(
+            f"disan_{service}_entrypoint_{suffix}"
+            for suffix in ("seconds", "errors_total", "in_flight")
+        )
+    for name in set(re.findall(r"\b(disan_[a-z_]*[a-z])\b(?![.*+])", text)):
+        base = re.sub(r"_(bucket|count|sum)$", "", name)
+        assert base in known, f"dashboard uses {name}, which no code exports"
+    # the entrypoint metrics are built per service: disan_<service>_entrypoint_seconds
+    metrics = (ROOT / "shared" / "metrics.py").read_text()
+    assert "{prefix}_entrypoint_seconds" in metrics and 'f"disan_{service}"' in metrics
+    provider = yaml.safe_load(
+        (ROOT / "deploy/compose/grafana/provisioning/dashboards/disan.yml").read_text()
+    )
+    assert provider["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
+    datasource = yaml.safe_load(
+        (ROOT / "deploy/compose/grafana/provisioning/datasources/prometheus.yml").read_text()
+    )
+    uid = datasource["datasources"][0]["uid"]
+    assert all(p["datasource"]["uid"] == uid for p in dashboard["panels"])
+
+
+def test_cantaloupe_reads_our_derivatives_under_our_identifiers() -> None:
+    env = dict(
+        line.split("=", 1)
+        for line in (ROOT / "deploy/cantaloupe/cantaloupe.env").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert env["CANTALOUPE_SOURCE_STATIC"] == "S3Source"
+    assert env["CANTALOUPE_S3SOURCE_BASICLOOKUPSTRATEGY_BUCKET_NAME"] == DERIVATIVES_BUCKET
+    asset = "0b8f3c1e-7c1a-4c55-9d55-2f3f5f1f9a10"
+    key = (
+        env["CANTALOUPE_S3SOURCE_BASICLOOKUPSTRATEGY_PATH_PREFIX"]
+        + asset
+        + env["CANTALOUPE_S3SOURCE_BASICLOOKUPSTRATEGY_PATH_SUFFIX"]
+    )
+    assert key == derivative_key(asset)
+    assert env["CANTALOUPE_ENDPOINT_API_ENABLED"] == "true"
+    assert not any(SECRET_NAME.search(k) for k in env), "secrets belong in the environment"
+
+
+@pytest.mark.parametrize("name", ["cantaloupe.env", "iiif-paths.conf.template"])
+def test_the_chart_ships_the_same_cantaloupe_files_as_compose(name: str) -> None:
+    assert (CHART / "files" / name).read_bytes() == (ROOT / "deploy/cantaloupe" / name).read_bytes()
+
+
+def test_cantaloupe_adapter_keeps_the_public_image_urls() -> None:
+    conf = (ROOT / "deploy/cantaloupe/iiif-paths.conf.template").read_text()
+    assert "listen 8002;" in conf
+    assert "location /iiif/image/" in conf
+    assert "proxy_pass http://${CANTALOUPE_UPSTREAM}/iiif/;" in conf
+    assert 'sub_filter "/iiif/3/" "/iiif/image/3/";' in conf
