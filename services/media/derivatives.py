@@ -62,6 +62,15 @@ def _to_srgb(image: Any) -> Any:
     return image
 
 
+def tile_size(width: int, height: int) -> int:
+    """512-px tiles; a smaller power of two for small images (libtiff refuses tiles far larger
+    than the image)."""
+    tile = 16
+    while tile < TILE and tile < max(width, height):
+        tile *= 2
+    return tile
+
+
 def _jp2_to_tiff(src: Path, workdir: Path) -> Path:
     """libvips here has no JPEG 2000: decode with Pillow (OpenJPEG) into a plain TIFF."""
     from PIL import Image
@@ -93,11 +102,12 @@ def image(src: Path, fmt: str, workdir: Path, asset_id: str, pyramid_key: str) -
         }
         prepared = _to_srgb(original)
         pyramid = workdir / "pyramid.tif"
+        tile = tile_size(prepared.width, prepared.height)
         prepared.tiffsave(
             str(pyramid),
             tile=True,
-            tile_width=TILE,
-            tile_height=TILE,
+            tile_width=tile,
+            tile_height=tile,
             pyramid=True,
             compression="jpeg",
             Q=JPEG_Q,
@@ -112,8 +122,8 @@ def image(src: Path, fmt: str, workdir: Path, asset_id: str, pyramid_key: str) -
     technical |= {
         "width": width,
         "height": height,
-        "levels": levels_of(width, height, TILE),
-        "tile_size": TILE,
+        "levels": levels_of(width, height, tile),
+        "tile_size": tile,
         "derivative": "pyramid.tif",
     }
     return Outputs({pyramid_key: pyramid, thumbnail_key(asset_id): thumb}, technical)

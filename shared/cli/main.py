@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     from services.catalogue.cli import add_parsers as add_catalogue_parsers
 
     add_catalogue_parsers(sub)
+    from services.media.cli import add_parsers as add_media_parsers
+
+    add_media_parsers(sub)
     return parser
 
 
@@ -119,6 +122,11 @@ def main(argv: list[str] | None = None) -> int:
             from shared.config import load_settings
 
             return run_catalogue(args, load_settings(env=stack.stack_env(stack.paths())))
+        if args.command in ("fixity", "media"):
+            from services.media.cli import run as run_media
+            from shared.config import load_settings
+
+            return run_media(args, load_settings(env=stack.stack_env(stack.paths())))
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

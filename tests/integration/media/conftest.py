@@ -198,6 +198,6 @@ def start_media_platform(settings: Any, media_extra: dict[str, Any] | None = Non
 
 @pytest.fixture(scope="module")
 def media(settings):
-    platform, stop = start_media_platform(settings, {"max_pages": 500})
+    platform, stop = start_media_platform(settings, {"max_pages": 500, "retention_days": 0})
     yield platform
     stop()

@@ -1,0 +1,75 @@
+"""``disan fixity run``, ``disan media purge`` and ``disan media bag``: preservation from a shell.
+
+They work on the media schema and the S3 store directly (no running service needed), writing
+the same preservation events and outbox events as the service: the relay of a running media
+service publishes them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from services.media import preservation
+from shared.config import Settings
+from shared.db import DbSession, make_engine, migrate
+from shared.runner import SERVICES
+from shared.storage import ObjectStore
+
+
+def add_parsers(sub: Any) -> None:
+    fix = sub.add_parser("fixity", help="re-read masters and compare their SHA-256")
+    fix.add_argument("action", choices=["run"])
+    fix.add_argument("--limit", type=int, default=100_000, help="master versions to check")
+    fix.add_argument("--json", action="store_true")
+    fix.add_argument("--schema", default="media", help=argparse_hidden())
+    med = sub.add_parser("media", help="media administration: purge deleted assets, BagIt export")
+    med.add_argument("action", choices=["purge", "bag"])
+    med.add_argument("asset_id", nargs="?", help="bag: the asset to export")
+    med.add_argument("-o", "--output", default=".", help="bag: folder to write the bag in")
+    med.add_argument("--schema", default="media", help=argparse_hidden())
+
+
+def argparse_hidden() -> str:
+    import argparse
+
+    return argparse.SUPPRESS
+
+
+def run(args: Any, settings: Settings) -> int:
+    migrate(settings.database_url, args.schema, SERVICES["media"].migrations)
+    engine = make_engine(settings.database_url, args.schema, pool_size=1)
+    db = DbSession(engine)
+    store = ObjectStore(settings.s3, timeout=300)
+    try:
+        if args.command == "fixity":
+            results = preservation.run_fixity(db, store, args.limit, agent="cli:fixity")
+            failed = [r for r in results if not r.ok]
+            if args.json:
+                print(json.dumps([r.__dict__ for r in results], indent=2))
+            else:
+                print(f"checked {len(results)} master(s): {len(failed)} failed")
+                for r in failed:
+                    print(
+                        f"  FAILED {r.asset_id} v{r.version}: expected {r.expected}, "
+                        f"got {r.actual or 'missing'}"
+                    )
+            return 1 if failed else 0
+        if args.action == "purge":
+            gone = preservation.purge(db, store)
+            print(f"purged {len(gone)} asset(s)")
+            for asset_id in gone:
+                print(f"  {asset_id}")
+            return 0
+        if not args.asset_id:
+            print("say which asset: disan media bag ASSET_ID [-o FOLDER]", file=sys.stderr)
+            return 2
+        bag = preservation.export_bag(db, store, args.asset_id, Path(args.output))
+        print(str(bag))
+        return 0
+    finally:
+        db.commit()
+        db.close()
+        engine.dispose()
