@@ -1,0 +1,5 @@
+import sys
+
+from services.cantaloupe_purger.purger import main
+
+sys.exit(main())
