@@ -332,3 +332,9 @@ def test_schema_refuses_latest_tags_secrets_in_values_and_unknown_kinds(
 ) -> None:
     with helm.Chart.load(CHART) as chart, pytest.raises(helm.HelmError):
         chart.validate_schema(values)
+
+
+def test_media_has_disk_for_the_masters_it_processes(default_docs: list[dict[str, Any]]) -> None:
+    pod = by_kind(default_docs, "Deployment")["disan-media"]["spec"]["template"]["spec"]
+    tmp = next(v for v in pod["volumes"] if v["name"] == "tmp")
+    assert tmp["emptyDir"]["sizeLimit"] == "20Gi"
