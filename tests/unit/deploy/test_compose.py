@@ -255,3 +255,13 @@ def test_cantaloupe_adapter_keeps_the_public_image_urls() -> None:
     assert "location /iiif/image/" in conf
     assert "proxy_pass http://${CANTALOUPE_UPSTREAM}/iiif/;" in conf
     assert 'sub_filter "/iiif/3/" "/iiif/image/3/";' in conf
+
+
+def test_every_required_secret_is_documented_and_in_the_example_env() -> None:
+    required = set(re.findall(r"\$\{(\w+):\?", COMPOSE.read_text(encoding="utf-8")))
+    assert required
+    operations = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    example = (ROOT / "deploy" / "compose" / "example.env").read_text(encoding="utf-8")
+    for name in sorted(required):
+        assert f"`{name}`" in operations, f"{name} is not in docs/operations.md"
+        assert re.search(rf"^{name}=", example, re.M), f"{name} is not in example.env"
