@@ -5,18 +5,25 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from kombu import Connection, Producer
 
 from services.cantaloupe_purger.purger import Purger
 from services.imageserver.events import PurgeConsumer
 from shared.bus import declare_base, events_exchange
 from shared.cantaloupe import CantaloupeClient, CantaloupeSettings
+from tests.conftest import ROOT, free_port
 from tests.integration.conftest import wait_until
 
 pytestmark = pytest.mark.integration
@@ -33,6 +40,11 @@ class FakeCantaloupe:
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 return None
+
+            def do_GET(self) -> None:  # noqa: N802 - Cantaloupe's /health
+                self.send_response(200 if self.path == "/health" else 404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length", "0"))
@@ -92,4 +104,45 @@ def test_a_media_event_purges_the_asset_from_cantaloupe(settings: Any) -> None:
     finally:
         consumer.stop()
         consumer.join(timeout=5)
+        fake.close()
+
+
+def test_the_purger_process_reports_ready_and_purges(
+    test_env: dict[str, str], settings: Any
+) -> None:
+    fake = FakeCantaloupe()
+    ops = free_port()
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+        "PYTHONPATH": str(ROOT),
+        **test_env,
+        "DISAN_CANTALOUPE_URL": fake.url,
+        "DISAN_CANTALOUPE_API_SECRET": "s3cret",
+        "DISAN_OPS_PORT_CANTALOUPE_PURGER": str(ops),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "services.cantaloupe_purger"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+
+        def ready() -> bool:
+            try:
+                return requests.get(f"http://127.0.0.1:{ops}/readyz", timeout=2).ok
+            except requests.RequestException:
+                return False
+
+        wait_until(ready, timeout=30, interval=0.2)
+        assert requests.get(f"http://127.0.0.1:{ops}/healthz", timeout=2).json()["status"] == "ok"
+        asset = str(uuid.uuid4())
+        _publish(settings.amqp_uri, "media.asset_ingested", {"asset_id": asset})
+        wait_until(lambda: fake.tasks, timeout=15)
+        assert fake.tasks[0]["identifier"] == asset
+        metrics = requests.get(f"http://127.0.0.1:{ops}/metrics", timeout=2).text
+        assert 'disan_cantaloupe_purger_purges_total{outcome="ok"} 1.0' in metrics
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
         fake.close()
