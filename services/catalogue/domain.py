@@ -135,10 +135,14 @@ def unknown_terms(doc: dict[str, Any], known: dict[str, set[str]]) -> dict[str, 
 # what the search needs from a record ------------------------------------------------------------
 
 
+LANGUAGES = frozenset({"vi", "en"})
+
+
 def _texts(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
+    """The texts of every language map inside ``value`` (codes and numbers are not words)."""
     if isinstance(value, dict):
+        if value and set(value) <= LANGUAGES:
+            return [v for v in value.values() if isinstance(v, str)]
         return [t for v in value.values() for t in _texts(v)]
     if isinstance(value, list):
         return [t for v in value for t in _texts(v)]

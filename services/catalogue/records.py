@@ -153,7 +153,8 @@ def _visible(row: dict[str, Any] | None, principal: Principal, record_id: str) -
 def read(db: DbSession, principal: Principal, record_id: str) -> dict[str, Any]:
     record_id = check_id(record_id)
     row = _visible(repo.get_record(db, record_id), principal, record_id)
-    return view(row, domain.is_staff(principal.roles))
+    staff = domain.is_staff(principal.roles)
+    return view(row, staff) | {"referenced_by": repo.referencing(db, record_id, not staff)}
 
 
 def _locked(db: DbSession, record_id: str, expected: int | None) -> dict[str, Any]:

@@ -31,6 +31,20 @@ def get_record(db: DbSession, record_id: str, lock: bool = False) -> Row | None:
     return _row(db.execute(sql + (" FOR UPDATE" if lock else ""), {"id": record_id}))
 
 
+def referencing(db: DbSession, record_id: str, published_only: bool) -> list[Row]:
+    """Records whose relations point at ``record_id``: id, title, class and relation type."""
+    rows = db.execute(
+        "SELECT r.id::text AS id, r.heritage_class, r.data -> 'title' AS title, "
+        "rel ->> 'type' AS type FROM records r, "
+        "jsonb_array_elements(r.data -> 'relations') rel "
+        "WHERE r.data -> 'relations' @> CAST(:probe AS jsonb) AND rel ->> 'target' = :id "
+        + ("AND r.state = 'published' AND r.access_level = 'public' " if published_only else "")
+        + "ORDER BY r.title_sort",
+        {"probe": json.dumps([{"target": record_id}]), "id": record_id},
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
 def existing_ids(db: DbSession, ids: list[str]) -> set[str]:
     if not ids:
         return set()

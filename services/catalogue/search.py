@@ -110,31 +110,45 @@ def search(
     source = "records" + (f", {_tsquery_sql()} query" if words else "")
     filters = " AND ".join(where) or "true"
 
-    page_where = filters
+    names = [n for n in FACETS if staff or n != "state"]
+    columns = [FACETS[n] for n in names]
+    page_where = "true"
     if params.get("cursor"):
         key, last_id = domain.decode_cursor(params["cursor"], sort)
         op = ">" if direction == "asc" else "<"
-        page_where += (
-            f" AND ({key_sql}, id) {op} (CAST(:cursor_key AS {key_type}), CAST(:cursor_id AS uuid))"
+        page_where = (
+            f"(m.sort_key, m.id) {op} (CAST(:cursor_key AS {key_type}), CAST(:cursor_id AS uuid))"
         )
         args |= {"cursor_key": key, "cursor_id": last_id}
     limit = int(params.get("limit") or 20)
-    distance = f", {_DISTANCE} AS distance_km" if near is not None else ""
+    distance = f", {_DISTANCE} AS distance_km" if near is not None else ", NULL AS distance_km"
+    sets = ", ".join(f"({c})" for c in columns)
+    grouping = ", ".join(f"GROUPING({c}) AS g_{c}" for c in columns)
+    flags = ", ".join(f"g_{c}" for c in columns)
+    # one pass over the matching rows serves both the facets and the page
     rows = db.execute(
-        f"SELECT id::text AS id, inventory_number, heritage_class, state, version, data, "
-        f"has_images, access_level, updated_at, {key_sql} AS sort_key{distance} "
-        f"FROM {source} WHERE {page_where} "
-        f"ORDER BY {key_sql} {direction}, id {direction} LIMIT :limit",
+        f"WITH m AS MATERIALIZED (SELECT id, {', '.join(FACETS.values())}, "
+        f"{key_sql} AS sort_key{distance} FROM {source} WHERE {filters}), "
+        f"f AS (SELECT jsonb_agg(jsonb_build_array({', '.join(columns)}, "
+        f"jsonb_build_array({flags}), n)) AS facets FROM (SELECT {', '.join(columns)}, "
+        f"{grouping}, count(*) AS n FROM m GROUP BY GROUPING SETS ({sets})) g), "
+        f"p AS (SELECT m.id, m.sort_key, m.distance_km FROM m WHERE {page_where} "
+        f"ORDER BY m.sort_key {direction}, m.id {direction} LIMIT :limit) "
+        f"SELECT f.facets, r.id::text AS id, r.inventory_number, r.heritage_class, r.state, "
+        f"r.version, r.data, r.has_images, r.access_level, r.updated_at, p.sort_key, "
+        f"p.distance_km FROM f LEFT JOIN p ON true LEFT JOIN records r ON r.id = p.id "
+        f"ORDER BY p.sort_key {direction}, p.id {direction}",
         args | {"limit": limit + 1},
     ).mappings()
     found = [dict(r) for r in rows]
+    facets = _facets(found[0]["facets"] if found else None, names, columns)
+    found = [r for r in found if r["id"] is not None]
     more = len(found) > limit
     found = found[:limit]
     next_cursor = None
     if more and found:
         last = found[-1]
         next_cursor = domain.encode_cursor(sort, _key(last["sort_key"]), last["id"])
-    facets = _facets(db, source, filters, args, staff)
     return {
         "items": [summary(r, staff) for r in found],
         "facets": facets,
@@ -149,24 +163,17 @@ def _key(value: Any) -> Any:
 
 
 def _facets(
-    db: DbSession, source: str, filters: str, args: dict[str, Any], staff: bool
+    rows: list[list[Any]] | None, names: list[str], columns: list[str]
 ) -> dict[str, list[dict[str, Any]]]:
-    names = [n for n in FACETS if staff or n != "state"]
-    columns = [FACETS[n] for n in names]
-    sets = ", ".join(f"({c})" for c in columns)
-    grouping = ", ".join(f"GROUPING({c}) AS g_{c}" for c in columns)
-    rows = db.execute(
-        f"SELECT {', '.join(columns)}, {grouping}, count(*) AS n FROM {source} "
-        f"WHERE {filters} GROUP BY GROUPING SETS ({sets})",
-        args,
-    ).mappings()
+    """Facet counts from the ``[values…, [grouping flags…], count]`` rows of GROUPING SETS."""
     facets: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
-    for row in rows:
-        for name, column in zip(names, columns, strict=True):
-            if row[f"g_{column}"] == 0:
-                facets[name].append({"value": row[column], "count": int(row["n"])})
-    for values in facets.values():
-        values.sort(key=lambda v: (-v["count"], str(v["value"])))
+    for row in rows or []:
+        values, flags, count = row[: len(columns)], row[len(columns)], row[-1]
+        for i, name in enumerate(names):
+            if flags[i] == 0:
+                facets[name].append({"value": values[i], "count": int(count)})
+    for items in facets.values():
+        items.sort(key=lambda v: (-v["count"], str(v["value"])))
     return facets
 
 
@@ -186,7 +193,7 @@ def summary(row: dict[str, Any], staff: bool) -> dict[str, Any]:
         "has_images": row["has_images"],
         "updated_at": row["updated_at"].isoformat(),
     }
-    if "distance_km" in row:
+    if row.get("distance_km") is not None:
         out["distance_km"] = round(float(row["distance_km"]), 3)
     if staff:
         out |= {"state": row["state"], "version": row["version"], "access": row["access_level"]}

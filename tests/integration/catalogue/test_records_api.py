@@ -149,6 +149,20 @@ def test_relations_must_point_to_existing_records(catalogue):
         )
     )
     assert festival["relations"][0]["target"] == site["id"]
+    staff_view = catalogue.request(
+        "GET", f"/api/v1/records/{site['id']}", token=catalogue.token_for("reviewer")
+    ).json()
+    assert staff_view["referenced_by"] == [
+        {
+            "id": festival["id"],
+            "heritage_class": "intangible",
+            "title": festival["title"],
+            "type": "held_at",
+        }
+    ]
+    catalogue.publish(site["id"])
+    public_view = catalogue.request("GET", f"/api/v1/records/{site['id']}").json()
+    assert public_view["referenced_by"] == []  # the festival is still a draft
     bad = catalogue.request(
         "POST",
         "/api/v1/records",
