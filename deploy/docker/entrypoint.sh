@@ -1,6 +1,6 @@
 #!/bin/sh
 # No arguments: run the service named by DISAN_SERVICE.
-# `bootstrap`: schemas, migrations, queues (`disan migrate`) and the buckets, then exit.
+# `bootstrap`: database extensions, schemas, migrations, queues (`disan migrate`), buckets; exit.
 # Anything else: a `disan` command (migrate, dlq list, user, import, ...).
 set -eu
 here=$(dirname "$0")
@@ -12,7 +12,6 @@ if [ "$#" -eq 0 ]; then
     exec python -m shared.cli.main service run "$DISAN_SERVICE"
 fi
 if [ "$1" = "bootstrap" ]; then
-    python -m shared.cli.main migrate
-    exec python "$here/ensure_buckets.py"
+    exec python "$here/bootstrap.py"
 fi
 exec python -m shared.cli.main "$@"

@@ -145,13 +145,27 @@ def test_data_lives_in_named_volumes(compose: dict[str, Any]) -> None:
 
 def test_bootstrap_creates_the_buckets_and_runs_the_migrations() -> None:
     entrypoint = (ROOT / "deploy" / "docker" / "entrypoint.sh").read_text()
-    assert "shared.cli.main migrate" in entrypoint
-    assert "ensure_buckets.py" in entrypoint
-    script = (ROOT / "deploy" / "docker" / "ensure_buckets.py").read_text()
-    assert "ensure_buckets(settings)" in script
+    assert 'exec python "$here/bootstrap.py"' in entrypoint
+    script = (ROOT / "deploy" / "docker" / "bootstrap.py").read_text()
+    for step in (
+        "ensure_extensions(settings)",
+        "migrate_all(settings)",
+        "ensure_buckets(settings)",
+    ):
+        assert step in script
     from shared.cli.stack import BUCKETS
 
     assert set(BUCKETS) == {"masters", "derivatives"}
+
+
+def test_bootstrap_creates_the_extensions_the_local_stack_creates() -> None:
+    infra = (ROOT / "shared" / "cli" / "infra.py").read_text()
+    # the statement is split over two string literals there: `... NOT EXISTS "` / `f"pg_trgm`
+    created = set(re.findall(r'CREATE EXTENSION IF NOT EXISTS (?:"\s*f?")?(\w+)', infra))
+    script = (ROOT / "deploy" / "docker" / "bootstrap.py").read_text()
+    listed = re.search(r"^EXTENSIONS = \((.*)\)$", script, re.M)
+    assert listed is not None
+    assert set(re.findall(r'"(\w+)"', listed.group(1))) == created
 
 
 def test_front_routes_images_to_the_image_server_and_the_rest_to_the_gateway() -> None:
