@@ -279,3 +279,29 @@ def test_every_required_secret_is_documented_and_in_the_example_env() -> None:
     for name in sorted(required):
         assert f"`{name}`" in operations, f"{name} is not in docs/operations.md"
         assert re.search(rf"^{name}=", example, re.M), f"{name} is not in example.env"
+
+
+def _interpolate(value: str, env: dict[str, str]) -> str:
+    """Compose's ``${VAR:?msg}`` / ``${VAR:-default}`` substitution, enough for these files."""
+
+    def repl(match: re.Match[str]) -> str:
+        name, op, arg = match.group(1), match.group(2), match.group(3)
+        if env.get(name):
+            return env[name]
+        if op == ":?":
+            raise AssertionError(f"{name} is required: {arg}")
+        return arg
+
+    return re.sub(r"\$\{(\w+)(:\?|:-)([^}]*)\}", repl, value)
+
+
+def test_the_services_environment_loads_as_valid_disan_settings(compose: dict[str, Any]) -> None:
+    from shared.config import load_settings
+
+    for name in SERVICES:
+        raw = compose["services"][name]["environment"]
+        env = {k: _interpolate(str(v), DUMMY_ENV) for k, v in raw.items()}
+        settings = load_settings(env=env)
+        assert settings.production and settings.bind_host == "0.0.0.0"
+        assert settings.s3.endpoint == "minio:9000"
+        assert settings.database_url.endswith("@postgres:5432/disan")

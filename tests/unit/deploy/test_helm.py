@@ -338,3 +338,38 @@ def test_media_has_disk_for_the_masters_it_processes(default_docs: list[dict[str
     pod = by_kind(default_docs, "Deployment")["disan-media"]["spec"]["template"]["spec"]
     tmp = next(v for v in pod["volumes"] if v["name"] == "tmp")
     assert tmp["emptyDir"]["sizeLimit"] == "20Gi"
+
+
+def _resolve_pod_env(container: dict[str, Any]) -> dict[str, str]:
+    """The container's environment as the kubelet builds it, with dummy secret values."""
+    env: dict[str, str] = {}
+    for entry in container["env"]:
+        if "valueFrom" in entry:
+            key = entry["valueFrom"]["secretKeyRef"]["key"]
+            value = "s" * 40 if "TOKEN_SECRET" in key else "pw"
+            if key == "DISAN_DATABASE_URL":
+                value = "postgresql://disan:pw@pg:5432/disan"
+            if key == "DISAN_TOKEN_PREVIOUS_KEYS":
+                value = ""
+        else:
+            value = re.sub(
+                r"\$\((\w+)\)", lambda m: env.get(m.group(1), m.group(0)), entry["value"]
+            )
+        env[entry["name"]] = value
+    return env
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_each_pod_environment_loads_as_valid_disan_settings(helm: Any, variant: str) -> None:
+    from shared.config import load_settings
+
+    docs = render(helm, VARIANTS[variant])
+    deployments = by_kind(docs, "Deployment")
+    for name in SERVICES:
+        dep = deployments[f"disan-{name}"]
+        container = _container(dep, "purger" if "purger" in str(dep) else None)
+        settings = load_settings(env=_resolve_pod_env(container))
+        assert settings.bind_host == "0.0.0.0"
+        assert "$(" not in settings.database_url + settings.amqp_uri + settings.redis_url
+    job = by_kind(docs, "Job")["disan-migrate"]
+    load_settings(env=_resolve_pod_env(_container(job)))
