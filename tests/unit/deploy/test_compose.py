@@ -305,3 +305,8 @@ def test_the_services_environment_loads_as_valid_disan_settings(compose: dict[st
         assert settings.production and settings.bind_host == "0.0.0.0"
         assert settings.s3.endpoint == "minio:9000"
         assert settings.database_url.endswith("@postgres:5432/disan")
+
+
+def test_the_chart_ships_the_same_dashboard_as_compose() -> None:
+    chart = (CHART / "files" / "disan-dashboard.json").read_bytes()
+    assert chart == (ROOT / "deploy/compose/grafana/dashboards/disan.json").read_bytes()

@@ -373,3 +373,9 @@ def test_each_pod_environment_loads_as_valid_disan_settings(helm: Any, variant: 
         assert "$(" not in settings.database_url + settings.amqp_uri + settings.redis_url
     job = by_kind(docs, "Job")["disan-migrate"]
     load_settings(env=_resolve_pod_env(_container(job)))
+
+
+def test_the_dashboard_is_offered_to_grafanas_sidecar(default_docs: list[dict[str, Any]]) -> None:
+    config = by_kind(default_docs, "ConfigMap")["disan-dashboard"]
+    assert config["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(config["data"]["disan.json"])["uid"] == "disan-overview"
