@@ -1,0 +1,66 @@
+"""The nginx configurations of the compose front and the Cantaloupe adapter pass ``nginx -t``
+(rendered as the nginx image's envsubst step renders them; hosts mapped to loopback so that
+name resolution at check time needs no network)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.unit.deploy.conftest import ROOT
+
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+
+
+def _envsubst(text: str, env: dict[str, str]) -> str:
+    """Like the image's envsubst step: only variables that are defined are replaced."""
+    return re.sub(r"\$\{(\w+)\}", lambda m: env.get(m.group(1), m.group(0)), text)
+
+
+def _check(server_conf: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    for sub in ("logs", "tmp"):
+        (tmp_path / sub).mkdir(exist_ok=True)
+    (tmp_path / "server.conf").write_text(server_conf, encoding="utf-8")
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/logs/error.log;\n"
+        "events {}\nhttp {\n"
+        f"  client_body_temp_path {tmp_path}/tmp/body;\n"
+        f"  proxy_temp_path {tmp_path}/tmp/proxy;\n"
+        f"  include {tmp_path}/server.conf;\n}}\n",
+        encoding="utf-8",
+    )
+    assert NGINX is not None
+    return subprocess.run(
+        [NGINX, "-t", "-q", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+@pytest.fixture(autouse=True)
+def _nginx() -> None:
+    if NGINX is None:
+        pytest.skip("Debian package nginx is not installed (disan infra installs it)")
+
+
+def test_front_configuration_is_valid_nginx(tmp_path: Path) -> None:
+    text = (ROOT / "deploy/compose/nginx/default.conf.template").read_text(encoding="utf-8")
+    conf = _envsubst(text, {"DISAN_IMAGE_UPSTREAM": "127.0.0.1:8002"})
+    conf = conf.replace("server gateway:", "server 127.0.0.1:").replace(
+        "listen 8000;", "listen 127.0.0.1:18000;"
+    )
+    done = _check(conf, tmp_path)
+    assert done.returncode == 0, done.stderr
+
+
+def test_cantaloupe_adapter_configuration_is_valid_nginx(tmp_path: Path) -> None:
+    text = (ROOT / "deploy/cantaloupe/iiif-paths.conf.template").read_text(encoding="utf-8")
+    conf = _envsubst(text, {"CANTALOUPE_UPSTREAM": "127.0.0.1:8182"})
+    conf = conf.replace("listen 8002;", "listen 127.0.0.1:18002;")
+    done = _check(conf, tmp_path)
+    assert done.returncode == 0, done.stderr
