@@ -120,11 +120,13 @@ class ObjectStore:
         content_type: str = "application/octet-stream",
         expected_sha256: str | None = None,
         metadata: dict[str, str] | None = None,
+        part_size: int = PART_SIZE,
     ) -> StoredObject:
         """Stream ``stream`` to ``bucket/key`` hashing on the way; refuse a wrong checksum.
 
         With ``expected_sha256`` the body goes to a temporary key first and is copied into place
-        only when it matches, so a bad upload never shows under the real key.
+        only when it matches, so a bad upload never shows under the real key. Memory held is
+        about three ``part_size`` buffers (parts are sent three at a time).
         """
         reader = _HashingReader(stream)
         target = key if expected_sha256 is None else f"{key}.upload-tmp"
@@ -136,7 +138,7 @@ class ObjectStore:
             reader,
             length,
             content_type=content_type,
-            part_size=PART_SIZE,
+            part_size=part_size,
             metadata=metadata,
         )
         actual = reader.digest.hexdigest()

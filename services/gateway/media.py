@@ -4,8 +4,8 @@ A mixin of ``GatewayService``. An upload's body is parsed as it arrives (werkzeu
 multipart decoder over ``request.stream``, never ``request.files``, which would spool it): the
 first bytes are sniffed and a refused type is answered before anything is stored; the file part
 then streams through ``shared.storage`` to ``masters`` with its SHA-256 computed on the way, and
-the media service is asked by RPC to check and register the object. Memory stays at one
-S3 part (16 MB) whatever the file's size. Why: ``docs/decisions/050-media-upload-path.md``.
+the media service is asked by RPC to check and register the object. Memory stays at three
+S3 parts (8 MB each) whatever the file's size. Why: ``docs/decisions/050-media-upload-path.md``.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from shared.storage import ChecksumMismatch, ObjectStore
 RPC_TIMEOUT = 60.0
 COMPLETE_TIMEOUT = 1800.0
 READ_CHUNK = 256 * 1024
+UPLOAD_PART_SIZE = 8 * 1024 * 1024  # 3 in flight: ~50 MB per upload, 80 GB at most
 MAX_FIELDS_BYTES = 64 * 1024
 EDITORS = ("cataloguer",)
 _SHA = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -255,7 +256,13 @@ class MediaRoutes:
         key = key_of(fmt)
         try:
             stored = self.media_store.put_stream(
-                MASTERS_BUCKET, key, body, -1, fmt.mime, expected_sha256=expected
+                MASTERS_BUCKET,
+                key,
+                body,
+                -1,
+                fmt.mime,
+                expected_sha256=expected,
+                part_size=UPLOAD_PART_SIZE,
             )
         except ChecksumMismatch as exc:
             raise ValidationFailed(str(exc), {"reason": "checksum_mismatch"}) from None

@@ -89,7 +89,7 @@ def image(src: Path, fmt: str, workdir: Path, asset_id: str, pyramid_key: str) -
     """A tiled pyramidal JPEG TIFF (what the image server reads) and a JPEG thumbnail."""
     import pyvips
 
-    from services.media.domain import THUMBNAIL_SIZE, levels_of, thumbnail_key
+    from services.media.domain import THUMBNAIL_SIZE, thumbnail_key
 
     source = _jp2_to_tiff(src, workdir) if fmt == "jp2" else src
     try:
@@ -122,7 +122,7 @@ def image(src: Path, fmt: str, workdir: Path, asset_id: str, pyramid_key: str) -
     technical |= {
         "width": width,
         "height": height,
-        "levels": levels_of(width, height, tile),
+        "levels": int(pyvips.Image.new_from_file(str(pyramid)).get("n-pages")),
         "tile_size": tile,
         "derivative": "pyramid.tif",
     }
@@ -197,7 +197,7 @@ def probe(src: str) -> dict[str, Any]:
     return technical
 
 
-def av(src: Path, workdir: Path, asset_id: str) -> Outputs:
+def av(src: Path | str, workdir: Path, asset_id: str) -> Outputs:
     """Duration and format; a poster frame for video."""
     from services.media.domain import poster_key
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,10 @@ from shared.storage import ObjectStore
 log = logging.getLogger(__name__)
 
 AGENT = "media:derivative-worker"
+PROBE_URL_EXPIRES = timedelta(hours=2)
 
 
-def _produce(src: Path, asset: dict[str, Any], workdir: Path, limits: MediaLimits) -> Any:
+def _produce(src: Any, asset: dict[str, Any], workdir: Path, limits: MediaLimits) -> Any:
     asset_id, fmt, kind = str(asset["id"]), asset["format"], asset["kind"]
     if kind == "image":
         return derivatives.image(src, fmt, workdir, asset_id, derivative_key(asset_id))
@@ -55,8 +57,13 @@ def make_derivatives(db: DbSession, store: ObjectStore, limits: MediaLimits, eve
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="disan-media-") as tmp:
         workdir = Path(tmp)
-        src = workdir / f"master.{asset['master_key'].rsplit('.', 1)[-1]}"
-        store.download(MASTERS_BUCKET, asset["master_key"], str(src))
+        src: Path | str
+        if asset["kind"] in ("audio", "video"):
+            # ffprobe/ffmpeg read what they need over HTTP: no copy of a long recording
+            src = store.presigned_get(MASTERS_BUCKET, asset["master_key"], PROBE_URL_EXPIRES)
+        else:
+            src = workdir / f"master.{asset['master_key'].rsplit('.', 1)[-1]}"
+            store.download(MASTERS_BUCKET, asset["master_key"], str(src))
         try:
             outputs = tpool.execute(_produce, src, asset, workdir, limits)
         except derivatives.DerivativeFailed as exc:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import pyvips
 import pytest
+import pyvips
 import requests
 from PIL import Image, ImageCms
 
