@@ -80,6 +80,10 @@ class MediaPlatform(CataloguePlatform):
         assert answer.status_code == 200, answer.text
         return answer.json()  # type: ignore[no-any-return]
 
+    def asset_from_db(self, asset_id: str) -> dict[str, Any]:
+        rows = self.media_sql("SELECT status FROM assets WHERE id = :a", a=asset_id)
+        return {"status": rows[0][0]}
+
     def wait_done(self, asset_id: str, timeout: float = 120.0) -> dict[str, Any]:
         return wait_until(  # type: ignore[no-any-return]
             lambda: (a := self.asset(asset_id))["status"] != "processing" and a,
