@@ -71,6 +71,9 @@ VOCABULARY_FIELDS: tuple[tuple[str, str], ...] = (
 )
 
 
+SCHEMES = tuple(sorted({scheme for _, scheme in VOCABULARY_FIELDS}))
+
+
 def class_block_errors(doc: dict[str, Any]) -> dict[str, list[str]]:
     """Blocks that do not belong to the record's class, and required ones that are missing."""
     cls = doc.get("heritage_class")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import queue
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -89,10 +91,11 @@ def _flatten_messages(messages: Any, prefix: str = "") -> Iterable[tuple[str, st
         yield prefix or "_row", str(messages)
 
 
-def validate_rows(
-    db: DbSession, rows: Iterable[tuple[int, Any]], fmt: str
-) -> tuple[list[tuple[str, dict[str, Any]]], list[dict[str, Any]], int]:
-    """Valid ``(id, document)`` pairs, the error report, and the number of rows read."""
+Loaded = tuple[list[tuple[int, str, dict[str, Any]]], list[dict[str, Any]], int]
+
+
+def load_rows(rows: Iterable[tuple[int, Any]], fmt: str) -> Loaded:
+    """Each row on its own, without the database: ``(row, id, document)``, errors, count."""
     good: list[tuple[int, str, dict[str, Any]]] = []
     report: list[dict[str, Any]] = []
     count = 0
@@ -103,8 +106,6 @@ def validate_rows(
     schema = schemas.RecordSchema()
     for number, raw in rows:
         count += 1
-        if count > MAX_ROWS:
-            raise BadRequest(f"at most {MAX_ROWS} rows per import")
         if not isinstance(raw, dict):
             bad(number, "_row", "a row is a JSON object")
             continue
@@ -130,47 +131,75 @@ def validate_rows(
                 bad(number, field, reason)
             continue
         good.append((number, str(uuid.UUID(given_id)) if given_id else str(uuid.uuid4()), doc))
-
-    # checks across rows and against the database, in a few queries
-    refs = [domain.vocabulary_refs(doc) for _, _, doc in good]
-    known = repo.vocabulary_codes(db, {s for row in refs for _, s, _ in row})
-    taken = repo.existing_inventory_numbers(db, [d["inventory_number"] for _, _, d in good])
-    ids_in_file = {rid for _, rid, _ in good}
-    taken_ids = repo.existing_ids(db, sorted(ids_in_file))
-    targets = sorted({r["target"] for _, _, d in good for r in d["relations"]} - ids_in_file)
-    existing_targets = repo.existing_ids(db, targets)
-    seen: dict[str, int] = {}
-    valid: list[tuple[str, dict[str, Any]]] = []
-    for (number, rid, doc), used in zip(good, refs, strict=True):
-        errors = len(report)
-        for field, scheme, code in used:
-            if code not in known.get(scheme, ()):
-                bad(number, field, f"unknown {scheme} term {code!r}")
-        inventory = doc["inventory_number"].lower()
-        if inventory in taken:
-            bad(number, "inventory_number", f"already used by record {taken[inventory]}")
-        elif inventory in seen:
-            bad(number, "inventory_number", f"duplicate of row {seen[inventory]}")
-        seen.setdefault(inventory, number)
-        if rid in taken_ids:
-            bad(number, "id", "a record with this id exists")
-        for relation in doc["relations"]:
-            target = relation["target"]
-            if target not in ids_in_file and target not in existing_targets:
-                bad(number, "relations.target", f"no record {target}")
-        if len(report) == errors:
-            valid.append((rid, doc))
-    return valid, report, count
+    return good, report, count
 
 
-def _counted(
-    rows: Iterable[tuple[int, Any]], lines: int, progress: Callable[[str, int, int], None]
-) -> Iterator[tuple[int, Any]]:
-    for n, row in enumerate(rows, start=1):
-        if n % 1000 == 0:
-            progress("checking", min(row[0], lines), lines)
-        yield row
-    progress("checking", lines, lines)
+def _chunks(rows: Iterable[tuple[int, Any]], size: int) -> Iterator[list[tuple[int, Any]]]:
+    chunk: list[tuple[int, Any]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class _Writer:
+    """Writes checked batches in a second thread while the next batch is being checked.
+
+    The database connection is used by one thread at a time (``lock``); everything happens in
+    the caller's transaction, so an error found later still leaves nothing written.
+    """
+
+    def __init__(
+        self, db: DbSession, principal: Principal, correlation_id: str | None, active: bool
+    ) -> None:
+        self.db, self.principal, self.correlation_id = db, principal, correlation_id
+        self.active = active
+        self.lock = threading.Lock()
+        self.queue: queue.Queue[list[tuple[str, dict[str, Any]]] | None] = queue.Queue(2)
+        self.error: BaseException | None = None
+        self.created = 0
+        self.thread = threading.Thread(target=self._run, name="import-writer", daemon=True)
+        if active:
+            self.thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self.queue.get()) is not None:
+            if self.error is not None or not self.active:
+                continue
+            try:
+                events = [
+                    records.event(
+                        "catalogue.record_created",
+                        records.event_data({"id": rid, "version": 1, "state": "draft"}, doc),
+                        self.principal,
+                        self.correlation_id,
+                    )
+                    for rid, doc in chunk
+                ]
+                with self.lock:
+                    repo.insert_records(self.db, chunk, "draft", self.principal.subject)
+                    repo.publish_many(self.db, events)
+                self.created += len(chunk)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                self.error = exc
+
+    def submit(self, chunk: list[tuple[str, dict[str, Any]]]) -> None:
+        if self.active and chunk:
+            self.queue.put(chunk)
+
+    def stop(self) -> None:
+        """Stop writing (an invalid row was found: the transaction will be rolled back)."""
+        self.active = False
+
+    def finish(self) -> None:
+        if self.thread.is_alive():
+            self.queue.put(None)
+            self.thread.join()
+        if self.error is not None:
+            raise self.error
 
 
 def run_import(
@@ -182,19 +211,80 @@ def run_import(
     correlation_id: str | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Validate every row; unless it is a dry run and if all rows are valid, create them all."""
+    """Check every row; unless it is a dry run and if every row is valid, create them all.
+
+    Batches of valid rows are written while later ones are checked (one transaction): the first
+    invalid row stops the writing, and the caller's rollback leaves nothing written.
+    """
     domain.require_editor(principal.roles)
     text = decode(content)
-    rows: Iterable[tuple[int, Any]] = parse(text, fmt)
-    if progress is not None:
-        rows = _counted(rows, max(text.count("\n"), 1), progress)
-    valid, report, count = validate_rows(db, rows, fmt)
+    lines = max(text.count("\n"), 1)
+    known = repo.vocabulary_codes(db, set(domain.SCHEMES))
+    report: list[dict[str, Any]] = []
+    count = 0
+    seen: dict[str, int] = {}
+    ids_in_file: set[str] = set()
+    pending: list[tuple[int, str]] = []  # relation targets outside the batches seen so far
+
+    def bad(row: int, field: str, reason: str) -> None:
+        report.append({"row": row, "field": field, "reason": reason})
+
+    writer = _Writer(db, principal, correlation_id, active=not dry_run)
+    try:
+        for chunk in _chunks(parse(text, fmt), CHUNK):
+            good, chunk_report, chunk_count = load_rows(chunk, fmt)
+            count += chunk_count
+            if count > MAX_ROWS:
+                raise BadRequest(f"at most {MAX_ROWS} rows per import")
+            report += chunk_report
+            with writer.lock:
+                taken = repo.existing_inventory_numbers(
+                    db, [d["inventory_number"] for _, _, d in good]
+                )
+                taken_ids = repo.existing_ids(db, [rid for _, rid, _ in good])
+            ready: list[tuple[str, dict[str, Any]]] = []
+            for number, rid, doc in good:
+                errors = len(report)
+                for field, scheme, code in domain.vocabulary_refs(doc):
+                    if code not in known.get(scheme, ()):
+                        bad(number, field, f"unknown {scheme} term {code!r}")
+                inventory = doc["inventory_number"].lower()
+                if inventory in taken:
+                    bad(number, "inventory_number", f"already used by record {taken[inventory]}")
+                elif inventory in seen:
+                    bad(number, "inventory_number", f"duplicate of row {seen[inventory]}")
+                seen.setdefault(inventory, number)
+                if rid in taken_ids or rid in ids_in_file:
+                    bad(number, "id", "a record with this id exists")
+                ids_in_file.add(rid)
+                for relation in doc["relations"]:
+                    if relation["target"] not in ids_in_file:
+                        pending.append((number, relation["target"]))
+                if len(report) == errors:
+                    ready.append((rid, doc))
+            if report:
+                writer.stop()
+            writer.submit(ready)
+            if progress is not None:
+                progress("importing" if writer.active else "checking", chunk[-1][0], lines)
+        outside = sorted({t for _, t in pending} - ids_in_file)
+        with writer.lock:
+            existing = repo.existing_ids(db, outside)
+        for number, target in pending:
+            if target not in ids_in_file and target not in existing:
+                bad(number, "relations.target", f"no record {target}")
+    finally:
+        if report:
+            writer.stop()
+        writer.finish()
+    report.sort(key=lambda e: e["row"])
+    invalid = len({e["row"] for e in report})
     result: dict[str, Any] = {
         "format": fmt,
         "dry_run": dry_run,
         "rows": count,
-        "valid": len(valid),
-        "invalid_rows": len({e["row"] for e in report}),
+        "valid": count - invalid,
+        "invalid_rows": invalid,
         "errors": report[:MAX_REPORTED],
         "errors_truncated": len(report) > MAX_REPORTED,
         "created": 0,
@@ -205,26 +295,11 @@ def run_import(
         return result
     if report:
         raise ValidationFailed(
-            f"{result['invalid_rows']} of {count} rows are not valid; nothing was imported",
-            result,
+            f"{invalid} of {count} rows are not valid; nothing was imported", result
         )
-    for start in range(0, len(valid), CHUNK):
-        chunk = valid[start : start + CHUNK]
-        repo.insert_records(db, chunk, "draft", principal.subject)
-        events = [
-            records.event(
-                "catalogue.record_created",
-                records.event_data({"id": rid, "version": 1, "state": "draft"}, doc),
-                principal,
-                correlation_id,
-            )
-            for rid, doc in chunk
-        ]
-        repo.publish_many(db, events)
-        if progress is not None:
-            progress("writing", start + len(chunk), len(valid))
-    result["created"] = len(valid)
-    result["ids"] = [rid for rid, _ in valid][:MAX_REPORTED]
+    result["created"] = writer.created
+    if progress is not None:
+        progress("importing", lines, lines)
     return result
 
 

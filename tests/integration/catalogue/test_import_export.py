@@ -182,3 +182,42 @@ def test_jsonl_import_and_export_round_trip(catalogue):
 def test_import_requires_an_editor(catalogue):
     answer = upload(catalogue, csv_text([]), role="reviewer", dry_run=True)
     assert answer.status_code == 403
+
+
+def test_a_bad_row_after_batches_were_written_leaves_nothing(catalogue):
+    p = "IMP-" + uuid.uuid4().hex[:6].upper()
+    rows = [[f"{p}-{n}", "tangible_site", f"Đình số {n}", "", "", "", "", ""] for n in range(2500)]
+    rows.append([f"{p}-last", "tangible_site", "Chùa", "", "imperial", "", "", ""])
+    answer = upload(catalogue, csv_text(rows))
+    assert answer.status_code == 422
+    assert answer.json()["error"]["details"]["errors"] == [
+        {"row": 2502, "field": "rank.level", "reason": "unknown rank term 'imperial'"}
+    ]
+    assert count(catalogue, p) == 0
+    assert not [
+        e
+        for e in catalogue.outbox("catalogue.record_created")
+        if e["data"]["inventory_number"].startswith(p)
+    ]
+
+
+def test_relations_may_point_to_rows_later_in_the_file(catalogue):
+    p = "IMP-" + uuid.uuid4().hex[:6].upper()
+    site_id = str(uuid.uuid4())
+    festival = record_body(
+        inventory_number=f"{p}-F",
+        heritage_class="intangible",
+        rank=None,
+        intangible={"domain": "festival"},
+        relations=[{"type": "held_at", "target": site_id}],
+    )
+    site = record_body(inventory_number=f"{p}-S") | {"id": site_id}
+    lines = json.dumps(festival) + "\n" + json.dumps(site) + "\n"
+    answer = upload(catalogue, lines, fmt="jsonl")
+    assert answer.status_code == 201, answer.text
+    dangling = record_body(
+        inventory_number=f"{p}-X", relations=[{"type": "held_at", "target": str(uuid.uuid4())}]
+    )
+    bad = upload(catalogue, json.dumps(dangling) + "\n", fmt="jsonl")
+    assert bad.status_code == 422
+    assert bad.json()["error"]["details"]["errors"][0]["field"] == "relations.target"
