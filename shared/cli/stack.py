@@ -444,9 +444,11 @@ def status(as_json: bool = False) -> int:
 
 
 # What the test suite needs beyond the infrastructure: (command or file that shows it is there,
-# Debian package): the front, libmagic for the IIIF validator, a browser and npm for e2e tests.
+# Debian package): the front, libmagic for the IIIF validator, a browser and npm for e2e tests,
+# docker-compose (v1) to validate the compose file without a Docker engine.
 TEST_TOOLS = (
     (NGINX, "nginx"),
+    ("docker-compose", "docker-compose"),
     ("libmagic1", "libmagic1"),
     ("chromium", "chromium"),
     ("npm", "npm"),
