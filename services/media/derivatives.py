@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import struct
 import subprocess
@@ -130,29 +131,52 @@ def image(src: Path, fmt: str, workdir: Path, asset_id: str, pyramid_key: str) -
 
 
 def pdf(src: Path, workdir: Path, asset_id: str, max_pages: int) -> Outputs:
-    """Page count and one JPEG per page (the canvases of a multi-page source)."""
+    """Page count and one JPEG per page (the canvases of a multi-page source).
+
+    libvips from pyvips-binary has no PDF loader: Debian's poppler-utils (pdfinfo, pdftoppm)
+    read the PDF in their own processes, with a timeout.
+    """
     import pyvips
 
     from services.media.domain import page_key, thumbnail_key
 
-    try:
-        first = pyvips.Image.new_from_file(str(src), access="sequential")
-        pages = int(first.get("n-pages")) if first.get_typeof("n-pages") else 1
-    except pyvips.Error as exc:
-        raise DerivativeFailed(f"the PDF cannot be read: {str(exc).strip()[:500]}") from exc
+    if shutil.which("pdfinfo") is None or shutil.which("pdftoppm") is None:
+        raise DerivativeFailed("pdfinfo/pdftoppm are not installed (Debian package poppler-utils)")
+    info = subprocess.run(
+        ["pdfinfo", str(src)], capture_output=True, timeout=60, check=False, text=True
+    )
+    match = re.search(r"^Pages:\s+(\d+)", info.stdout, re.MULTILINE)
+    if info.returncode != 0 or match is None:
+        raise DerivativeFailed(f"the PDF cannot be read: {info.stderr.strip()[:500]}")
+    pages = int(match.group(1))
     if pages > max_pages:
         raise DerivativeFailed(f"the PDF has {pages} pages, more than {max_pages}")
+    done = subprocess.run(
+        [
+            "pdftoppm",
+            "-r",
+            "150",
+            "-jpeg",
+            "-jpegopt",
+            f"quality={JPEG_Q}",
+            str(src),
+            str(workdir / "page"),
+        ],
+        capture_output=True,
+        timeout=60 + 10 * pages,
+        check=False,
+    )
+    rendered = sorted(workdir.glob("page-*.jpg"))
+    if done.returncode != 0 or len(rendered) != pages:
+        raise DerivativeFailed(f"the PDF's pages cannot be rendered: {done.stderr[:500]!r}")
     files: dict[str, Path] = {}
     sizes = []
-    for page in range(pages):
-        out = workdir / f"page-{page:05d}.jpg"
-        im = pyvips.Image.new_from_file(str(src), page=page, dpi=150, access="sequential")
-        im = _to_srgb(im)
-        im.jpegsave(str(out), Q=JPEG_Q)
-        files[page_key(asset_id, page + 1)] = out
-        sizes.append({"page": page + 1, "width": im.width, "height": im.height})
+    for number, path in enumerate(rendered, start=1):
+        im = pyvips.Image.new_from_file(str(path))
+        files[page_key(asset_id, number)] = path
+        sizes.append({"page": number, "width": im.width, "height": im.height})
     thumb = workdir / "thumbnail.jpg"
-    pyvips.Image.thumbnail(str(files[page_key(asset_id, 1)]), 400).jpegsave(str(thumb), Q=80)
+    pyvips.Image.thumbnail(str(rendered[0]), 400).jpegsave(str(thumb), Q=80)
     files[thumbnail_key(asset_id)] = thumb
     return Outputs(files, {"pages": pages, "page_sizes": sizes})
 
