@@ -118,7 +118,11 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"image server exited: {self.log.read_text()[-3000:]}")
             with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{self.url}/healthz", timeout=1).ok:
+                # both the public port and the ops port (metrics) must answer
+                if (
+                    requests.get(f"{self.url}/healthz", timeout=1).ok
+                    and requests.get(f"http://127.0.0.1:{self.ops_port}/healthz", timeout=1).ok
+                ):
                     return
             time.sleep(0.1)
         self.stop()
