@@ -122,6 +122,38 @@ def verify_access_token(
     )
 
 
+class TtlCache:
+    """A small in-process cache whose entries expire; ``ttl`` 0 caches nothing."""
+
+    def __init__(self, ttl: float, max_entries: int = 50_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._data: dict[Any, tuple[float, Any]] = {}
+
+    def get(self, key: Any) -> Any:
+        entry = self._data.get(key)
+        if entry is None:
+            return None
+        if entry[0] <= time.monotonic():
+            self._data.pop(key, None)
+            return None
+        return entry[1]
+
+    def put(self, key: Any, value: Any, ttl: float | None = None) -> None:
+        ttl = self.ttl if ttl is None else min(ttl, self.ttl)
+        if ttl <= 0:
+            return
+        if len(self._data) >= self.max_entries:
+            self._data.clear()
+        self._data[key] = (time.monotonic() + ttl, value)
+
+    def pop(self, key: Any) -> None:
+        self._data.pop(key, None)
+
+    def clear(self) -> None:
+        self._data.clear()
+
+
 # Redis keys shared by the access service (writer) and every enforcing surface (reader) ------
 
 

@@ -6,8 +6,9 @@ import time
 
 from werkzeug.test import EnvironBuilder
 
-from services.gateway.auth import TtlCache, client_ip
+from services.gateway.auth import client_ip
 from services.gateway.http import ApiRequest
+from shared.auth import TtlCache
 
 
 def request(remote: str, **headers: str) -> ApiRequest:

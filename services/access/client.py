@@ -1,0 +1,134 @@
+"""Access decisions for HTTP surfaces outside nameko (the image server, scripts).
+
+``AccessClient.decide(bearer, kind, id)`` does what the gateway does for an item: verify the
+bearer token locally (signing keys, Redis revocation), fetch the item's policy from the access
+service (standalone RPC, cached briefly; call ``purge`` on ``access.policy_changed``) and ask
+``domain.authorize``. Thread-safe: one RPC at a time under a lock, policies from the cache.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+import redis as redis_lib
+from nameko.standalone.rpc import ServiceRpcProxy
+
+from services.access import domain
+from shared.auth import (
+    TokenError,
+    TtlCache,
+    is_stale,
+    revoked_token_key,
+    user_revision_key,
+    verify_access_token,
+)
+from shared.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+class AccessUnavailable(Exception):
+    """The access service or the session store did not answer: fail closed."""
+
+
+class AccessClient:
+    def __init__(
+        self,
+        settings: Settings,
+        access_service: str = "access",
+        cache_seconds: float | None = None,
+        rpc_timeout: float = 5.0,
+    ) -> None:
+        conf = settings.access
+        self.keys = conf.signing_keys()
+        self.prefix = conf.redis_prefix
+        self.amqp_uri = settings.amqp_uri
+        self.access_service = access_service
+        self.rpc_timeout = rpc_timeout
+        self.policies = TtlCache(conf.cache_seconds if cache_seconds is None else cache_seconds)
+        self.redis = redis_lib.Redis.from_url(
+            settings.redis_url, socket_timeout=2, socket_connect_timeout=2
+        )
+        self._lock = threading.Lock()
+        self._runner: Any = None
+        self._proxy: Any = None
+
+    # who -----------------------------------------------------------------------------------
+    def principal(self, bearer: str | None) -> domain.Principal:
+        """The caller of a bearer token (anonymous without one); TokenError if it is invalid."""
+        if not bearer:
+            return domain.ANONYMOUS
+        claims = verify_access_token(bearer, self.keys)
+        try:
+            revoked, revision = self.redis.mget(
+                revoked_token_key(self.prefix, claims.jti),
+                user_revision_key(self.prefix, claims.subject),
+            )
+        except redis_lib.RedisError as exc:
+            raise AccessUnavailable("the session store is unreachable") from exc
+        if is_stale(claims, revoked, revision):
+            raise TokenError("this token was revoked; sign in again")
+        return domain.Principal(
+            kind="user", id=claims.subject, name=claims.username, roles=frozenset(claims.roles)
+        )
+
+    # what ----------------------------------------------------------------------------------
+    def policy(self, kind: str, resource_id: str) -> domain.Policy:
+        cached = self.policies.get((kind, resource_id))
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        with self._lock:
+            try:
+                data = self._rpc().get_policy(kind, resource_id)
+            except Exception as exc:  # noqa: BLE001 - any RPC failure: fail closed
+                self._close()
+                raise AccessUnavailable(f"the access service did not answer: {exc}") from exc
+        until = data.get("embargo_until")
+        policy = domain.Policy(
+            level=data["level"],
+            embargo_until=datetime.fromisoformat(until) if until else None,
+            reason=data.get("reason") or "",
+        )
+        self.policies.put((kind, resource_id), policy)
+        return policy
+
+    def decide(self, bearer: str | None, kind: str, resource_id: str) -> domain.Decision:
+        """May the bearer of this token (or nobody) read the record or asset now?"""
+        try:
+            principal = self.principal(bearer)
+        except TokenError as exc:
+            return domain.Decision(False, 401, f"invalid bearer token: {exc}")
+        item = domain.Item(kind, resource_id, self.policy(kind, resource_id))
+        return domain.authorize(principal, "read", item, datetime.now(UTC))
+
+    def purge(self, kind: str | None = None, resource_id: str | None = None) -> None:
+        """Forget a cached policy (all of them without arguments)."""
+        if kind is None or resource_id is None:
+            self.policies.clear()
+        else:
+            self.policies.pop((kind, resource_id))
+
+    # plumbing ------------------------------------------------------------------------------
+    def _rpc(self) -> Any:
+        if self._proxy is None:
+            self._runner = ServiceRpcProxy(
+                self.access_service, {"AMQP_URI": self.amqp_uri}, timeout=self.rpc_timeout
+            )
+            self._proxy = self._runner.start()
+        return self._proxy
+
+    def _close(self) -> None:
+        runner, self._runner, self._proxy = self._runner, None, None
+        if runner is not None:
+            try:
+                runner.stop()
+            except Exception:  # noqa: BLE001 - closing a broken connection
+                log.debug("error closing the access RPC proxy", exc_info=True)
+
+    def close(self) -> None:
+        with self._lock:
+            self._close()
+        self.redis.close()
