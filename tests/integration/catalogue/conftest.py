@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 import requests
-from kombu import Connection
+from kombu import Connection, Queue
 from nameko.containers import ServiceContainer
 from sqlalchemy import text
 
 from services.access.service import AccessService
 from services.catalogue.service import CatalogueService
 from services.gateway.service import GatewayService
+from shared.bus import events_exchange
 from shared.consumer import handler_queues
 from shared.db import Database, make_engine, migrate
 from shared.outbox import OutboxRelay
@@ -114,7 +115,15 @@ def start_catalogue_platform(settings: Any) -> tuple[CataloguePlatform, Any]:
         },
     )
     gateway_cls = type("TestGatewayService", (GatewayService,), {"name": f"{unique}_gateway"})
+    # this platform's catalogue.* events land here (and go with it), not in disan.unrouted
+    sink = Queue(
+        f"disan.{catalogue_name}.sink",
+        exchange=events_exchange,
+        routing_key="catalogue.#",
+        durable=False,
+    )
     with Connection(settings.amqp_uri) as conn:
+        sink.bind(conn.default_channel).declare()
         for name, cls in ((access_name, access_cls), (catalogue_name, catalogue_cls)):
             for queue in handler_queues(name, cls):
                 queue.bind(conn.default_channel).declare()
@@ -143,6 +152,7 @@ def start_catalogue_platform(settings: Any) -> tuple[CataloguePlatform, Any]:
         platform.engine.dispose()
         platform.catalogue_engine.dispose()
         with Connection(settings.amqp_uri) as conn:
+            conn.default_channel.queue_delete(sink.name)
             for name, cls in ((access_name, access_cls), (catalogue_name, catalogue_cls)):
                 for queue in handler_queues(name, cls):
                     try:
