@@ -445,10 +445,13 @@ def status(as_json: bool = False) -> int:
 
 # What the test suite needs beyond the infrastructure: (command or file that shows it is there,
 # Debian package): the front, libmagic for the IIIF validator, a browser and npm for e2e tests,
-# docker-compose (v1) to validate the compose file without a Docker engine.
+# docker-compose (v1) to validate the compose file without a Docker engine; ffmpeg (ffprobe) and
+# poppler-utils for the media service's audio, video and PDF derivatives.
 TEST_TOOLS = (
     (NGINX, "nginx"),
     ("docker-compose", "docker-compose"),
+    ("ffprobe", "ffmpeg"),
+    ("pdftoppm", "poppler-utils"),
     ("libmagic1", "libmagic1"),
     ("chromium", "chromium"),
     ("npm", "npm"),
