@@ -328,8 +328,7 @@ def up(timeout: float = 120) -> int:
     p.logs.mkdir(parents=True, exist_ok=True)
     _print("• infrastructure (PostgreSQL, RabbitMQ, Redis)")
     provision(settings, p)
-    if not Path(NGINX).exists():
-        infra.apt_install("nginx")
+    install_missing(RUNTIME_TOOLS)
     _print("• migrations and queues")
     migrate_all(settings)
     write_nginx_conf(settings, p)
@@ -443,19 +442,28 @@ def status(as_json: bool = False) -> int:
     return 0 if healthy else 1
 
 
-# What the test suite needs beyond the infrastructure: (command or file that shows it is there,
-# Debian package): the front, libmagic for the IIIF validator, a browser and npm for e2e tests,
-# docker-compose (v1) to validate the compose file without a Docker engine; ffmpeg (ffprobe) and
-# poppler-utils for the media service's audio, video and PDF derivatives.
-TEST_TOOLS = (
+# Tools beyond the infrastructure, as (command or file that shows it is there, Debian package).
+# The platform runs with: the nginx front; ffmpeg (ffprobe) and poppler-utils for the media
+# service's audio, video and PDF derivatives.
+RUNTIME_TOOLS = (
     (NGINX, "nginx"),
-    ("docker-compose", "docker-compose"),
     ("ffprobe", "ffmpeg"),
     ("pdftoppm", "poppler-utils"),
+)
+# The tests also need: docker-compose (v1) to validate the compose file without a Docker engine,
+# libmagic for the IIIF validator, a browser and npm for the e2e tests.
+TEST_TOOLS = RUNTIME_TOOLS + (
+    ("docker-compose", "docker-compose"),
     ("libmagic1", "libmagic1"),
     ("chromium", "chromium"),
     ("npm", "npm"),
 )
+
+
+def install_missing(tools: tuple[tuple[str, str], ...]) -> None:
+    missing = [package for probe, package in tools if _missing(probe)]
+    if missing:
+        infra.apt_install(*missing)
 
 
 def _missing(probe: str) -> bool:
@@ -473,8 +481,6 @@ def infra_up() -> int:
     env = stack_env(p)
     settings = load_settings(env=env)
     provision(settings)
-    missing = [package for probe, package in TEST_TOOLS if _missing(probe)]
-    if missing:
-        infra.apt_install(*missing)
+    install_missing(TEST_TOOLS)
     _print("infrastructure ready: PostgreSQL, RabbitMQ, Redis; test tools present")
     return 0
