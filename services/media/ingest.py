@@ -127,6 +127,20 @@ def register(
                 version=version,
             ),
         )
+        db.publish(
+            make_event(
+                "media.asset_replaced",
+                {
+                    "asset_id": asset_id,
+                    "record_id": record_id,
+                    "version": version,
+                    "previous_version": replaces["version"],
+                },
+                producer="media",
+                actor=actor,
+                correlation_id=correlation_id,
+            )
+        )
     for event in (
         premis_event("ingestion", actor, key=final, size=size, version=version),
         premis_event("message digest calculation", "media", algorithm="SHA-256", value=sha256),

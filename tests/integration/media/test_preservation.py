@@ -91,6 +91,9 @@ def test_a_replacement_is_a_new_version_and_the_old_master_stays(media):
     ).json()["items"]
     assert [v["version"] for v in versions] == [1, 2]
     assert "replacement" in [e["event_type"] for e in _events(media, asset_id)]
+    replaced = media.media_outbox("media.asset_replaced", asset_id)
+    assert [e["data"]["previous_version"] for e in replaced] == [1]
+    assert len(media.media_outbox("media.derivative_ready", asset_id)) == 2
     assert not media.store.list_keys(MASTERS_BUCKET, "uploads/")
 
 
