@@ -16,7 +16,7 @@ from typing import Any
 
 from services.imageserver.keys import DERIVATIVES_BUCKET
 from services.media import repository as repo
-from services.media.domain import MASTERS_BUCKET, premis_event
+from services.media.domain import MASTERS_BUCKET, MediaLimits, premis_event, purge_after
 from shared.db import DbSession
 from shared.events import make_event
 from shared.storage import ObjectNotFound, ObjectStore
@@ -77,6 +77,39 @@ def check_one(db: DbSession, store: ObjectStore, row: dict[str, Any], agent: str
             )
         )
     return FixityResult(asset_id, row["version"], ok, row["sha256"], actual)
+
+
+def soft_delete(
+    db: DbSession,
+    asset: dict[str, Any],
+    agent: str,
+    limits: MediaLimits,
+    correlation_id: str | None = None,
+) -> None:
+    """Hide an asset now; keep its bytes until ``purge_after`` (retention), log and announce."""
+    if asset["deleted_at"] is not None:
+        return
+    asset_id = str(asset["id"])
+    now = datetime.now(UTC)
+    until = purge_after(now, limits)
+    repo.soft_delete(db, asset_id, now, until)
+    repo.add_event(
+        db, asset_id, premis_event("deletion", agent, stage="soft", purge_after=until.isoformat())
+    )
+    db.publish(
+        make_event(
+            "media.asset_deleted",
+            {
+                "asset_id": asset_id,
+                "record_id": str(asset["record_id"]),
+                "version": asset["version"],
+                "purge_after": until.isoformat(),
+            },
+            producer="media",
+            actor=agent,
+            correlation_id=correlation_id,
+        )
+    )
 
 
 def run_fixity(

@@ -20,11 +20,11 @@ from services.access.service import committed
 from services.media import ingest, preservation, schemas, worker
 from services.media import repository as repo
 from services.media.dependencies import Limits, Storage
-from services.media.domain import MASTERS_BUCKET, purge_after
+from services.media.domain import MASTERS_BUCKET
 from shared.consumer import reliable_handler
 from shared.db import Database
 from shared.errors import BadRequest, Conflict, NotFound, ValidationFailed
-from shared.events import Event, make_event
+from shared.events import Event
 from shared.outbox import OutboxRelay
 from shared.service import DisanService
 from shared.storage import PART_SIZE, StorageError
@@ -214,31 +214,9 @@ class MediaService(DisanService):
     def delete_asset(self, actor: Any, asset_id: Any) -> dict[str, Any]:
         """Soft delete: hidden at once, purged after the retention period by an admin."""
         asset = self._asset(asset_id, lock=True)
-        if asset["deleted_at"] is None:
-            now = ingest.now()
-            until = purge_after(now, self.limits)
-            repo.soft_delete(self.db, str(asset["id"]), now, until)
-            repo.add_event(
-                self.db,
-                str(asset["id"]),
-                ingest.premis_event(
-                    "deletion", _agent(actor), stage="soft", purge_after=until.isoformat()
-                ),
-            )
-            self.db.publish(
-                make_event(
-                    "media.asset_deleted",
-                    {
-                        "asset_id": str(asset["id"]),
-                        "record_id": str(asset["record_id"]),
-                        "version": asset["version"],
-                        "purge_after": until.isoformat(),
-                    },
-                    producer="media",
-                    actor=_agent(actor),
-                    correlation_id=self.correlation or None,
-                )
-            )
+        preservation.soft_delete(
+            self.db, asset, _agent(actor), self.limits, self.correlation or None
+        )
         return schemas.dump_asset(self._asset(asset_id))
 
     @rpc
@@ -251,6 +229,14 @@ class MediaService(DisanService):
         preservation.run_fixity(self.db, self.store, 1000, agent="media:fixity-schedule")
 
     # the derivative worker ---------------------------------------------------------------------
+    @reliable_handler("catalogue.record_deleted")
+    def handle_record_deleted(self, event: Event) -> None:
+        """A deleted record's assets are soft-deleted with it (purged after the retention)."""
+        for asset in repo.assets_of_record(self.db, event.data["record_id"]):
+            preservation.soft_delete(
+                self.db, asset, f"event:{event.type}", self.limits, event.correlation_id
+            )
+
     @reliable_handler("media.asset_ingested")
     def handle_asset_ingested(self, event: Event) -> None:
         worker.make_derivatives(self.db, self.store, self.limits, event)

@@ -13,6 +13,7 @@ import pytest
 
 from services.imageserver.keys import DERIVATIVES_BUCKET
 from services.media.domain import MASTERS_BUCKET
+from tests.integration.conftest import wait_until
 from tests.integration.media.support import jpeg
 
 pytestmark = pytest.mark.integration
@@ -141,3 +142,22 @@ def test_bagit_export_has_every_version_events_and_a_valid_manifest(media, test_
     assert "ingestion" in (bag / "data/asset.json").read_text()
     oxum = (bag / "bag-info.txt").read_text()
     assert "Payload-Oxum:" in oxum
+
+
+def test_deleting_a_record_soft_deletes_its_assets(media):
+    record_id = media.new_record()
+    answer = media.upload(record_id, jpeg(64, 64), "a.jpg")
+    asset_id = answer.json()["asset_id"]
+    media.wait_done(asset_id)
+    deleted = media.request(
+        "DELETE",
+        f"/api/v1/records/{record_id}",
+        token=media.token_for("admin"),
+        headers={"If-Match": '"1"'},
+    )
+    assert deleted.status_code == 200, deleted.text
+    wait_until(lambda: media.asset(asset_id)["deleted_at"], timeout=30)
+    events = _events(media, asset_id)
+    assert events[-1]["event_type"] == "deletion"
+    assert events[-1]["agent"] == "event:catalogue.record_deleted"
+    assert media.keys(MASTERS_BUCKET, asset_id)  # kept until the purge
