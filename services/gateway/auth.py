@@ -262,12 +262,14 @@ class Gate:
         return principal
 
     def _api_key(self, key: str, ip: str) -> domain.Principal:
-        if not key or len(key) > MAX_API_KEY_LENGTH:
-            raise Unauthorized("invalid API key")
+        if not key or len(key) > MAX_API_KEY_LENGTH or domain.parse_api_key(key) is None:
+            raise Unauthorized("invalid API key")  # malformed: refused without asking anyone
         cache_key = ("key", _digest(key))
         cached = self.provider.credentials.get(cache_key)
         if cached is not None:
             return cached  # type: ignore[no-any-return]
+        # a lookup costs the access service a query: guessing keys is limited per address
+        self._limit(f"ip:{ip}", self.conf.public_per_minute)
         try:
             principal = domain.Principal.from_dict(self.call("verify_api_key", key, ip))
         except RemoteError as exc:

@@ -89,3 +89,19 @@ def test_anonymous_and_api_key_requests_are_rate_limited(settings):
         )
     finally:
         stop()
+
+
+def test_guessing_api_keys_is_limited_per_address(settings):
+    platform, stop = start_platform(settings, overrides={"public_per_minute": 3})
+    try:
+        fresh_window()
+        guesses = [f"dsn_{i:012x}_" + "a" * 43 for i in range(5)]
+        codes = [
+            platform.request(
+                "GET", "/api/v1/auth/me", key=g, headers={"X-Real-IP": "198.18.2.1"}
+            ).status_code
+            for g in guesses
+        ]
+        assert codes == [401, 401, 401, 429, 429]
+    finally:
+        stop()
