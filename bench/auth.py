@@ -25,6 +25,7 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import platform as host  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -58,12 +59,27 @@ class BenchGateway(GatewayService):
         return {"ok": True}
 
 
-def settings_env() -> dict[str, str]:
+def settings_env(s3_port: int) -> dict[str, str]:
     from shared.cli.stack import paths, stack_env
 
     env = stack_env(paths())
     env.setdefault("DISAN_TOKEN_SECRET", "bench-token-secret-0123456789abcdefghijkl")
+    env["DISAN_S3_ENDPOINT"] = f"127.0.0.1:{s3_port}"  # the gateway's media routes want S3
     return env
+
+
+def start_s3() -> tuple[subprocess.Popen[bytes], int]:
+    """A throwaway S3 endpoint (moto's) for this run only."""
+    from tests.conftest import free_port, wait_port
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_port(port)
+    return proc, port
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -94,9 +110,18 @@ def main() -> int:
     parser.add_argument("--json", help="write the results to this file")
     args = parser.parse_args()
 
+    s3, s3_port = start_s3()
+    try:
+        return run(args, s3_port)
+    finally:
+        s3.terminate()
+        s3.wait(10)
+
+
+def run(args: argparse.Namespace, s3_port: int) -> int:
     from tests.integration.access.conftest import start_platform
 
-    settings = load_settings(env=settings_env())
+    settings = load_settings(env=settings_env(s3_port))
     from shared.cli.stack import provision
 
     provision(settings)
