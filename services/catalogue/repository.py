@@ -287,6 +287,26 @@ def apply_policy(
         )
 
 
+def apply_asset(
+    db: DbSession, asset_id: str, record_id: str, kind: str | None, deleted: bool, at: datetime
+) -> None:
+    """Keep the latest state of an asset, then whether its record has images."""
+    db.execute(
+        "INSERT INTO record_assets (asset_id, record_id, kind, deleted, updated_at) "
+        "VALUES (CAST(:a AS uuid), CAST(:r AS uuid), COALESCE(:kind, 'unknown'), :deleted, :at) "
+        "ON CONFLICT (asset_id) DO UPDATE SET deleted = EXCLUDED.deleted, "
+        "kind = CASE WHEN :kind IS NULL THEN record_assets.kind ELSE EXCLUDED.kind END, "
+        "updated_at = EXCLUDED.updated_at WHERE record_assets.updated_at <= EXCLUDED.updated_at",
+        {"a": asset_id, "r": record_id, "kind": kind, "deleted": deleted, "at": at},
+    )
+    db.execute(
+        "UPDATE records SET has_images = EXISTS (SELECT 1 FROM record_assets a "
+        "WHERE a.record_id = records.id AND a.kind = 'image' AND NOT a.deleted) "
+        "WHERE id = CAST(:r AS uuid)",
+        {"r": record_id},
+    )
+
+
 def is_uuid(value: str) -> bool:
     try:
         uuid.UUID(value)

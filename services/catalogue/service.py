@@ -19,6 +19,7 @@ from services.catalogue import demo, domain, importer, records, schemas, search
 from services.catalogue import repository as repo
 from services.catalogue.dependencies import VocabularySeed
 from services.catalogue.errors import carry_details
+from shared import contracts  # noqa: F401 - registers the events this service consumes
 from shared.consumer import reliable_handler
 from shared.db import Database
 from shared.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
@@ -221,6 +222,19 @@ class CatalogueService(DisanService):
     def load_demo(self) -> dict[str, Any]:
         """Create the Hải Phòng demo records that are missing; returns their wanted policies."""
         return demo.load(self.db, self._cid)
+
+    # projection of media assets (the has_images facet) -------------------------------------
+    @reliable_handler("media.asset_ingested", "media.asset_deleted")
+    def handle_asset_event(self, event: Event) -> None:
+        data = event.data
+        repo.apply_asset(
+            self.db,
+            str(data["asset_id"]),
+            str(data["record_id"]),
+            data.get("kind"),
+            event.type == "media.asset_deleted",
+            event.occurred_at,
+        )
 
     # projection of access policies ---------------------------------------------------------
     @reliable_handler("access.policy_changed")
