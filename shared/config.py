@@ -26,9 +26,13 @@ class ConfigError(Exception):
     """The configuration is missing something or holds a wrong value."""
 
 
-def substitute(text: str, env: Mapping[str, str]) -> str:
-    """Replace ``${VAR}`` and ``${VAR:default}``; an unset variable without default is an error."""
-    missing: list[str] = []
+def substitute(text: str, env: Mapping[str, str], missing: list[str] | None = None) -> str:
+    """Replace ``${VAR}`` and ``${VAR:default}``; an unset variable without default is an error.
+
+    With ``missing`` given, the names of unset variables are collected there instead.
+    """
+    collect = missing is not None
+    missing = [] if missing is None else missing
 
     def repl(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
@@ -41,6 +45,30 @@ def substitute(text: str, env: Mapping[str, str]) -> str:
         return value
 
     result = _VAR.sub(repl, text)
+    if missing and not collect:
+        raise ConfigError("missing required setting(s): " + ", ".join(sorted(set(missing))))
+    return result
+
+
+def substitute_tree(node: Any, env: Mapping[str, str]) -> Any:
+    """Substitute inside the string values of parsed YAML.
+
+    Substituting after parsing means a value from the environment is always data: a secret
+    holding ``: ``, ``#`` or quotes cannot change the file's structure. Values stay strings;
+    the schema converts numbers and booleans.
+    """
+    missing: list[str] = []
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        if isinstance(value, str) and "${" in value:
+            return substitute(value, env, missing)
+        return value
+
+    result = walk(node)
     if missing:
         raise ConfigError("missing required setting(s): " + ", ".join(sorted(set(missing))))
     return result
@@ -261,7 +289,11 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
         text = source.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config {source}: {exc.strerror}") from exc
-    raw = yaml.safe_load(substitute(text, env)) or {}
+    try:
+        parsed = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config {source} is not valid YAML: {exc}") from exc
+    raw = substitute_tree(parsed, env)
     try:
         settings: Settings = _SettingsSchema().load(raw)
     except ValidationError as exc:

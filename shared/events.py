@@ -107,9 +107,12 @@ def registered_contracts() -> list[tuple[str, int]]:
 
 
 def nfc(value: Any) -> Any:
-    """NFC-normalise every string inside a JSON-like value."""
+    """NFC-normalise every string inside a JSON-like value.
+
+    NUL cannot be stored in PostgreSQL text or jsonb, so it becomes U+FFFD (visible, not lost).
+    """
     if isinstance(value, str):
-        return unicodedata.normalize("NFC", value)
+        return unicodedata.normalize("NFC", value.replace("\x00", "\ufffd"))
     if isinstance(value, dict):
         return {nfc(k): nfc(v) for k, v in value.items()}
     if isinstance(value, list):

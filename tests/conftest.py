@@ -88,4 +88,18 @@ def settings(test_env):
 
     settings = load_settings(env=test_env)
     provision(settings)
+    _empty_parking_queues(settings.amqp_uri)
     return settings
+
+
+def _empty_parking_queues(amqp_uri: str) -> None:
+    """The test vhost keeps what earlier runs left in the dead letters and unrouted queues:
+    start each session with them empty, so tests find their own messages quickly."""
+    from kombu import Connection
+
+    from shared.bus import DEAD_LETTERS, UNROUTED, declare_base
+
+    with Connection(amqp_uri) as conn:
+        declare_base(conn)
+        for name in (DEAD_LETTERS, UNROUTED):
+            conn.default_channel.queue_purge(name)

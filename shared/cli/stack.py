@@ -108,9 +108,11 @@ def stack_env(p: Paths) -> dict[str, str]:
         p.env_file.chmod(0o600)
     for key, value in saved.items():
         env.setdefault(key, value)
+    # one login role per database, so a second stack (the tests') never changes this one's password
+    db_user = env.get("DISAN_DB_USER", db_name)
     env.setdefault(
         "DISAN_DATABASE_URL",
-        f"postgresql://disan:{env['DISAN_DB_PASSWORD']}@127.0.0.1:5432/{db_name}",
+        f"postgresql://{db_user}:{env['DISAN_DB_PASSWORD']}@127.0.0.1:5432/{db_name}",
     )
     vhost = env.get("DISAN_AMQP_VHOST", "disan")
     env.setdefault("DISAN_AMQP_URI", f"amqp://guest:guest@127.0.0.1:5672/{vhost}")

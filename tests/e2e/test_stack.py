@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from shared.cli.infra import psql_superuser
 from shared.runner import SERVICES
 from tests.conftest import free_port
 
@@ -63,6 +64,8 @@ def stack_env(tmp_path_factory):
         }
     )
     env["_PORTS"] = json.dumps(ports | {"S3": s3})
+    # a newcomer's first `disan up` meets no database: start from none
+    psql_superuser("DROP DATABASE IF EXISTS disan_stacktest WITH (FORCE)")
     return env
 
 

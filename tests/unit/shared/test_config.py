@@ -58,3 +58,9 @@ def test_redacted_settings_hide_passwords():
     settings = load_settings(env=BASE_ENV)
     assert "s3cret" not in str(settings.redacted())
     assert redact_url("amqp://u:pw@h/v") == "amqp://u:***@h/v"
+
+
+def test_secrets_with_yaml_syntax_stay_data():
+    tricky = "p@ss: #word' \"x\"\n- y"
+    settings = load_settings(env=BASE_ENV | {"DISAN_S3_SECRET_KEY": tricky})
+    assert settings.s3.secret_key == tricky
