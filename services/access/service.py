@@ -6,14 +6,11 @@ change is re-checked with ``authorize`` here too, so a caller's mistake cannot e
 
 from __future__ import annotations
 
-import functools
 import logging
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar, cast
-
-from nameko.rpc import rpc as _rpc
+from typing import Any, TypeVar
 
 from services.access import accounts, domain
 from services.access import repository as repo
@@ -23,7 +20,6 @@ from shared.consumer import reliable_handler
 from shared.db import Database
 from shared.errors import (
     BadRequest,
-    DisanError,
     Forbidden,
     NotFound,
     RateLimited,
@@ -32,6 +28,7 @@ from shared.errors import (
 )
 from shared.events import Event
 from shared.outbox import OutboxRelay
+from shared.rpc import rpc
 from shared.service import DisanService
 
 log = logging.getLogger(__name__)
@@ -39,28 +36,6 @@ log = logging.getLogger(__name__)
 MAX_USERNAME_INPUT = 256
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def rpc(fn: F) -> F:
-    """nameko's ``rpc``, typed, with client errors logged as expected (WARNING, not ERROR)."""
-    return cast(F, _rpc(expected_exceptions=(DisanError,))(fn))
-
-
-def committed(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Commit the worker's transaction before the RPC answers.
-
-    nameko sends an RPC reply (``handle_result``) before dependencies see the worker's result,
-    so ``Database`` would commit only after the caller already has its answer: a caller could
-    then not read what it just wrote. Committing here keeps read-your-writes.
-    """
-
-    @functools.wraps(fn)
-    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        result = fn(self, *args, **kwargs)
-        self.db.commit()
-        return result
-
-    return wrapper
 
 
 def _now() -> datetime:
@@ -162,7 +137,6 @@ class AccessService(DisanService):
 
     # sign in and out -----------------------------------------------------------------------
     @rpc
-    @committed
     def login(self, username: Any, password: Any, ip: str = "") -> dict[str, Any]:
         """Tokens for a valid username and password; 401 otherwise, 429 while locked out."""
         conf = self.settings.access
@@ -216,7 +190,6 @@ class AccessService(DisanService):
         return self._issue(user)
 
     @rpc
-    @committed
     def refresh(self, refresh_token: Any, ip: str = "") -> dict[str, Any]:
         """New tokens for an unused refresh token; reuse of a spent one ends that session."""
         if not isinstance(refresh_token, str) or not refresh_token.startswith("rt_"):
@@ -240,7 +213,6 @@ class AccessService(DisanService):
         return self._issue(user, family=row["family"])
 
     @rpc
-    @committed
     def logout(
         self, actor: Any, refresh_token: Any = None, jti: Any = None, expires_at: Any = None
     ) -> dict[str, Any]:
@@ -260,7 +232,6 @@ class AccessService(DisanService):
         return {"logged_out": True}
 
     @rpc
-    @committed
     def verify_api_key(self, key: Any, ip: str = "") -> dict[str, Any]:
         """The principal of a valid, unexpired, unrevoked key; 401 otherwise."""
         prefix = domain.parse_api_key(key) if isinstance(key, str) else None
@@ -287,7 +258,6 @@ class AccessService(DisanService):
 
     # users ---------------------------------------------------------------------------------
     @rpc
-    @committed
     def create_user(
         self,
         actor: Any,
@@ -312,14 +282,12 @@ class AccessService(DisanService):
         )
 
     @rpc
-    @committed
     def list_users(self, actor: Any) -> list[dict[str, Any]]:
         principal = _principal(actor)
         _require(domain.authorize(principal, "manage", domain.Administration("users"), _now()))
         return [accounts.user_view(r) for r in repo.list_users(self.db)]
 
     @rpc
-    @committed
     def get_user(self, actor: Any, user_id: str) -> dict[str, Any]:
         principal = _principal(actor)
         _require(domain.authorize(principal, "view", domain.Account(user_id), _now()))
@@ -329,7 +297,6 @@ class AccessService(DisanService):
         return accounts.user_view(row)
 
     @rpc
-    @committed
     def set_user_roles(self, actor: Any, user_id: str, roles: Any) -> dict[str, Any]:
         """Change a user's roles (admins only, never one's own escalation); old tokens stop."""
         principal = _principal(actor)
@@ -362,7 +329,6 @@ class AccessService(DisanService):
         return accounts.user_view(row | {"roles": sorted(wanted)})
 
     @rpc
-    @committed
     def set_user_disabled(self, actor: Any, user_id: str, disabled: Any) -> dict[str, Any]:
         """Disable (or enable) an account; a disabled user's sessions end at once."""
         principal = _principal(actor)
@@ -385,7 +351,6 @@ class AccessService(DisanService):
         return accounts.user_view(row | {"disabled": disabled})
 
     @rpc
-    @committed
     def change_password(
         self, actor: Any, current_password: Any, new_password: Any, ip: str = ""
     ) -> dict[str, Any]:
@@ -423,7 +388,6 @@ class AccessService(DisanService):
 
     # API keys ------------------------------------------------------------------------------
     @rpc
-    @committed
     def create_api_key(
         self,
         actor: Any,
@@ -447,14 +411,12 @@ class AccessService(DisanService):
         )
 
     @rpc
-    @committed
     def revoke_api_key(self, actor: Any, key_id: str) -> dict[str, Any]:
         principal = _principal(actor)
         _require(domain.authorize(principal, "manage", domain.Administration("API keys"), _now()))
         return accounts.revoke_api_key(self.db, key_id, principal.subject, self.correlation or None)
 
     @rpc
-    @committed
     def list_api_keys(self, actor: Any) -> list[dict[str, Any]]:
         principal = _principal(actor)
         _require(domain.authorize(principal, "manage", domain.Administration("API keys"), _now()))
@@ -462,7 +424,6 @@ class AccessService(DisanService):
 
     # item policies -------------------------------------------------------------------------
     @rpc
-    @committed
     def get_policy(self, resource_kind: str, resource_id: str) -> dict[str, Any]:
         """The policy of a record or asset; items without one are public."""
         if resource_kind not in domain.RESOURCE_KINDS:
@@ -472,7 +433,6 @@ class AccessService(DisanService):
         )
 
     @rpc
-    @committed
     def set_policy(
         self,
         actor: Any,
@@ -518,7 +478,6 @@ class AccessService(DisanService):
 
     # audit ---------------------------------------------------------------------------------
     @rpc
-    @committed
     def record_denied(
         self, principal: str, method: str, path: str, status: int, reason: str, ip: str = ""
     ) -> None:
@@ -537,7 +496,6 @@ class AccessService(DisanService):
         )
 
     @rpc
-    @committed
     def list_audit(
         self,
         actor: Any,

@@ -11,10 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import ValidationError
-from nameko.rpc import rpc
 
 from services.access.domain import Principal
-from services.access.service import committed
 from services.catalogue import demo, domain, importer, records, schemas, search
 from services.catalogue import repository as repo
 from services.catalogue.dependencies import VocabularySeed
@@ -25,6 +23,7 @@ from shared.db import Database
 from shared.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from shared.events import Event
 from shared.outbox import OutboxRelay
+from shared.rpc import rpc
 from shared.service import DisanService
 
 
@@ -54,19 +53,16 @@ class CatalogueService(DisanService):
     # records -------------------------------------------------------------------------------
     @rpc
     @carry_details
-    @committed
     def create_record(self, actor: Any, payload: Any) -> dict[str, Any]:
         return records.create(self.db, _principal(actor), payload, self._cid)
 
     @rpc
     @carry_details
-    @committed
     def get_record(self, actor: Any, record_id: Any) -> dict[str, Any]:
         return records.read(self.db, _principal(actor), record_id)
 
     @rpc
     @carry_details
-    @committed
     def update_record(
         self, actor: Any, record_id: Any, payload: Any, expected_version: Any
     ) -> dict[str, Any]:
@@ -76,7 +72,6 @@ class CatalogueService(DisanService):
 
     @rpc
     @carry_details
-    @committed
     def transition_record(
         self, actor: Any, record_id: Any, action: Any, comment: Any, expected_version: Any = None
     ) -> dict[str, Any]:
@@ -97,7 +92,6 @@ class CatalogueService(DisanService):
 
     @rpc
     @carry_details
-    @committed
     def delete_record(self, actor: Any, record_id: Any, expected_version: Any) -> dict[str, Any]:
         return records.delete(
             self.db, _principal(actor), record_id, _version(expected_version), self._cid
@@ -105,25 +99,21 @@ class CatalogueService(DisanService):
 
     @rpc
     @carry_details
-    @committed
     def record_history(self, actor: Any, record_id: Any) -> list[dict[str, Any]]:
         return records.history(self.db, _principal(actor), record_id)
 
     @rpc
     @carry_details
-    @committed
     def record_version(self, actor: Any, record_id: Any, version: Any) -> dict[str, Any]:
         return records.version(self.db, _principal(actor), record_id, version)
 
     @rpc
     @carry_details
-    @committed
     def record_diff(self, actor: Any, record_id: Any, old: Any, new: Any) -> dict[str, Any]:
         return records.diff(self.db, _principal(actor), record_id, old, new)
 
     @rpc
     @carry_details
-    @committed
     def restore_record(
         self, actor: Any, record_id: Any, version: Any, expected_version: Any, comment: Any = ""
     ) -> dict[str, Any]:
@@ -139,7 +129,6 @@ class CatalogueService(DisanService):
 
     @rpc
     @carry_details
-    @committed
     def search_records(self, actor: Any, params: Any) -> dict[str, Any]:
         if not isinstance(params, dict):
             raise BadRequest("search parameters are a mapping")
@@ -152,7 +141,6 @@ class CatalogueService(DisanService):
     # import and export ---------------------------------------------------------------------
     @rpc
     @carry_details
-    @committed
     def import_records(
         self, actor: Any, content: Any, fmt: Any, dry_run: Any = True
     ) -> dict[str, Any]:
@@ -166,7 +154,6 @@ class CatalogueService(DisanService):
 
     @rpc
     @carry_details
-    @committed
     def export_records(self, actor: Any, fmt: Any, state: Any = None) -> str:
         principal = _principal(actor)
         if not domain.is_staff(principal.roles):
@@ -176,13 +163,11 @@ class CatalogueService(DisanService):
     # vocabularies --------------------------------------------------------------------------
     @rpc
     @carry_details
-    @committed
     def list_vocabularies(self) -> list[dict[str, Any]]:
         return repo.list_schemes(self.db)
 
     @rpc
     @carry_details
-    @committed
     def get_vocabulary(self, scheme: Any) -> dict[str, Any]:
         terms = repo.list_terms(self.db, str(scheme)[:64])
         if not terms:
@@ -191,7 +176,6 @@ class CatalogueService(DisanService):
 
     @rpc
     @carry_details
-    @committed
     def add_term(self, actor: Any, scheme: Any, payload: Any) -> dict[str, Any]:
         """Admins extend a vocabulary; existing terms are never silently replaced."""
         principal = _principal(actor)
@@ -218,7 +202,6 @@ class CatalogueService(DisanService):
     # demo data -----------------------------------------------------------------------------
     @rpc
     @carry_details
-    @committed
     def load_demo(self) -> dict[str, Any]:
         """Create the Hải Phòng demo records that are missing; returns their wanted policies."""
         return demo.load(self.db, self._cid)

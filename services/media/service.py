@@ -13,10 +13,8 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from nameko.rpc import rpc
 from nameko.timer import timer
 
-from services.access.service import committed
 from services.media import ingest, preservation, schemas, worker
 from services.media import repository as repo
 from services.media.dependencies import Limits, Storage
@@ -26,6 +24,7 @@ from shared.db import Database
 from shared.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from shared.events import Event
 from shared.outbox import OutboxRelay
+from shared.rpc import rpc
 from shared.service import DisanService
 from shared.storage import PART_SIZE, StorageError
 
@@ -62,7 +61,6 @@ class MediaService(DisanService):
 
     # ingest ----------------------------------------------------------------------------------
     @rpc
-    @committed
     def register_upload(
         self,
         actor: Any,
@@ -90,7 +88,6 @@ class MediaService(DisanService):
         return schemas.dump_asset(asset)
 
     @rpc
-    @committed
     def replace_master(
         self, actor: Any, asset_id: Any, key: Any, sha256: Any, filename: Any = ""
     ) -> dict[str, Any]:
@@ -148,7 +145,6 @@ class MediaService(DisanService):
         }
 
     @rpc
-    @committed
     def complete_multipart(
         self,
         actor: Any,
@@ -180,18 +176,15 @@ class MediaService(DisanService):
 
     # reading -----------------------------------------------------------------------------------
     @rpc
-    @committed
     def get_asset(self, asset_id: Any) -> dict[str, Any]:
         return schemas.dump_asset(self._asset(asset_id))
 
     @rpc
-    @committed
     def list_assets(self, record_id: Any) -> list[dict[str, Any]]:
         rows = repo.assets_of_record(self.db, _uuid(record_id, "record"))
         return [schemas.dump_asset(r) for r in rows]
 
     @rpc
-    @committed
     def asset_events(self, asset_id: Any) -> list[dict[str, Any]]:
         asset = self._asset(asset_id)
         dumped: list[dict[str, Any]] = schemas.PreservationEventSchema(many=True).dump(
@@ -200,7 +193,6 @@ class MediaService(DisanService):
         return dumped
 
     @rpc
-    @committed
     def asset_versions(self, asset_id: Any) -> list[dict[str, Any]]:
         asset = self._asset(asset_id)
         dumped: list[dict[str, Any]] = schemas.VersionSchema(many=True).dump(
@@ -210,7 +202,6 @@ class MediaService(DisanService):
 
     # deletion and preservation -----------------------------------------------------------------
     @rpc
-    @committed
     def delete_asset(self, actor: Any, asset_id: Any) -> dict[str, Any]:
         """Soft delete: hidden at once, purged after the retention period by an admin."""
         asset = self._asset(asset_id, lock=True)
