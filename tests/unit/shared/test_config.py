@@ -61,6 +61,6 @@ def test_redacted_settings_hide_passwords():
 
 
 def test_secrets_with_yaml_syntax_stay_data():
-    tricky = "p@ss: #word' \"x\"\n- y"
+    tricky = 'p@ss: #word\' "x"\n- y'
     settings = load_settings(env=BASE_ENV | {"DISAN_S3_SECRET_KEY": tricky})
     assert settings.s3.secret_key == tricky

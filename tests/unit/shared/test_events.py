@@ -86,6 +86,7 @@ def test_registering_a_different_schema_for_the_same_contract_is_refused():
 
 
 def test_nul_in_event_text_becomes_a_replacement_character():
-    event = make_event("unittest.relic_ranked", {"record_id": "a\x00b", "rank": "city"},
-                       producer="access")
+    event = make_event(
+        "unittest.relic_ranked", {"record_id": "a\x00b", "rank": "city"}, producer="access"
+    )
     assert event.data["record_id"] == "a\ufffdb"
