@@ -14,14 +14,13 @@ import re
 import uuid
 from typing import IO, Any
 
-import eventlet
 from marshmallow import Schema, fields
-from nameko.rpc import RpcProxy, ServiceProxy
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 from werkzeug.wrappers import Request
 
 from services.gateway.http import PUBLIC, STAFF, api, read_json
+from services.gateway.rpc import ServiceClient, ServiceRpc
 from services.media import sniff
 from services.media.dependencies import Storage
 from services.media.domain import (
@@ -32,7 +31,7 @@ from services.media.domain import (
     master_key,
     unsupported_upload,
 )
-from shared.errors import NotFound, PayloadTooLarge, Unavailable, ValidationFailed
+from shared.errors import NotFound, PayloadTooLarge, ValidationFailed
 from shared.storage import ChecksumMismatch, ObjectStore
 
 RPC_TIMEOUT = 60.0
@@ -42,32 +41,6 @@ UPLOAD_PART_SIZE = 8 * 1024 * 1024  # 3 in flight: ~50 MB per upload, 80 GB at m
 MAX_FIELDS_BYTES = 64 * 1024
 EDITORS = ("cataloguer",)
 _SHA = re.compile(r"^[0-9a-fA-F]{64}$")
-
-
-class MediaRpc(RpcProxy):  # type: ignore[misc]
-    """RPC to the media service (its name configurable for tests)."""
-
-    def __init__(self) -> None:
-        super().__init__("media")
-
-    def setup(self) -> None:
-        self.target_service = self.container.config.get("DISAN_MEDIA_SERVICE", "media")
-        super().setup()
-
-    def get_dependency(self, worker_ctx: Any) -> Media:
-        return Media(ServiceProxy(worker_ctx, self.target_service, self.rpc_reply_listener))
-
-
-class Media:
-    def __init__(self, proxy: ServiceProxy) -> None:
-        self.proxy = proxy
-
-    def call(self, method: str, *args: Any, timeout: float = RPC_TIMEOUT) -> Any:
-        try:
-            with eventlet.Timeout(timeout):
-                return getattr(self.proxy, method)(*args)
-        except eventlet.Timeout as exc:
-            raise Unavailable("the media service did not answer in time") from exc
 
 
 class StreamedMultipart:
@@ -229,7 +202,7 @@ _UPLOAD_ERRORS = {
 class MediaRoutes:
     """``/api/v1/records/{id}/media…`` and ``/api/v1/media…``."""
 
-    media: Media = MediaRpc()  # type: ignore[assignment]
+    media: ServiceClient = ServiceRpc("media", "media service", RPC_TIMEOUT)
     media_store: ObjectStore = Storage()  # type: ignore[assignment]
     catalogue: Any
     gate: Any

@@ -11,10 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import eventlet
 from marshmallow import Schema, fields
-from nameko.exceptions import RemoteError
-from nameko.rpc import RpcProxy, ServiceProxy
 from werkzeug.wrappers import Request, Response
 
 from services.catalogue import importer
@@ -28,7 +25,8 @@ from services.gateway.http import (
     json_response,
     read_json,
 )
-from shared.errors import BadRequest, PayloadTooLarge, Unavailable
+from services.gateway.rpc import ServiceClient, ServiceRpc
+from shared.errors import BadRequest, PayloadTooLarge
 
 RPC_TIMEOUT = 30.0
 IMPORT_TIMEOUT = 600.0
@@ -39,38 +37,6 @@ ID = "<record_id>"
 _ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,9})"\s*$')
 TEXT_TYPES = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
 SAFE = {"X-Content-Type-Options": "nosniff"}
-
-
-class CatalogueRpc(RpcProxy):  # type: ignore[misc]
-    """RPC to the catalogue service (its name configurable for tests)."""
-
-    def __init__(self) -> None:
-        super().__init__("catalogue")
-
-    def setup(self) -> None:
-        self.target_service = self.container.config.get("DISAN_CATALOGUE_SERVICE", "catalogue")
-        super().setup()
-
-    def get_dependency(self, worker_ctx: Any) -> Catalogue:
-        return Catalogue(ServiceProxy(worker_ctx, self.target_service, self.rpc_reply_listener))
-
-
-class Catalogue:
-    def __init__(self, proxy: ServiceProxy) -> None:
-        self.proxy = proxy
-
-    def call(self, method: str, *args: Any, timeout: float = RPC_TIMEOUT) -> Any:
-        """Call the catalogue; 503 if it does not answer in time."""
-        try:
-            with eventlet.Timeout(timeout):
-                return getattr(self.proxy, method)(*args)
-        except eventlet.Timeout as exc:
-            raise Unavailable("the catalogue did not answer in time") from exc
-        except RemoteError as exc:
-            detailed = unpack(exc.exc_type, str(exc.value))
-            if detailed is not None:
-                raise detailed from None
-            raise
 
 
 def etag(record: dict[str, Any]) -> dict[str, str]:
@@ -152,7 +118,9 @@ class RestoreRequest(Schema):
 class RecordRoutes:
     """Every ``/api/v1/records…`` and ``/api/v1/vocabularies…`` route."""
 
-    catalogue: Catalogue = CatalogueRpc()  # type: ignore[assignment]
+    catalogue: ServiceClient = ServiceRpc(  # type: ignore[assignment]
+        "catalogue", "catalogue", RPC_TIMEOUT, unpack
+    )
     gate: Any
 
     # search ---------------------------------------------------------------------------------
