@@ -37,7 +37,7 @@ from kombu import Connection, Exchange, Producer, Queue  # noqa: E402
 from marshmallow import Schema, fields  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
-from shared.bus import declare_queue  # noqa: E402
+from shared.bus import declare_base, declare_queue  # noqa: E402
 from shared.config import load_settings  # noqa: E402
 from shared.consumer import handler_queues, reliable_handler  # noqa: E402
 from shared.db import Database, make_engine, migrate, unit_of_work  # noqa: E402
@@ -191,6 +191,7 @@ def bench_disan(
     with consumer_engine.begin() as conn:
         conn.execute(text("CREATE TABLE effects (n integer NOT NULL, latency double precision)"))
     with Connection(settings.amqp_uri) as conn:
+        declare_base(conn)
         for queue in handler_queues(CONSUMER, consumer_class(1)):
             declare_queue(conn, queue)
             conn.default_channel.queue_purge(queue.name)

@@ -97,7 +97,7 @@ def declare_base(conn: Connection) -> None:
 
 
 def declare_queue(conn: Connection, queue: Queue) -> None:
-    declare_base(conn)
+    """Declare one handler queue and its bindings; ``declare_base`` must have run first."""
     queue.bind(conn.default_channel).declare()
 
 
