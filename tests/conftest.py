@@ -62,14 +62,31 @@ def s3_port():
         proc.wait(10)
 
 
+def test_slot() -> tuple[str, int]:
+    """Name suffix and Redis database of this test session.
+
+    `DISAN_TEST_SLOT=N` (1-9) gives a session its own database, role, vhost and Redis
+    database, so several suites can run side by side on one machine; unset, the names are
+    the plain `disan_test` ones.
+    """
+    slot = os.environ.get("DISAN_TEST_SLOT", "").strip()
+    if not slot:
+        return "", 15
+    if not (slot.isdigit() and 1 <= int(slot) <= 9):
+        raise pytest.UsageError("DISAN_TEST_SLOT must be a number from 1 to 9")
+    return f"_{slot}", 15 - int(slot)
+
+
 @pytest.fixture(scope="session")
 def test_env(s3_port):
     """Environment of the test platform: its own database, vhost and S3 server."""
+    suffix, redis_db = test_slot()
+    name = f"disan_test{suffix}"
     return {
         "DISAN_ENV": "test",
-        "DISAN_DATABASE_URL": "postgresql://disan_test:disan_test@127.0.0.1:5432/disan_test",
-        "DISAN_AMQP_URI": "amqp://guest:guest@127.0.0.1:5672/disan_test",
-        "DISAN_REDIS_URL": "redis://127.0.0.1:6379/15",
+        "DISAN_DATABASE_URL": f"postgresql://{name}:{name}@127.0.0.1:5432/{name}",
+        "DISAN_AMQP_URI": f"amqp://guest:guest@127.0.0.1:5672/{name}",
+        "DISAN_REDIS_URL": f"redis://127.0.0.1:6379/{redis_db}",
         "DISAN_S3_ENDPOINT": f"127.0.0.1:{s3_port}",
         "DISAN_S3_ACCESS_KEY": "test-access",
         "DISAN_S3_SECRET_KEY": "test-secret",
