@@ -143,7 +143,11 @@ def find_hits(text: str, words: Sequence[str], prefix_last: bool = True) -> list
     spans: list[tuple[int, int]] = []
     for word, starts, ends in _rules(words, prefix_last):
         pattern = ("(?<!\\w)" if starts else "") + re.escape(word) + ("(?!\\w)" if ends else "")
-        spans.extend((m.start(), m.end()) for m in re.finditer(pattern, folded))
+        for m in re.finditer(pattern, folded):
+            end = m.end()
+            if starts and not ends:  # a prefix: highlight the whole word
+                end = _WORD.match(folded, m.start()).end()  # type: ignore[union-attr]
+            spans.append((m.start(), end))
     hits: list[Hit] = []
     for start, end in sorted(spans):
         if hits and start < hits[-1].end:
