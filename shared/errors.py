@@ -19,6 +19,9 @@ class DisanError(Exception):
         self.message = message
         self.details = details
 
+    def __str__(self) -> str:
+        return self.message
+
 
 class BadRequest(DisanError):
     code = "bad_request"
@@ -48,6 +51,12 @@ class PreconditionFailed(DisanError):
     code = "precondition_failed"
 
 
+class PreconditionRequired(DisanError):
+    """The request must be conditional (``If-Match``) and was not: HTTP 428."""
+
+    code = "precondition_required"
+
+
 class PayloadTooLarge(DisanError):
     code = "payload_too_large"
 
@@ -73,6 +82,7 @@ HTTP_STATUS: dict[str, int] = {
     "NotFound": 404,
     "Conflict": 409,
     "PreconditionFailed": 412,
+    "PreconditionRequired": 428,
     "PayloadTooLarge": 413,
     "UnsupportedMediaType": 415,
     "RateLimited": 429,

@@ -1,14 +1,14 @@
 """Errors with details across RPC.
 
-nameko carries an exception's type name and ``str()`` to the caller, not ``DisanError.details``
-(the per-field problems of a record, the per-row report of an import). The catalogue packs the
-details as JSON after a marker in the message; the gateway unpacks them into the same
-``shared.errors`` type, so the client still gets ``{"error": {"code", "message", "details"}}``.
+``shared.rpc`` now carries ``DisanError.details`` (the per-field problems of a record, the
+per-row report of an import) to the caller itself, so ``carry_details`` no longer packs anything:
+it is kept as a no-op so the service code need not change. ``unpack`` still reads the old packed
+form (details as JSON after a marker in the message), for replicas of the previous release during
+a rolling update.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -20,19 +20,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def carry_details(fn: F) -> F:
-    """Re-raise a DisanError with details as the same type, the details packed in its message."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except errors.DisanError as exc:
-            if exc.details is None:
-                raise
-            packed = exc.message + MARKER + json.dumps(exc.details, default=str)
-            raise type(exc)(packed) from exc
-
-    return wrapper  # type: ignore[return-value]
+    """No-op: ``shared.rpc`` carries the details of a DisanError to the caller."""
+    return fn
 
 
 def unpack(exc_type: str, value: str) -> errors.DisanError | None:

@@ -10,6 +10,7 @@ from nameko.exceptions import RemoteError
 from nameko.rpc import RpcProxy, ServiceProxy
 
 from shared.errors import DisanError, Unavailable
+from shared.rpc import call
 
 Unpack = Callable[[str, str], DisanError | None]
 
@@ -26,11 +27,18 @@ class ServiceClient:
         self.unpack = unpack
 
     def call(self, method: str, *args: Any, timeout: float | None = None) -> Any:
+        """The method's result; a service's DisanError comes back typed, with its details."""
         try:
             with eventlet.Timeout(timeout or self.timeout):
-                return getattr(self.proxy, method)(*args)
+                return call(getattr(self.proxy, method), *args)
         except eventlet.Timeout as exc:
             raise Unavailable(f"the {self.label} did not answer in time") from exc
+        except DisanError as exc:
+            # a service that still packs details into its message (older replicas)
+            detailed = self.unpack(type(exc).__name__, exc.message) if self.unpack else None
+            if detailed is not None:
+                raise detailed from None
+            raise
         except RemoteError as exc:
             detailed = self.unpack(exc.exc_type, str(exc.value)) if self.unpack else None
             if detailed is not None:
