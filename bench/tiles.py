@@ -236,6 +236,7 @@ class Disan:
             "DISAN_IMAGESERVER_TILE_CACHE_MB": str(tile_cache_mb),
             "DISAN_IMAGESERVER_WORKERS": str(workers),
             "DISAN_IMAGESERVER_PURGE_EVENTS": "false",
+            "DISAN_IMAGESERVER_ACCESS": "public",
             "PYTHONWARNINGS": "ignore",
         }
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)

@@ -4,16 +4,20 @@
 bearer token locally (signing keys, Redis revocation), fetch the item's policy from the access
 service (standalone RPC, cached briefly; call ``purge`` on ``access.policy_changed``) and ask
 ``domain.authorize``. Thread-safe: one RPC at a time under a lock, policies from the cache.
+``decide(..., session=cookie)`` does the same for the IIIF access service's session cookie
+(checked by RPC ``check_iiif_session``, cached as briefly as policies).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from datetime import UTC, datetime
 from typing import Any
 
 import redis as redis_lib
+from nameko.exceptions import RemoteError
 from nameko.standalone.rpc import ServiceRpcProxy
 
 from services.access import domain
@@ -48,7 +52,9 @@ class AccessClient:
         self.amqp_uri = settings.amqp_uri
         self.access_service = access_service
         self.rpc_timeout = rpc_timeout
-        self.policies = TtlCache(conf.cache_seconds if cache_seconds is None else cache_seconds)
+        ttl = conf.cache_seconds if cache_seconds is None else cache_seconds
+        self.policies = TtlCache(ttl)
+        self.sessions = TtlCache(ttl, max_entries=10_000)  # cookie digest → principal | refusal
         self.redis = redis_lib.Redis.from_url(
             settings.redis_url, socket_timeout=2, socket_connect_timeout=2
         )
@@ -75,6 +81,28 @@ class AccessClient:
             kind="user", id=claims.subject, name=claims.username, roles=frozenset(claims.roles)
         )
 
+    def session_principal(self, session: str) -> domain.Principal:
+        """The user of a live IIIF access-service session (its cookie); TokenError if not live."""
+        key = hashlib.sha256(session.encode("utf-8", "surrogatepass")).hexdigest()
+        cached = self.sessions.get(key)
+        if cached is None:
+            with self._lock:
+                try:
+                    data = self._rpc().check_iiif_session(session)
+                    cached = domain.Principal.from_dict(data["principal"])
+                    ttl = float(data.get("expires_in") or 0)
+                except RemoteError as exc:
+                    if exc.exc_type != "Unauthorized":
+                        raise AccessUnavailable(f"the access service failed: {exc}") from exc
+                    cached, ttl = str(exc.value) or "no valid IIIF session", self.sessions.ttl
+                except Exception as exc:  # noqa: BLE001 - any RPC failure: fail closed
+                    self._close()
+                    raise AccessUnavailable(f"the access service did not answer: {exc}") from exc
+            self.sessions.put(key, cached, ttl=ttl)
+        if isinstance(cached, str):
+            raise TokenError(cached)
+        return cached  # type: ignore[no-any-return]
+
     # what ----------------------------------------------------------------------------------
     def policy(self, kind: str, resource_id: str) -> domain.Policy:
         cached = self.policies.get((kind, resource_id))
@@ -95,12 +123,18 @@ class AccessClient:
         self.policies.put((kind, resource_id), policy)
         return policy
 
-    def decide(self, bearer: str | None, kind: str, resource_id: str) -> domain.Decision:
-        """May the bearer of this token (or nobody) read the record or asset now?"""
+    def decide(
+        self, bearer: str | None, kind: str, resource_id: str, session: str | None = None
+    ) -> domain.Decision:
+        """May the bearer of this token (else of this session cookie, else nobody) read it now?"""
         try:
-            principal = self.principal(bearer)
+            if bearer or not session:
+                principal = self.principal(bearer)
+            else:
+                principal = self.session_principal(session)
         except TokenError as exc:
-            return domain.Decision(False, 401, f"invalid bearer token: {exc}")
+            what = "bearer token" if bearer else "session"
+            return domain.Decision(False, 401, f"invalid {what}: {exc}")
         item = domain.Item(kind, resource_id, self.policy(kind, resource_id))
         return domain.authorize(principal, "read", item, datetime.now(UTC))
 
@@ -108,8 +142,13 @@ class AccessClient:
         """Forget a cached policy (all of them without arguments)."""
         if kind is None or resource_id is None:
             self.policies.clear()
+            self.sessions.clear()
         else:
             self.policies.pop((kind, resource_id))
+
+    def forget_sessions(self) -> None:
+        """Forget cached session checks (after ``access.logged_out`` and other account events)."""
+        self.sessions.clear()
 
     # plumbing ------------------------------------------------------------------------------
     def _rpc(self) -> Any:

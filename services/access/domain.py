@@ -304,3 +304,18 @@ def same_secret(raw: str, stored_digest: str) -> bool:
 
 def new_refresh_token() -> str:
     return "rt_" + secrets.token_urlsafe(32)
+
+
+IIIF_SESSION_PREFIX = "is_"
+#: At most this long a browser stays logged in to the IIIF access service.
+IIIF_SESSION_MAX_SECONDS = 12 * 3600
+
+
+def new_iiif_session() -> str:
+    """The secret of an IIIF access-service session (the cookie's value), 256 bits."""
+    return IIIF_SESSION_PREFIX + secrets.token_urlsafe(32)
+
+
+def iiif_session_seconds(refresh_ttl_seconds: int) -> int:
+    """A session lasts as long as a login's refresh tokens, at most 12 hours."""
+    return max(60, min(refresh_ttl_seconds, IIIF_SESSION_MAX_SECONDS))

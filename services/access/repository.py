@@ -192,6 +192,56 @@ def revoke_user_refresh_tokens(session: DbSession, user_id: str) -> None:
     )
 
 
+# IIIF sessions (the access service's cookie of the IIIF Authorization Flow) ---------------------
+
+
+def insert_iiif_session(
+    session: DbSession, token_hash: str, user_id: str, expires_at: datetime
+) -> str:
+    session_id = str(uuid.uuid4())
+    session.execute(
+        "INSERT INTO iiif_sessions (id, token_hash, user_id, expires_at) VALUES (:id, :h, :u, :e)",
+        {"id": session_id, "h": token_hash, "u": user_id, "e": expires_at},
+    )
+    return session_id
+
+
+def iiif_session_by_hash(session: DbSession, token_hash: str) -> Row | None:
+    return _one(
+        session,
+        "SELECT id::text AS id, user_id::text AS user_id, expires_at, revoked_at "
+        "FROM iiif_sessions WHERE token_hash = :h",
+        {"h": token_hash},
+    )
+
+
+def add_iiif_session_token(
+    session: DbSession, session_id: str, jti: str, expires_at: datetime
+) -> None:
+    session.execute(
+        "INSERT INTO iiif_session_tokens (session_id, jti, expires_at) VALUES (:s, :j, :e) "
+        "ON CONFLICT DO NOTHING",
+        {"s": session_id, "j": jti, "e": expires_at},
+    )
+
+
+def revoke_iiif_sessions(
+    session: DbSession, *, session_id: str | None = None, user_id: str | None = None
+) -> list[Row]:
+    """Revoke one session (or every session of a user); the unexpired tokens they handed out."""
+    where = "id = :s" if session_id is not None else "user_id = :u"
+    session.execute(
+        f"UPDATE iiif_sessions SET revoked_at = coalesce(revoked_at, now()) WHERE {where}",
+        {"s": session_id, "u": user_id},
+    )
+    return _all(
+        session,
+        "SELECT t.jti, t.expires_at FROM iiif_session_tokens t JOIN iiif_sessions s "
+        f"ON s.id = t.session_id WHERE s.{where} AND t.expires_at > now()",
+        {"s": session_id, "u": user_id},
+    )
+
+
 # policies --------------------------------------------------------------------------------------
 
 

@@ -129,6 +129,7 @@ class AccessService(DisanService):
     def _end_sessions(self, user_id: str) -> None:
         """Refuse the user's existing tokens from now on (refresh tokens and access tokens)."""
         repo.revoke_user_refresh_tokens(self.db, user_id)
+        repo.revoke_iiif_sessions(self.db, user_id=user_id)  # their tokens: by the revision
         self.redis.set(
             user_revision_key(self.settings.access.redis_prefix, user_id),
             int(_now().timestamp() * 1000),
@@ -139,6 +140,10 @@ class AccessService(DisanService):
     @rpc
     def login(self, username: Any, password: Any, ip: str = "") -> dict[str, Any]:
         """Tokens for a valid username and password; 401 otherwise, 429 while locked out."""
+        return self._issue(self._sign_in(username, password, ip))
+
+    def _sign_in(self, username: Any, password: Any, ip: str) -> repo.Row:
+        """The user of a valid username and password (lockout, audit); 401/429 otherwise."""
         conf = self.settings.access
         if not isinstance(username, str) or not isinstance(password, str):
             raise Unauthorized("invalid username or password")
@@ -187,7 +192,7 @@ class AccessService(DisanService):
             {"user_id": user["id"], "username": user["username"], "ip": ip},
             f"user:{user['id']}",
         )
-        return self._issue(user)
+        return user
 
     @rpc
     def refresh(self, refresh_token: Any, ip: str = "") -> dict[str, Any]:
@@ -229,6 +234,80 @@ class AccessService(DisanService):
             if ttl > 0:
                 self.redis.set(revoked_token_key(self.settings.access.redis_prefix, jti), 1, ex=ttl)
         self._announce("access.logged_out", {"user_id": principal.id}, principal.subject)
+        return {"logged_out": True}
+
+    # IIIF Authorization Flow 2.0 (docs/decisions/032-iiif-auth-flow.md) ----------------------
+    def _iiif_session(self, session: Any) -> tuple[repo.Row, repo.Row]:
+        """The live session of a cookie value and its user; 401 otherwise."""
+        if not isinstance(session, str) or not session.startswith(domain.IIIF_SESSION_PREFIX):
+            raise Unauthorized("no valid IIIF session")
+        row = repo.iiif_session_by_hash(self.db, domain.digest(session[:200]))
+        if row is None or row["revoked_at"] is not None:
+            raise Unauthorized("no valid IIIF session")
+        if row["expires_at"] <= _now():
+            raise Unauthorized("the IIIF session has expired")
+        user = repo.user_by_id(self.db, row["user_id"])
+        if user is None or user["disabled"]:
+            raise Unauthorized("no valid IIIF session")
+        return row, user
+
+    @rpc
+    def open_iiif_session(self, username: Any, password: Any, ip: str = "") -> dict[str, Any]:
+        """Log in for the IIIF access service: the cookie value (shown once) and its lifetime."""
+        user = self._sign_in(username, password, ip)
+        secret = domain.new_iiif_session()
+        seconds = domain.iiif_session_seconds(self.settings.access.refresh_ttl_seconds)
+        repo.insert_iiif_session(
+            self.db, domain.digest(secret), user["id"], _now() + timedelta(seconds=seconds)
+        )
+        return {"session": secret, "expires_in": seconds, "username": user["username"]}
+
+    @rpc
+    def check_iiif_session(self, session: Any) -> dict[str, Any]:
+        """The principal of a live IIIF session (the image server's cookie check); 401 otherwise."""
+        row, user = self._iiif_session(session)
+        principal = domain.Principal("user", user["id"], user["username"], frozenset(user["roles"]))
+        remaining = int((row["expires_at"] - _now()).total_seconds())
+        return {"principal": principal.to_dict(), "expires_in": max(remaining, 0)}
+
+    @rpc
+    def iiif_session_token(self, session: Any) -> dict[str, Any]:
+        """An access token for the user of a live IIIF session (the token service); 401 otherwise.
+
+        The token lives no longer than the session, and the session's logout refuses it.
+        """
+        row, user = self._iiif_session(session)
+        conf = self.settings.access
+        remaining = int((row["expires_at"] - _now()).total_seconds())
+        ttl = max(1, min(conf.token_ttl_seconds, remaining))
+        token, claims = issue_access_token(
+            conf.signing_keys(),
+            conf.token_kid,
+            subject=user["id"],
+            username=user["username"],
+            roles=user["roles"],
+            ttl_seconds=ttl,
+        )
+        repo.add_iiif_session_token(
+            self.db, row["id"], claims.jti, datetime.fromtimestamp(claims.expires_at, UTC)
+        )
+        return {"access_token": token, "expires_in": ttl}
+
+    @rpc
+    def close_iiif_session(self, session: Any) -> dict[str, Any]:
+        """Log out of the IIIF access service: the session and every token it handed out end."""
+        if not isinstance(session, str) or not session.startswith(domain.IIIF_SESSION_PREFIX):
+            return {"logged_out": False}
+        row = repo.iiif_session_by_hash(self.db, domain.digest(session[:200]))
+        if row is None or row["revoked_at"] is not None:
+            return {"logged_out": False}
+        now = _now()
+        for token in repo.revoke_iiif_sessions(self.db, session_id=row["id"]):
+            ttl = int((token["expires_at"] - now).total_seconds()) + 1
+            self.redis.set(
+                revoked_token_key(self.settings.access.redis_prefix, token["jti"]), 1, ex=ttl
+            )
+        self._announce("access.logged_out", {"user_id": row["user_id"]}, f"user:{row['user_id']}")
         return {"logged_out": True}
 
     @rpc

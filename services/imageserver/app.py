@@ -38,7 +38,13 @@ from iiif.image import (
     scale_factors_for,
 )
 from iiif.image.info import CONTEXT_V2
-from services.imageserver.access import AccessChecker, Credentials, Decision, PublicAccess
+from services.imageserver.access import (
+    AccessChecker,
+    AccessUnavailable,
+    Credentials,
+    Decision,
+    PublicAccess,
+)
 from services.imageserver.caches import SourceCache, TileCache
 from services.imageserver.config import ImageServerConfig
 from services.imageserver.images import AssetHandle, render
@@ -255,20 +261,21 @@ class ImageApp:
         if isinstance(request, BaseUriRequest):
             location = f"{base}/{quote_identifier(request.identifier)}/info.json"
             return "redirect", 303, [(b"location", location.encode())], b""
-        credentials = Credentials.from_headers(
-            _header(scope, b"authorization"), _header(scope, b"cookie")
-        )
-        decision = self.access.check(request.identifier, credentials)
+        decision = await self._decide(scope, request.identifier)
+        if isinstance(request, InfoRequest):
+            # the description (no pixels) is open to all, so a viewer finds the probe service
+            # (IIIF Auth 2.0); every image request below is refused without access
+            handle = await self._handle(request.identifier)
+            return self._info(scope, handle, base, version, decision)
         if not decision.allowed:
             raise HttpError(
                 decision.status,
                 "unauthorized" if decision.status == 401 else "forbidden",
                 decision.reason or "this image is restricted",
                 {"service": [dict(entry) for entry in decision.services]},
+                [(b"www-authenticate", b'Bearer realm="disan"')] if decision.status == 401 else [],
             )
         handle = await self._handle(request.identifier)
-        if isinstance(request, InfoRequest):
-            return self._info(scope, handle, base, version, decision)
         try:
             resolved = resolve(request, handle.width, handle.height, self.limits)
         except ImageRequestError as exc:
@@ -320,6 +327,27 @@ class ImageApp:
             )
             self.metrics.images.labels("render").inc()
         return "image", 200, headers, body
+
+    async def _decide(self, scope: dict[str, Any], asset_id: str) -> Decision:
+        """The access decision, before any cache is looked at; 503 if none can be made."""
+        credentials = Credentials.from_headers(
+            _header(scope, b"authorization"), _header(scope, b"cookie")
+        )
+        decision = self.access.cached(asset_id, credentials)
+        if decision is not None:
+            return decision
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self.io_executor, self.access.check, asset_id, credentials
+            )
+        except AccessUnavailable as exc:
+            log.warning("no access decision for %s: %s", asset_id, exc)
+            raise HttpError(
+                503,
+                "unavailable",
+                "access to this image cannot be checked right now",
+                headers=[(b"retry-after", b"2")],
+            ) from None
 
     def _render(self, handle: AssetHandle, resolved: Any, key: str) -> bytes:
         """Render and cache before the flight lands, so no late request renders it again."""

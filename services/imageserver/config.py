@@ -39,6 +39,9 @@ class ImageServerConfig:
     keep_alive_seconds: int = 5
     purge_events: bool = True
     confined_upscale: str = "refuse"
+    access: str = "policy"  # "policy": ask the access service; "public": every asset is public
+    access_service: str = "access"  # nameko name of the access service
+    access_cache_seconds: float = 2.0  # how long a policy, session or decision is kept
 
     @property
     def limits(self) -> Limits:
@@ -95,6 +98,10 @@ def load_config(
         raise ConfigError("imageserver.jpeg_quality must be within 1..100")
     if config.confined_upscale not in ("refuse", "clamp"):
         raise ConfigError("imageserver.confined_upscale must be 'refuse' or 'clamp'")
+    if config.access not in ("policy", "public"):
+        raise ConfigError("imageserver.access must be 'policy' or 'public'")
+    if not 0 <= config.access_cache_seconds <= 10:
+        raise ConfigError("imageserver.access_cache_seconds must be within 0..10")
     if config.source_cache_mb < 1 or config.tile_cache_mb < 0:
         raise ConfigError("imageserver cache sizes must be positive")
     return config

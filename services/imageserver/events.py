@@ -1,4 +1,5 @@
-"""Cache purges from events: ``media.*`` and ``access.policy_changed`` on ``disan.events``.
+"""Cache purges from events: ``media.*`` and ``access.policy_changed`` on ``disan.events``
+(plus, for a consumer that keeps access decisions, the account events that end sessions).
 
 A purge is a broadcast (every image server replica must hear it) and losing one only serves a
 stale tile until the cache entry ages out, so the queue is the handbook's exception: a
@@ -20,9 +21,16 @@ from shared.bus import events_exchange
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PURGE_BINDINGS", "PurgeConsumer", "purge_target"]
+__all__ = ["ACCESS_BINDINGS", "PURGE_BINDINGS", "PurgeConsumer", "purge_target"]
 
 PURGE_BINDINGS = ("media.*", "access.policy_changed")
+#: Events after which cached access decisions (sessions, tokens) may be wrong.
+ACCESS_BINDINGS = (
+    "access.logged_out",
+    "access.user_roles_changed",
+    "access.user_disabled",
+    "access.password_changed",
+)
 
 
 def purge_target(body: Any) -> tuple[bool, str | None]:
@@ -39,6 +47,8 @@ def purge_target(body: Any) -> tuple[bool, str | None]:
     if not isinstance(kind, str) or not isinstance(data, dict):
         return False, None
     asset_id = data.get("asset_id")
+    if not asset_id and data.get("resource_kind") == "asset":
+        asset_id = data.get("resource_id")  # access.policy_changed of one asset
     if isinstance(asset_id, str) and asset_id:
         return True, asset_id
     if kind.startswith("access."):
@@ -46,13 +56,29 @@ def purge_target(body: Any) -> tuple[bool, str | None]:
     return False, None
 
 
-class PurgeConsumer(threading.Thread):
-    """Consumes purge events until ``stop()``, reconnecting with backoff; never raises."""
+def _is_access(body: Any) -> bool:
+    if isinstance(body, bytes | str):
+        body = json.loads(body)
+    return str(body.get("type", "")).startswith("access.")
 
-    def __init__(self, amqp_uri: str, on_purge: Callable[[str | None], None]) -> None:
+
+class PurgeConsumer(threading.Thread):
+    """Consumes purge events until ``stop()``, reconnecting with backoff; never raises.
+
+    With ``on_access``, ``access.*`` events go there instead of to ``on_purge`` (they change
+    who may see an image, not the image) and the session-ending events are consumed too.
+    """
+
+    def __init__(
+        self,
+        amqp_uri: str,
+        on_purge: Callable[[str | None], None],
+        on_access: Callable[[str | None], None] | None = None,
+    ) -> None:
         super().__init__(name="imageserver-purges", daemon=True)
         self.amqp_uri = amqp_uri
         self.on_purge = on_purge
+        self.on_access = on_access
         self._stop_event = threading.Event()
         self.connected = threading.Event()
         self.queue_name = f"disan.imageserver.purge.{uuid.uuid4().hex[:12]}"
@@ -63,7 +89,10 @@ class PurgeConsumer(threading.Thread):
     def _queue(self) -> Queue:
         return Queue(
             self.queue_name,
-            bindings=[binding(events_exchange, routing_key=key) for key in PURGE_BINDINGS],
+            bindings=[
+                binding(events_exchange, routing_key=key)
+                for key in PURGE_BINDINGS + (ACCESS_BINDINGS if self.on_access else ())
+            ],
             durable=False,
             exclusive=True,
             auto_delete=True,
@@ -72,7 +101,9 @@ class PurgeConsumer(threading.Thread):
     def _on_message(self, body: Any, message: Any) -> None:
         try:
             wanted, asset_id = purge_target(body)
-            if wanted:
+            if wanted and self.on_access is not None and _is_access(body):
+                self.on_access(asset_id)
+            elif wanted:
                 self.on_purge(asset_id)
         except Exception:  # noqa: BLE001 - a purge failure must not stop the consumer
             log.exception("purge failed")

@@ -46,6 +46,25 @@ def _bind(host: str, port: int, backlog: int) -> socket.socket:
 
 
 # worker process ---------------------------------------------------------------------------
+def _access_checker(settings: Settings, config: ImageServerConfig) -> Any:
+    """Who may see what: the access service's policies, or (``access: public``) everyone."""
+    from services.imageserver.access import PolicyAccess, PublicAccess
+
+    if config.access == "public":
+        log.warning("imageserver.access is 'public': restricted assets are NOT enforced")
+        return PublicAccess()
+    from services.access.client import AccessClient
+
+    client = AccessClient(
+        settings,
+        access_service=config.access_service,
+        cache_seconds=config.access_cache_seconds,
+        rpc_timeout=3.0,
+    )
+    base = config.public_base_url or settings.public_url
+    return PolicyAccess(client, base, ttl=config.access_cache_seconds)
+
+
 def _worker(
     settings: Settings, config: ImageServerConfig, sock: socket.socket, conn: Connection
 ) -> None:
@@ -73,7 +92,7 @@ def _worker(
         return (stat.etag or "").strip('"') or f"{stat.size}"
 
     sources = SourceCache(config.source_dir, config.source_cache_mb * MB, fetch)
-    app = ImageApp(config, sources)
+    app = ImageApp(config, sources, _access_checker(settings, config))
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -98,6 +117,8 @@ def _worker(
                 return
             if isinstance(message, tuple) and message and message[0] == "purge":
                 app.purge(message[1])
+            elif isinstance(message, tuple) and message and message[0] == "access":
+                app.access.purge(message[1])
 
     threading.Thread(target=listen, name="purge-listener", daemon=True).start()
     server.run(sockets=[sock])
@@ -265,7 +286,11 @@ def main(settings: Settings) -> None:
     if config.purge_events:
         from services.imageserver.events import PurgeConsumer
 
-        consumer = PurgeConsumer(settings.amqp_uri, purge)
+        def purge_access(asset_id: str | None) -> None:
+            supervisor.broadcast(("access", asset_id))
+            log.info("forgot access decisions for %s", asset_id or "every asset")
+
+        consumer = PurgeConsumer(settings.amqp_uri, purge, purge_access)
         consumer.start()
     log.info(
         "image server on %s:%d with %d workers (ops port %d)",

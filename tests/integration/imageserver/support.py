@@ -92,6 +92,8 @@ class ServerProcess:
             "DISAN_OPS_PORT_IMAGESERVER": str(self.ops_port),
             "DISAN_IMAGESERVER_CACHE_DIR": str(cache_dir),
             "DISAN_IMAGESERVER_WORKERS": "2",
+            # these tests are about images; access has its own tests (test_access.py)
+            "DISAN_IMAGESERVER_ACCESS": "public",
             "PYTHONWARNINGS": "ignore::DeprecationWarning",
             **overrides,
         }

@@ -71,6 +71,9 @@ class Restricted:
             return Decision.deny(403, "not for you")
         return Decision.deny(401, "log in first", (self.service,))
 
+    def cached(self, asset_id: str, credentials: Credentials) -> Decision | None:
+        return None
+
     def purge(self, asset_id: str | None) -> None:
         return None
 
@@ -287,8 +290,13 @@ def test_storage_outage_is_503_and_missing_is_cached_briefly(make_app) -> None: 
 
 def test_restricted_images_are_401_or_403_with_auth_services(make_app) -> None:  # type: ignore[no-untyped-def]
     app = make_app(access=Restricted())
-    anonymous = call(app, "/iiif/image/3/img/info.json")
+    info = call(app, "/iiif/image/3/img/info.json")
+    assert info.status == 200 and info.json()["service"] == [Restricted.service]
+    assert info.headers["cache-control"] == "private, no-cache"
+    anonymous = call(app, "/iiif/image/3/img/full/100,/0/default.jpg")
     assert anonymous.status == 401
+    assert anonymous.headers["access-control-allow-origin"] == "*"
+    assert anonymous.headers["www-authenticate"].startswith("Bearer")
     assert anonymous.json()["error"]["details"]["service"] == [Restricted.service]
     wrong = call(
         app, "/iiif/image/3/img/full/max/0/default.jpg", headers={"Authorization": "Bearer bad"}
@@ -298,6 +306,29 @@ def test_restricted_images_are_401_or_403_with_auth_services(make_app) -> None: 
         app, "/iiif/image/3/img/full/100,/0/default.jpg", headers={"Authorization": "Bearer good"}
     )
     assert good.status == 200 and good.headers["cache-control"] == "private, no-cache"
+
+
+def test_the_tile_cache_never_serves_a_restricted_tile_to_the_unauthorised(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(access=Restricted())
+    path = "/iiif/image/3/img/0,0,256,256/256,/0/default.jpg"
+    assert call(app, path, headers={"Authorization": "Bearer good"}).status == 200
+    assert len(app.tiles)  # the tile is cached now
+    assert call(app, path).status == 401
+    assert call(app, path, headers={"Authorization": "Bearer other"}).status == 403
+    etag = call(app, path, headers={"Authorization": "Bearer good"}).headers["etag"]
+    assert call(app, path, headers={"If-None-Match": etag}).status == 401
+
+
+def test_an_unreachable_access_service_is_503_never_an_image(make_app) -> None:  # type: ignore[no-untyped-def]
+    from services.imageserver.access import AccessUnavailable
+
+    class Down(Restricted):
+        def check(self, asset_id: str, credentials: Credentials) -> Decision:
+            raise AccessUnavailable("the access service did not answer")
+
+    response = call(make_app(access=Down()), "/iiif/image/3/img/full/100,/0/default.jpg")
+    assert response.status == 503 and response.headers["retry-after"]
+    assert response.headers["access-control-allow-origin"] == "*"
 
 
 def test_purge_drops_handles_and_tiles(make_app) -> None:  # type: ignore[no-untyped-def]
