@@ -79,14 +79,22 @@ def response_for_exception(exc: BaseException) -> Response:
     return error_response(500, "internal_error", "an unexpected error occurred")
 
 
-def read_json(request: Request, schema: Schema | None = None, max_bytes: int = 1_000_000) -> Any:
-    """The request's JSON body, size-checked and validated; clear 4xx errors otherwise."""
+def read_json(
+    request: Request,
+    schema: Schema | None = None,
+    max_bytes: int = 1_000_000,
+    media_types: tuple[str, ...] = (JSON,),
+) -> Any:
+    """The request's JSON body, size-checked and validated; clear 4xx errors otherwise.
+
+    ``media_types`` are the JSON media types accepted (e.g. ``application/ld+json`` too).
+    """
     from shared.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
     if request.content_length is not None and request.content_length > max_bytes:
         raise PayloadTooLarge(f"the body is larger than {max_bytes} bytes")
-    if request.mimetype != JSON:
-        raise UnsupportedMediaType("send the body as application/json")
+    if request.mimetype not in media_types:
+        raise UnsupportedMediaType(f"send the body as {' or '.join(media_types)}")
     raw = request.get_data(cache=False)
     if len(raw) > max_bytes:
         raise PayloadTooLarge(f"the body is larger than {max_bytes} bytes")
