@@ -1,0 +1,393 @@
+"""Pure rules of the notifications service: signatures, SSRF, retries, matching, mail kinds.
+
+No I/O and no framework imports: the delivery worker, the mail worker and the RPCs call these.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import hmac
+import ipaddress
+import random
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+SIGNATURE_HEADER = "X-Disan-Signature"
+SIGNATURE_VERSION = "v1"
+# events a subscription may not ask for: the service's own (a failing receiver of
+# delivery_failed would otherwise feed itself)
+OWN_PREFIX = "notifications."
+TEST_EVENT = "notifications.test"
+MAX_EVENTS = 50
+_PATTERN = re.compile(r"^(\*|[a-z][a-z0-9_]*\.(\*|[a-z][a-z0-9_]*))$")
+HERITAGE_CLASSES = ("tangible_site", "intangible", "museum_object", "documentary")
+FILTER_KEYS = ("heritage_class", "district")
+
+
+class Refused(ValueError):
+    """A subscription or a target is refused; the message says why (for a 422)."""
+
+
+# signatures ------------------------------------------------------------------------------------
+
+
+def sign(secret: str, body: bytes, timestamp: int) -> str:
+    """``t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>`` — the X-Disan-Signature value."""
+    mac = hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},{SIGNATURE_VERSION}={mac.hexdigest()}"
+
+
+def verify(secret: str, header: str, body: bytes, now: int, tolerance: int = 300) -> bool:
+    """What a receiver does: recompute, compare in constant time, refuse old timestamps."""
+    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    try:
+        timestamp = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs(now - timestamp) > tolerance:
+        return False
+    expected = sign(secret, body, timestamp).split(",", 1)[1].split("=", 1)[1]
+    return hmac.compare_digest(expected, parts.get(SIGNATURE_VERSION, ""))
+
+
+# SSRF ------------------------------------------------------------------------------------------
+
+
+def _embedded_v4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    if ip in ipaddress.ip_network("64:ff9b::/96"):  # NAT64
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip in ipaddress.ip_network("::/96") and int(ip) > 1:  # IPv4-compatible (deprecated)
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def address_refusal(address: str, allow_loopback: bool = False) -> str | None:
+    """Why a webhook may not be sent to ``address`` (None: it may).
+
+    Refused: private, loopback, link-local, multicast, reserved, unspecified, shared (CGNAT) and
+    documentation ranges, in IPv4 and IPv6, and IPv6 forms that embed such an IPv4 address.
+    ``allow_loopback`` (development and tests only) lets loopback through, nothing else.
+    """
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return f"{address!r} is not an IP address"
+    candidate: ipaddress.IPv4Address | ipaddress.IPv6Address = ip
+    if isinstance(ip, ipaddress.IPv6Address):
+        # an IPv6 form that carries an IPv4 address reaches that address: judge it instead
+        candidate = _embedded_v4(ip) or ip
+    if candidate.is_loopback:
+        return None if allow_loopback else f"{address} is a loopback address"
+    for flag in ("link_local", "multicast", "private", "reserved", "unspecified"):
+        if getattr(candidate, f"is_{flag}"):
+            return f"{address} is a {flag.replace('_', '-')} address"
+    if not candidate.is_global:
+        return f"{address} is not a public address"
+    return None
+
+
+@dataclass(frozen=True)
+class Target:
+    """A webhook URL, checked for form (not yet resolved)."""
+
+    url: str
+    scheme: str
+    host: str
+    port: int
+    path: str  # path and query, as sent in the request line
+
+
+def parse_target(url: Any, require_https: bool) -> Target:
+    """Check a subscription's URL: http(s), a host, no credentials, no fragment."""
+    if not isinstance(url, str) or not url or len(url) > 2000:
+        raise Refused("url is an absolute http(s) URL of at most 2000 characters")
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https"):
+        raise Refused("url must use https (or http outside production)")
+    if require_https and parts.scheme != "https":
+        raise Refused("only https targets are accepted in production")
+    if not parts.hostname:
+        raise Refused("url has no host")
+    if parts.username or parts.password:
+        raise Refused("url must not carry credentials; use the signing secret")
+    if parts.fragment:
+        raise Refused("url must not have a fragment")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise Refused("url has an invalid port") from None
+    path = parts.path or "/"
+    if parts.query:
+        path = f"{path}?{parts.query}"
+    return Target(url.strip(), parts.scheme, parts.hostname.lower(), port, path)
+
+
+def check_addresses(host: str, addresses: Iterable[str], allow_loopback: bool) -> list[str]:
+    """Every address ``host`` resolves to must be allowed (a DNS name resolving to a private
+    address is refused even if it also has a public one); returns them in order."""
+    found = list(dict.fromkeys(addresses))
+    if not found:
+        raise Refused(f"{host} does not resolve")
+    for address in found:
+        reason = address_refusal(address, allow_loopback)
+        if reason is not None:
+            raise Refused(f"target {host} refused: {reason}")
+    return found
+
+
+# retries ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """``extra.notifications.webhooks`` of the config file, with production-safe defaults."""
+
+    allow_loopback: bool = False
+    require_https: bool = True
+    timeout_seconds: float = 10.0
+    connect_timeout_seconds: float = 5.0
+    concurrency: int = 100
+    per_subscription: int = 4
+    retry_base_seconds: float = 30.0
+    retry_max_seconds: float = 3600.0
+    retry_window_seconds: float = 24 * 3600.0
+    pause_after_failures: int = 50
+    poll_seconds: float = 0.02
+    idle_poll_seconds: float = 0.5
+    batch: int = 200
+
+    @classmethod
+    def from_config(cls, raw: Mapping[str, Any] | None, production: bool) -> WebhookSettings:
+        """Typed values from the config (strings from the environment are converted); outside
+        production plain http is accepted unless ``require_https`` is set."""
+        raw = dict(raw or {})
+        values: dict[str, Any] = {}
+        for spec in dataclasses.fields(cls):
+            value = raw.get(spec.name)
+            if value in ("", None):
+                continue
+            kind: Any = type(spec.default)
+            if kind is bool:
+                value = str(value).strip().lower() in ("1", "true", "yes", "on")
+            values[spec.name] = kind(value)
+        values.setdefault("require_https", production)
+        settings = dataclasses.replace(cls(), **values)
+        if production and (settings.allow_loopback or not settings.require_https):
+            raise ValueError("production refuses loopback webhook targets and plain http")
+        if settings.concurrency < 1 or settings.per_subscription < 1:
+            raise ValueError("webhook concurrency limits are at least 1")
+        return settings
+
+
+def retry_delay(attempt: int, settings: WebhookSettings, rng: random.Random | None = None) -> float:
+    """Seconds before the attempt after ``attempt``: exponential, capped, "equal jitter"
+    (half fixed, half random), so receivers coming back are not hit by a synchronized wave."""
+    growth = float(2 ** max(attempt - 1, 0))
+    ceiling = min(settings.retry_base_seconds * growth, settings.retry_max_seconds)
+    jitter: float = (rng or random).uniform(0, ceiling / 2)
+    return float(ceiling / 2 + jitter)
+
+
+# subscriptions ---------------------------------------------------------------------------------
+
+
+def clean_events(events: Any) -> list[str]:
+    """The event types a subscription asks for: exact types, ``service.*`` or ``*``."""
+    if not isinstance(events, list) or not events or len(events) > MAX_EVENTS:
+        raise Refused(f"events is a list of 1 to {MAX_EVENTS} event types")
+    cleaned: list[str] = []
+    for item in events:
+        if not isinstance(item, str) or not _PATTERN.match(item):
+            raise Refused(f"{item!r} is not an event type such as catalogue.record_published")
+        if item.startswith(OWN_PREFIX):
+            raise Refused("notifications.* events are not delivered by webhook")
+        if item not in cleaned:
+            cleaned.append(item)
+    return cleaned
+
+
+def clean_filters(filters: Any) -> dict[str, list[str]]:
+    """Filters: ``heritage_class`` and ``district`` (codes), each a list of allowed values."""
+    if filters is None:
+        return {}
+    if not isinstance(filters, dict):
+        raise Refused('filters is an object such as {"heritage_class": ["tangible_site"]}')
+    cleaned: dict[str, list[str]] = {}
+    for key, value in filters.items():
+        if key not in FILTER_KEYS:
+            raise Refused(f"unknown filter {key!r}; known: {', '.join(FILTER_KEYS)}")
+        values = [value] if isinstance(value, str) else value
+        if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
+            raise Refused(f"filter {key} is a list of codes")
+        if key == "heritage_class" and any(v not in HERITAGE_CLASSES for v in values):
+            raise Refused(f"heritage_class is among {', '.join(HERITAGE_CLASSES)}")
+        cleaned[key] = sorted(set(values))
+    return cleaned
+
+
+def clean_secret(secret: Any) -> str:
+    if not isinstance(secret, str) or not 16 <= len(secret) <= 256:
+        raise Refused("secret is a string of 16 to 256 characters (a long random one)")
+    return secret
+
+
+def type_matches(patterns: Iterable[str], event_type: str) -> bool:
+    if event_type.startswith(OWN_PREFIX):
+        return False
+    service = event_type.split(".", 1)[0]
+    return any(p in ("*", event_type, f"{service}.*") for p in patterns)
+
+
+def filters_match(filters: Mapping[str, list[str]], data: Mapping[str, Any]) -> bool:
+    """Filters apply to events that carry the field; an event without it is not filtered
+    (a district filter needs the record's district, which catalogue events do not carry)."""
+    for key, allowed in filters.items():
+        value = data.get(key)
+        if value is not None and str(value) not in allowed:
+            return False
+    return True
+
+
+# the journal -----------------------------------------------------------------------------------
+
+
+def subject_ids(data: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The record and asset an event is about, when it says."""
+    record = data.get("record_id")
+    asset = data.get("asset_id")
+    if record is None and data.get("resource_kind") == "record":
+        record = data.get("resource_id")
+    if asset is None and data.get("resource_kind") == "asset":
+        asset = data.get("resource_id")
+    return (str(record) if record else None, str(asset) if asset else None)
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"j1:{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        kind, _, value = raw.partition(":")
+        if kind != "j1":
+            raise ValueError(kind)
+        return int(value)
+    except (ValueError, UnicodeDecodeError):
+        raise Refused("cursor is not one this API returned") from None
+
+
+# LGSP feed -------------------------------------------------------------------------------------
+
+LGSP_TYPES = (
+    "catalogue.record_published",
+    "catalogue.record_updated",
+    "catalogue.record_withdrawn",
+    "catalogue.record_deleted",
+)
+_CHANGE = {
+    "catalogue.record_published": "published",
+    "catalogue.record_updated": "updated",
+    "catalogue.record_withdrawn": "withdrawn",
+    "catalogue.record_deleted": "deleted",
+}
+
+
+def lgsp_visible(event_type: str, data: Mapping[str, Any]) -> bool:
+    """The city platform sees published records, and learns when one stops being public; it
+    never sees drafts or records under review."""
+    if event_type == "catalogue.record_updated":
+        return data.get("state") == "published"
+    return event_type in _CHANGE
+
+
+def lgsp_change(row: Mapping[str, Any], public_url: str) -> dict[str, Any]:
+    """One entry of the LGSP feed, from a journal row."""
+    data = row["data"]
+    change = _CHANGE[row["type"]]
+    entry: dict[str, Any] = {
+        "change_id": int(row["seq"]),
+        "change": change,
+        "changed_at": row["occurred_at"],
+        "record_id": str(data["record_id"]),
+        "version": data.get("version"),
+        "href": f"{public_url.rstrip('/')}/api/v1/records/{data['record_id']}",
+    }
+    if change in ("published", "updated"):
+        entry |= {
+            "inventory_number": data.get("inventory_number"),
+            "heritage_class": data.get("heritage_class"),
+            "state": data.get("state"),
+            "title": data.get("title"),
+            "changed_fields": data.get("changed_fields", []),
+            "manifest": (
+                f"{public_url.rstrip('/')}/iiif/presentation/3/records/{data['record_id']}/manifest"
+            ),
+        }
+    return entry
+
+
+# e-mail ----------------------------------------------------------------------------------------
+
+MAIL_KINDS = (
+    "review_requested",
+    "record_published",
+    "fixity_failed",
+    "dead_letters",
+    "subscription_paused",
+)
+# who is told of what (roles from the access service); subscription_paused goes to the partner
+RECIPIENT_ROLES: dict[str, tuple[str, ...]] = {
+    "review_requested": ("reviewer", "admin"),
+    "record_published": ("cataloguer", "reviewer"),
+    "fixity_failed": ("admin",),
+    "dead_letters": ("admin",),
+}
+
+
+def mail_kind(event_type: str, data: Mapping[str, Any]) -> str | None:
+    """The staff e-mail an event calls for, if any.
+
+    A record enters review through ``submit``, announced as ``catalogue.record_updated`` with
+    ``state == "in_review"`` and ``"state"`` among ``changed_fields``.
+    """
+    if event_type == "catalogue.record_updated":
+        if data.get("state") == "in_review" and "state" in (data.get("changed_fields") or []):
+            return "review_requested"
+        return None
+    return {
+        "catalogue.record_published": "record_published",
+        "media.fixity_failed": "fixity_failed",
+        "notifications.subscription_paused": "subscription_paused",
+    }.get(event_type)
+
+
+def title_in(title: Any, language: str) -> str:
+    """A language map's text in ``language``, Vietnamese first as the fallback."""
+    if isinstance(title, Mapping):
+        for lang in (language, "vi", "en"):
+            if title.get(lang):
+                return unicodedata.normalize("NFC", str(title[lang]))
+        return ""
+    return str(title or "")
+
+
+EMAIL = re.compile(r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
+
+
+def clean_email(value: Any) -> str:
+    if not isinstance(value, str) or not EMAIL.match(value.strip()):
+        raise Refused("email is an address such as ten@example.vn")
+    return value.strip()

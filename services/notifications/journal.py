@@ -1,0 +1,164 @@
+"""The event journal: every domain event once, in arrival order; its queries and the LGSP feed.
+
+Recording an event also fans it out: a pending delivery per matching webhook subscription, and a
+mail job when staff should hear of it. All in the handler's transaction, with its claim.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from services.notifications import domain
+from services.notifications import repository as repo
+from shared.db import DbSession
+from shared.errors import ValidationFailed
+from shared.events import Event
+
+MAX_PAGE = 500
+
+
+def record(db: DbSession, event: Event) -> int:
+    """Journal ``event``; queue its deliveries and mail. Returns the deliveries queued."""
+    record_id, asset_id = domain.subject_ids(event.data)
+    if not repo.append_journal(db, event, record_id, asset_id):
+        return 0
+    kind = domain.mail_kind(event.type, event.data)
+    if kind is not None:
+        repo.add_mail_job(db, kind, event.event_id, event.to_dict())
+    if event.type.startswith(domain.OWN_PREFIX):
+        return 0
+    subs = [
+        str(s["id"])
+        for s in repo.matching_candidates(db)
+        if domain.type_matches(s["events"], event.type)
+        and domain.filters_match(s["filters"], event.data)
+    ]
+    return repo.insert_deliveries(db, subs, event.to_dict())
+
+
+def _time(value: Any, name: str) -> datetime | None:
+    if value in (None, ""):
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationFailed(f"{name} is an ISO 8601 time such as 2026-11-27T08:00:00Z") from None
+    if parsed.tzinfo is None:
+        raise ValidationFailed(f"{name} needs a time zone (e.g. Z or +07:00)")
+    return parsed
+
+
+def _limit(value: Any, default: int = 100) -> int:
+    try:
+        limit = int(value) if value not in (None, "") else default
+    except (TypeError, ValueError):
+        raise ValidationFailed("limit is a number") from None
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValidationFailed(f"limit is between 1 and {MAX_PAGE}")
+    return limit
+
+
+def _after(cursor: Any) -> int:
+    if cursor in (None, ""):
+        return 0
+    try:
+        return domain.decode_cursor(str(cursor))
+    except domain.Refused as exc:
+        raise ValidationFailed(str(exc)) from None
+
+
+def entry(row: dict[str, Any]) -> dict[str, Any]:
+    """A journal row as callers see it: the event envelope plus where it sits in the journal."""
+    return {
+        "seq": int(row["seq"]),
+        "event_id": str(row["event_id"]),
+        "type": row["type"],
+        "version": row["version"],
+        "occurred_at": row["occurred_at"].isoformat(),
+        "recorded_at": row["recorded_at"].isoformat(),
+        "producer": row["producer"],
+        "actor": row["actor"],
+        "correlation_id": row["correlation_id"],
+        "record_id": str(row["record_id"]) if row["record_id"] else None,
+        "asset_id": str(row["asset_id"]) if row["asset_id"] else None,
+        "data": row["data"],
+    }
+
+
+def _page(rows: list[dict[str, Any]], limit: int) -> str | None:
+    return domain.encode_cursor(int(rows[-1]["seq"])) if len(rows) == limit else None
+
+
+def query(db: DbSession, params: dict[str, Any]) -> dict[str, Any]:
+    """The journal filtered by type (exact, or ``service.*``), time, record, asset and actor."""
+    limit = _limit(params.get("limit"))
+    types = [t for t in str(params.get("type") or "").split(",") if t]
+    prefix = None
+    if len(types) == 1 and types[0].endswith(".*"):
+        prefix, types = types[0][:-1], []
+    for name in ("record_id", "asset_id"):
+        value = params.get(name)
+        if value and not _is_uuid(str(value)):
+            raise ValidationFailed(f"{name} is a UUID")
+    rows = repo.query_journal(
+        db,
+        types=types or None,
+        type_prefix=prefix,
+        since=_time(params.get("since"), "since"),
+        until=_time(params.get("until"), "until"),
+        record_id=params.get("record_id") or None,
+        asset_id=params.get("asset_id") or None,
+        actor=params.get("actor") or None,
+        after=_after(params.get("cursor")),
+        limit=limit,
+    )
+    return {"items": [entry(r) for r in rows], "next": _page(rows, limit)}
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def lgsp_changes(db: DbSession, params: dict[str, Any], public_url: str) -> dict[str, Any]:
+    """Records changed since a time (or after a cursor), oldest first, for the city platform.
+
+    Paging follows the journal order (``change_id``); the cursor of the last page is what a
+    client keeps to ask again later, so events that arrive late are never skipped.
+    """
+    limit = _limit(params.get("limit"))
+    after = _after(params.get("cursor"))
+    since = _time(params.get("since"), "since")
+    if after == 0 and since is None:
+        raise ValidationFailed("give since (ISO 8601 time) or cursor (from the previous page)")
+    changes: list[dict[str, Any]] = []
+    last = after
+    while len(changes) < limit:
+        rows = repo.query_journal(
+            db,
+            types=list(domain.LGSP_TYPES),
+            recorded_since=since if after == 0 else None,
+            after=last,
+            limit=limit,
+        )
+        if not rows:
+            break
+        for row in rows:
+            last = int(row["seq"])
+            if domain.lgsp_visible(row["type"], row["data"]):
+                changes.append(domain.lgsp_change(entry(row), public_url))
+                if len(changes) == limit:
+                    break
+        if len(rows) < limit:
+            break
+    more = len(changes) == limit
+    return {
+        "items": changes,
+        "cursor": domain.encode_cursor(last) if last else params.get("cursor") or None,
+        "has_more": more,
+    }

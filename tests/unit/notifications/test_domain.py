@@ -1,0 +1,170 @@
+"""Pure rules of the notifications service: signatures, SSRF refusals, retries, matching."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+from services.notifications import domain, mail
+from services.notifications.domain import Refused, WebhookSettings
+
+
+def test_signature_is_stripe_like_and_verifies():
+    body = b'{"event_id":"x"}'
+    header = domain.sign("s3cret-s3cret-s3cret", body, 1_700_000_000)
+    t, v1 = header.split(",")
+    assert t == "t=1700000000" and v1.startswith("v1=") and len(v1) == 3 + 64
+    assert domain.verify("s3cret-s3cret-s3cret", header, body, now=1_700_000_010)
+
+
+def test_signature_refuses_other_body_secret_or_old_timestamp():
+    body = b"{}"
+    header = domain.sign("s3cret-s3cret-s3cret", body, 1_700_000_000)
+    assert not domain.verify("s3cret-s3cret-s3cret", header, b"{ }", now=1_700_000_000)
+    assert not domain.verify("other-secret-other", header, body, now=1_700_000_000)
+    assert not domain.verify("s3cret-s3cret-s3cret", header, body, now=1_700_000_000 + 301)
+    assert not domain.verify("s3cret-s3cret-s3cret", "garbage", body, now=int(time.time()))
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "127.1.2.3",
+        "10.0.0.1",
+        "172.16.5.4",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "224.0.0.1",
+        "240.0.0.1",
+        "255.255.255.255",
+        "::1",
+        "::",
+        "fe80::1",
+        "fc00::1",
+        "ff02::1",
+        "2001:db8::1",
+        "::ffff:127.0.0.1",
+        "::ffff:10.0.0.1",
+        "::ffff:169.254.169.254",
+        "64:ff9b::a9fe:a9fe",
+        "2002:7f00:1::1",
+        "::127.0.0.1",
+    ],
+)
+def test_private_loopback_link_local_multicast_reserved_addresses_are_refused(address):
+    assert domain.address_refusal(address) is not None
+
+
+@pytest.mark.parametrize("address", ["93.184.216.34", "2606:4700:4700::1111", "8.8.8.8"])
+def test_public_addresses_are_allowed(address):
+    assert domain.address_refusal(address) is None
+
+
+def test_loopback_flag_allows_loopback_only():
+    assert domain.address_refusal("127.0.0.1", allow_loopback=True) is None
+    assert domain.address_refusal("::1", allow_loopback=True) is None
+    assert domain.address_refusal("::ffff:127.0.0.1", allow_loopback=True) is None
+    assert domain.address_refusal("10.0.0.1", allow_loopback=True) is not None
+    assert domain.address_refusal("169.254.169.254", allow_loopback=True) is not None
+
+
+def test_a_name_with_any_private_address_is_refused():
+    with pytest.raises(Refused, match="10.0.0.1"):
+        domain.check_addresses("evil.example", ["93.184.216.34", "10.0.0.1"], False)
+    with pytest.raises(Refused, match="does not resolve"):
+        domain.check_addresses("nothing.example", [], False)
+
+
+def test_target_urls():
+    t = domain.parse_target("https://partner.example.vn:8443/hook?x=1", require_https=True)
+    assert (t.host, t.port, t.path) == ("partner.example.vn", 8443, "/hook?x=1")
+    for bad in (
+        "http://partner.example.vn/hook",
+        "ftp://x.vn/",
+        "https://user:pw@x.vn/",
+        "https:///nohost",
+        "https://x.vn/#frag",
+        42,
+    ):
+        with pytest.raises(Refused):
+            domain.parse_target(bad, require_https=True)
+    assert domain.parse_target("http://127.0.0.1:9/", require_https=False).port == 9
+
+
+def test_settings_refuse_loopback_or_http_in_production():
+    with pytest.raises(ValueError):
+        WebhookSettings.from_config({"allow_loopback": "true"}, production=True)
+    with pytest.raises(ValueError):
+        WebhookSettings.from_config({"require_https": "false"}, production=True)
+    prod = WebhookSettings.from_config({}, production=True)
+    assert prod.require_https and not prod.allow_loopback
+    dev = WebhookSettings.from_config({"allow_loopback": "true", "timeout_seconds": "2"}, False)
+    assert dev.allow_loopback and not dev.require_https and dev.timeout_seconds == 2.0
+
+
+def test_retry_delays_grow_with_jitter_and_are_capped():
+    s = WebhookSettings(retry_base_seconds=10, retry_max_seconds=100)
+    rng = random.Random(1)
+    delays = [domain.retry_delay(n, s, rng) for n in range(1, 9)]
+    assert 5 <= delays[0] <= 10 and 10 <= delays[1] <= 20 and 20 <= delays[2] <= 40
+    assert all(50 <= d <= 100 for d in delays[4:])
+    assert len({round(d, 6) for d in delays[4:]}) > 1  # jittered, not synchronised
+
+
+def test_event_patterns_and_filters():
+    assert domain.clean_events(["catalogue.*", "media.fixity_failed", "catalogue.*"]) == [
+        "catalogue.*",
+        "media.fixity_failed",
+    ]
+    for bad in ([], ["nope"], ["notifications.delivery_failed"], "catalogue.*", [1]):
+        with pytest.raises(Refused):
+            domain.clean_events(bad)
+    assert domain.type_matches(["catalogue.*"], "catalogue.record_published")
+    assert domain.type_matches(["*"], "media.asset_ingested")
+    assert not domain.type_matches(["*"], "notifications.delivery_failed")
+    assert not domain.type_matches(["media.*"], "catalogue.record_published")
+    filters = domain.clean_filters({"heritage_class": "tangible_site"})
+    assert domain.filters_match(filters, {"heritage_class": "tangible_site"})
+    assert not domain.filters_match(filters, {"heritage_class": "intangible"})
+    assert domain.filters_match(filters, {"asset_id": "x"})
+    with pytest.raises(Refused):
+        domain.clean_filters({"heritage_class": ["castle"]})
+    with pytest.raises(Refused):
+        domain.clean_filters({"colour": ["red"]})
+
+
+def test_review_request_is_a_record_entering_in_review():
+    data = {"state": "in_review", "changed_fields": ["state"]}
+    assert domain.mail_kind("catalogue.record_updated", data) == "review_requested"
+    edit = {"state": "in_review", "changed_fields": ["title"]}
+    assert domain.mail_kind("catalogue.record_updated", edit) is None
+    assert domain.mail_kind("media.fixity_failed", {}) == "fixity_failed"
+    assert domain.mail_kind("catalogue.record_published", {}) == "record_published"
+
+
+def test_cursor_round_trip_and_refusal():
+    assert domain.decode_cursor(domain.encode_cursor(42)) == 42
+    with pytest.raises(Refused):
+        domain.decode_cursor("not-a-cursor")
+
+
+def test_lgsp_sees_published_records_and_their_withdrawal_only():
+    assert domain.lgsp_visible("catalogue.record_published", {})
+    assert domain.lgsp_visible("catalogue.record_withdrawn", {})
+    assert domain.lgsp_visible("catalogue.record_updated", {"state": "published"})
+    assert not domain.lgsp_visible("catalogue.record_updated", {"state": "draft"})
+    assert not domain.lgsp_visible("catalogue.record_created", {})
+
+
+@pytest.mark.parametrize("kind", [*domain.MAIL_KINDS, "digest"])
+def test_every_template_exists_in_vietnamese_and_english(kind):
+    for language in mail.LANGUAGES:
+        subject, body = mail.render(kind, language, {"title": "Đình Hàng Kênh", "count": 3})
+        assert subject.startswith("[Disan]") and body.strip()
+    vi, _ = mail.render("review_requested", "vi", {"title": "Đình Hàng Kênh"})
+    assert "chờ duyệt" in vi and "Đình Hàng Kênh" in vi
