@@ -152,9 +152,13 @@ class ApiRoute(HttpRequestHandler):  # type: ignore[misc]
         operation_id: str | None = None,
         auth: bool = True,
         limit: str | None = "public",
+        query: tuple[dict[str, Any], ...] = (),
+        ok_status: int = 200,
         **kwargs: Any,
     ) -> None:
         self.summary = summary
+        self.query = query  # OpenAPI query parameter objects (name, description, schema, example)
+        self.ok_status = ok_status
         if not roles or any(r not in KNOWN_ROLES for r in roles):
             raise ValueError(f"route {method} {url}: roles must be among {sorted(KNOWN_ROLES)}")
         if not auth and roles != (PUBLIC,):

@@ -84,7 +84,7 @@ def build_openapi(service_cls: type, public_url: str, version: str) -> dict[str,
             ok: dict[str, Any] = {"description": "success"}
             if route.response_schema is not None:
                 ok["content"] = {"application/json": {"schema": route.response_schema}}
-            responses["200"] = ok
+            responses[str(route.ok_status)] = ok
             for status, description in route.responses.items():
                 responses[str(status)] = {
                     "description": description,
@@ -99,8 +99,9 @@ def build_openapi(service_cls: type, public_url: str, version: str) -> dict[str,
                 "x-required-roles": list(route.roles),
                 "responses": responses,
             }
-            if params:
-                op["parameters"] = params
+            query = [{"in": "query", **q} for q in route.query]
+            if params or query:
+                op["parameters"] = params + query
             if route.roles != ("public",):
                 op["security"] = [{"bearer": []}, {"apiKey": []}]
                 responses.setdefault("401", {"description": "no or invalid credentials"})
