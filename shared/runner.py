@@ -50,6 +50,7 @@ SERVICES: dict[str, ServiceSpec] = {
         ServiceSpec("access", "services.access.service:AccessService", schema="access"),
         ServiceSpec("catalogue", "services.catalogue.service:CatalogueService", schema="catalogue"),
         ServiceSpec("media", "services.media.service:MediaService", schema="media"),
+        ServiceSpec("iiif", "services.iiif.service:IiifService", schema="iiif"),
         ServiceSpec("gateway", "services.gateway.service:GatewayService", http=True),
         ServiceSpec("imageserver", "services.imageserver.server:main", kind="process"),
     )

@@ -3,6 +3,6 @@
 Importing this package registers every contract it lists, so a consumer can load any event.
 """
 
-from shared.contracts import access, catalogue, media, notifications
+from shared.contracts import access, catalogue, iiif, media, notifications
 
-__all__ = ["access", "catalogue", "media", "notifications"]
+__all__ = ["access", "catalogue", "iiif", "media", "notifications"]

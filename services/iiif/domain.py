@@ -1,0 +1,697 @@
+"""From a catalogue record and its assets to Presentation specs; URLs; collections. No I/O.
+
+The catalogue's record document (language maps, class blocks, address with old and new
+administrative names, rights) and the media projection (kind, size, pages, duration) become an
+``iiif.presentation.ManifestSpec``; which collections a record belongs to is decided here too.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from iiif.presentation import (
+    BodySpec,
+    CanvasSpec,
+    CollectionSpec,
+    ManifestSpec,
+    MemberSpec,
+    PlaceSpec,
+    RangeSpec,
+)
+from iiif.presentation.spec import LangMap, Link, ProviderSpec
+
+OPEN = "public"
+COLLECTION_PAGE = 1000
+THUMBNAIL_WIDTH = 400
+
+CLASS_LABELS: dict[str, LangMap] = {
+    "tangible_site": {"vi": "Di tích", "en": "Heritage sites"},
+    "intangible": {"vi": "Di sản văn hóa phi vật thể", "en": "Intangible cultural heritage"},
+    "museum_object": {"vi": "Hiện vật bảo tàng", "en": "Museum objects"},
+    "documentary": {"vi": "Di sản tư liệu", "en": "Documentary heritage"},
+}
+PROVIDER_LABEL = {
+    "vi": "Nền tảng di sản số Hải Phòng (Disan)",
+    "en": "Hải Phòng digital heritage platform (Disan)",
+}
+ATTRIBUTION = {"vi": "Ghi công", "en": "Attribution"}
+BODY_TYPES = {
+    "image": "Image",
+    "audio": "Sound",
+    "video": "Video",
+    "model": "Model",
+    "pdf": "Image",
+}
+_NAME = re.compile(
+    r"^(all|unesco|class-[a-z_]{1,32}|rank-[a-z0-9_.-]{1,64}|district-[a-z0-9_.-]{1,64}"
+    r"|commune-[a-z0-9-]{1,96}|unesco-[a-z0-9_.-]{1,64})$"
+)
+_RIGHTS = re.compile(
+    r"^https?://(creativecommons\.org/(licenses|publicdomain)/|rightsstatements\.org/vocab/)"
+)
+
+Labels = dict[tuple[str, str], dict[str, str]]
+Probe = Callable[[str, str], dict[str, Any] | None]
+
+
+def is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return len(value) == 36
+
+
+# URLs -----------------------------------------------------------------------------------------
+
+
+def manifest_url(base: str, record_id: str) -> str:
+    return f"{base}/iiif/presentation/3/records/{record_id}/manifest"
+
+
+def canvas_url(base: str, record_id: str, asset_id: str, page: int = 0) -> str:
+    suffix = f"/p{page}" if page else ""
+    return f"{base}/iiif/presentation/3/records/{record_id}/canvas/{asset_id}{suffix}"
+
+
+def collection_url(base: str, name: str, page: int | None = None) -> str:
+    url = f"{base}/iiif/presentation/3/collections/{name}"
+    return f"{url}/page/{page}" if page is not None else url
+
+
+def changes_url(base: str) -> str:
+    return f"{base}/iiif/discovery/1/all-changes"
+
+
+def image_service(base: str, asset_id: str, version: int = 3) -> str:
+    return f"{base}/iiif/image/{version}/{asset_id}"
+
+
+def content_url(base: str, asset_id: str, name: str) -> str:
+    """Where the gateway hands out an asset's file (master or derivative)."""
+    return f"{base}/iiif/content/{asset_id}/{name}"
+
+
+# access ---------------------------------------------------------------------------------------
+
+
+def effective_level(policy: dict[str, Any] | None, now: datetime | None = None) -> str:
+    """The policy level now (an embargo that has ended is public), public without a policy."""
+    if policy is None:
+        return OPEN
+    level = str(policy["level"])
+    until = policy.get("embargo_until")
+    if level == "embargoed" and until is not None and (now or datetime.now(UTC)) >= until:
+        return OPEN
+    return level
+
+
+# collections ----------------------------------------------------------------------------------
+
+
+def fold(text: str) -> str:
+    """Lower case ASCII slug without diacritics: ``Thủy Nguyên`` → ``thuy-nguyen``."""
+    text = text.replace("đ", "d").replace("Đ", "D")
+    ascii_text = "".join(
+        c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn"
+    )
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:96]
+
+
+def collections_of(doc: dict[str, Any]) -> list[str]:
+    names = ["all", f"class-{doc['heritage_class']}"]
+    rank = (doc.get("rank") or {}).get("level")
+    if rank:
+        names.append(f"rank-{rank}")
+    address = doc.get("address") or {}
+    if address.get("district_pre2025"):
+        names.append(f"district-{address['district_pre2025']}")
+    commune = (address.get("commune_current") or {}).get("vi")
+    if commune and fold(commune):
+        names.append(f"commune-{fold(commune)}")
+    unesco = doc.get("unesco") or {}
+    if unesco.get("list"):
+        names += ["unesco", f"unesco-{unesco['list']}"]
+    return [n for n in names if valid_collection_name(n)]
+
+
+def valid_collection_name(name: str) -> bool:
+    return bool(_NAME.match(name))
+
+
+def _term(labels: Labels, scheme: str, code: str) -> LangMap:
+    found = labels.get((scheme, code))
+    return dict(found) if found else {"vi": code, "en": code}
+
+
+def collection_label(
+    name: str, labels: Labels, commune_names: dict[str, str] | None = None
+) -> LangMap:
+    if name == "all":
+        return {"vi": "Tất cả di sản Hải Phòng", "en": "All heritage of Hải Phòng"}
+    if name == "unesco":
+        return {"vi": "Di sản được UNESCO ghi danh", "en": "Heritage inscribed by UNESCO"}
+    kind, _, code = name.partition("-")
+    if kind == "class":
+        return CLASS_LABELS.get(code, {"vi": code, "en": code})
+    if kind == "rank":
+        return _term(labels, "rank", code)
+    if kind == "unesco":
+        term = _term(labels, "unesco_list", code)
+        return {k: f"UNESCO: {v}" for k, v in term.items()}
+    if kind == "district":
+        term = _term(labels, "district", code)
+        return {
+            "vi": f"{term.get('vi', code)} (quận/huyện trước 2025)",
+            "en": f"{term.get('en', term.get('vi', code))} (district before 2025)",
+        }
+    shown = (commune_names or {}).get(code, code)
+    return {"vi": f"{shown} (xã/phường từ 2025)", "en": f"{shown} (commune since 2025)"}
+
+
+def provider(base: str) -> ProviderSpec:
+    return ProviderSpec(
+        id=f"{base}/",
+        label=PROVIDER_LABEL,
+        homepage=Link(id=f"{base}/", type="Text", label=PROVIDER_LABEL, format="text/html"),
+    )
+
+
+def collection_spec(
+    base: str,
+    name: str,
+    labels: Labels,
+    members: list[dict[str, Any]],
+    page: int | None,
+    pages: int,
+) -> CollectionSpec:
+    """The collection itself (one page of it when ``page`` is given)."""
+    label = collection_label(name, labels, _commune_names(name, members))
+    items = tuple(
+        MemberSpec(
+            id=manifest_url(base, str(m["record_id"])), type="Manifest", label=dict(m["label"])
+        )
+        for m in members
+    )
+    part_of: tuple[Link, ...] = ()
+    if page is not None:
+        part_of = (Link(id=collection_url(base, name), type="Collection", label=label),)
+        label = {k: f"{v} ({page}/{pages})" for k, v in label.items()}
+    elif name != "all":
+        part_of = (
+            Link(
+                id=collection_url(base, "all"),
+                type="Collection",
+                label=collection_label("all", labels),
+            ),
+        )
+    return CollectionSpec(
+        id=collection_url(base, name, page),
+        label=label,
+        items=items,
+        part_of=part_of,
+        provider=provider(base),
+    )
+
+
+def _commune_names(name: str, members: list[dict[str, Any]]) -> dict[str, str]:
+    return {}
+
+
+def paged_collection_spec(
+    base: str, name: str, labels: Labels, total: int, pages: int
+) -> CollectionSpec:
+    """A large collection: its items are its pages, each a collection of manifests."""
+    label = collection_label(name, labels)
+    items = tuple(
+        MemberSpec(
+            id=collection_url(base, name, n),
+            type="Collection",
+            label={k: f"{v} ({n}/{pages})" for k, v in label.items()},
+        )
+        for n in range(1, pages + 1)
+    )
+    summary = {"vi": f"{total} hồ sơ, {pages} trang", "en": f"{total} records in {pages} pages"}
+    part_of: tuple[Link, ...] = ()
+    if name != "all":
+        part_of = (
+            Link(
+                id=collection_url(base, "all"),
+                type="Collection",
+                label=collection_label("all", labels),
+            ),
+        )
+    return CollectionSpec(
+        id=collection_url(base, name),
+        label=label,
+        summary=summary,
+        items=items,
+        part_of=part_of,
+        provider=provider(base),
+    )
+
+
+# activities -----------------------------------------------------------------------------------
+
+
+def activities_for_change(
+    base: str, old: dict[str, Any] | None, new: Built
+) -> list[tuple[str, str, str]]:
+    """Create or Update of the manifest, then Update of each collection whose list changed."""
+    url = manifest_url(base, new.record_id)
+    acts = [("Create" if old is None else "Update", url, "Manifest")]
+    before = set(old["collections"]) if old is not None else set()
+    label_changed = old is not None and dict(old["label"]) != new.label
+    touched = before ^ set(new.collections)
+    if label_changed:
+        touched |= set(new.collections)
+    for name in sorted(touched):
+        acts.append(("Update", collection_url(base, name), "Collection"))
+    return acts
+
+
+# manifests ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Inputs:
+    base: str
+    record: dict[str, Any]
+    assets: list[dict[str, Any]]
+    level: str
+    labels: Labels
+    annotation_pages: list[str] = field(default_factory=list)
+    services: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Built:
+    record_id: str
+    body: str
+    etag: str
+    public: bool
+    heritage_class: str
+    collections: list[str]
+    title_sort: str
+    label: dict[str, str]
+    canvases: list[dict[str, Any]]
+    version: int
+
+    def stored(self) -> dict[str, Any]:
+        return {
+            "record_id": self.record_id,
+            "body": self.body,
+            "etag": self.etag,
+            "public": self.public,
+            "heritage_class": self.heritage_class,
+            "collections": self.collections,
+            "title_sort": self.title_sort,
+            "label": self.label,
+        }
+
+
+def title_sort(doc: dict[str, Any]) -> str:
+    return fold(str(doc["title"].get("vi", "")))[:200]
+
+
+def _lm(value: Any) -> LangMap | None:
+    if isinstance(value, dict):
+        out = {
+            k: v for k, v in value.items() if k in ("vi", "en") and isinstance(v, str) and v.strip()
+        }
+        return out or None
+    if isinstance(value, str) and value.strip():
+        return {"vi": value, "en": value}
+    return None
+
+
+def _join(parts: list[LangMap]) -> LangMap | None:
+    parts = [p for p in parts if p]
+    if not parts:
+        return None
+    return {lang: "; ".join(p.get(lang) or p.get("vi", "") for p in parts) for lang in ("vi", "en")}
+
+
+def _decision(decision: dict[str, Any] | None) -> str:
+    if not decision:
+        return ""
+    bits = [decision.get("number") or "", decision.get("date") or ""]
+    return ", ".join(b for b in bits if b)
+
+
+def metadata_pairs(doc: dict[str, Any], labels: Labels) -> list[tuple[LangMap, LangMap]]:
+    """Label/value pairs shown by viewers, Vietnamese first."""
+    pairs: list[tuple[LangMap, LangMap | None]] = []
+
+    def add(vi: str, en: str, value: LangMap | None) -> None:
+        if value:
+            pairs.append(({"vi": vi, "en": en}, value))
+
+    add("Số kiểm kê", "Inventory number", _lm(doc.get("inventory_number")))
+    add("Loại hình", "Heritage class", CLASS_LABELS.get(doc["heritage_class"]))
+    if doc.get("heritage_type"):
+        add("Kiểu di sản", "Heritage type", _term(labels, "heritage_type", doc["heritage_type"]))
+    rank = doc.get("rank") or {}
+    if rank.get("level"):
+        term = _term(labels, "rank", rank["level"])
+        decision = _decision(rank.get("decision"))
+        if decision:
+            term = {k: f"{v} ({decision})" for k, v in term.items()}
+        add("Xếp hạng", "Rank", term)
+    treasure = doc.get("national_treasure") or {}
+    if treasure:
+        add(
+            "Bảo vật quốc gia",
+            "National treasure",
+            {
+                "vi": _decision(treasure.get("decision")) or "có",
+                "en": _decision(treasure.get("decision")) or "yes",
+            },
+        )
+    unesco = doc.get("unesco") or {}
+    if unesco.get("list"):
+        term = _term(labels, "unesco_list", unesco["list"])
+        add("UNESCO", "UNESCO", {k: f"{v} ({unesco.get('year')})" for k, v in term.items()})
+    intangible = doc.get("intangible") or {}
+    if intangible.get("domain"):
+        add(
+            "Loại hình phi vật thể",
+            "Domain",
+            _term(labels, "intangible_domain", intangible["domain"]),
+        )
+        add(
+            "Cộng đồng chủ thể",
+            "Practising communities",
+            _join([_lm(c) or {} for c in intangible.get("communities") or []]),
+        )
+    museum = doc.get("museum_object") or {}
+    if museum:
+        add("Nơi lưu giữ", "Holding institution", _lm(museum.get("holding_institution")))
+        add("Số đăng ký", "Accession number", _lm(museum.get("accession_number")))
+        add(
+            "Chất liệu",
+            "Materials",
+            _join([_term(labels, "material", m) for m in museum.get("materials") or []]),
+        )
+        add("Niên đại", "Dating", _lm(museum.get("dating")))
+    documentary = doc.get("documentary") or {}
+    if documentary:
+        add("Quy mô", "Extent", _lm(documentary.get("extent")))
+        add(
+            "Văn tự",
+            "Script",
+            _join([_term(labels, "script", s) for s in documentary.get("scripts") or []]),
+        )
+        add("Nơi lưu giữ", "Custodian", _lm(documentary.get("custodian")))
+    add("Thời kỳ", "Periods", _join([_term(labels, "period", p) for p in doc.get("periods") or []]))
+    address = doc.get("address") or {}
+    current = [
+        _lm(address.get("street")),
+        _lm(address.get("commune_current")),
+        _term(labels, "province", address["province_current"])
+        if address.get("province_current")
+        else None,
+    ]
+    add("Địa chỉ", "Address", _join([c for c in current if c]))
+    before = [
+        _lm(address.get("commune_pre2025")),
+        _term(labels, "district", address["district_pre2025"])
+        if address.get("district_pre2025")
+        else None,
+        _term(labels, "province", address["province_pre2025"])
+        if address.get("province_pre2025")
+        else None,
+    ]
+    add("Địa chỉ trước 2025", "Address before the 2025 reform", _join([b for b in before if b]))
+    add("Chủ đề", "Subjects", _join([_lm(s) or {} for s in doc.get("subjects") or []]))
+    return [(k, v) for k, v in pairs if v]
+
+
+def rights_uri(doc: dict[str, Any]) -> str | None:
+    """The record's rights statement or licence as the http URI IIIF requires, if it is one."""
+    rights = doc.get("rights") or {}
+    for candidate in (rights.get("statement"), rights.get("licence")):
+        if isinstance(candidate, str) and _RIGHTS.match(candidate):
+            uri = "http://" + candidate.split("://", 1)[1]
+            return uri if uri.endswith("/") else uri + "/"
+    return None
+
+
+def _thumb(base: str, asset: dict[str, Any]) -> BodySpec | None:
+    if asset["kind"] == "image" and asset.get("width") and asset.get("height"):
+        width = min(THUMBNAIL_WIDTH, int(asset["width"]))
+        height = max(1, round(int(asset["height"]) * width / int(asset["width"])))
+        return BodySpec(
+            id=f"{image_service(base, str(asset['asset_id']))}/full/{width},/0/default.jpg",
+            type="Image",
+            format="image/jpeg",
+            width=width,
+            height=height,
+            image_service3=image_service(base, str(asset["asset_id"])),
+        )
+    if asset["kind"] in ("pdf", "video"):
+        name = "thumbnail.jpg" if asset["kind"] == "pdf" else "poster.jpg"
+        return BodySpec(
+            id=content_url(base, str(asset["asset_id"]), name), type="Image", format="image/jpeg"
+        )
+    return None
+
+
+def _asset_label(asset: dict[str, Any], number: int) -> LangMap:
+    meta = asset.get("metadata") or {}
+    label = _lm(meta.get("label")) or _lm(meta.get("title"))
+    return label or {
+        "vi": f"Ảnh {number}" if asset["kind"] == "image" else f"Tệp {number}",
+        "en": f"Item {number}",
+    }
+
+
+def _canvases_of_asset(
+    base: str, record_id: str, asset: dict[str, Any], number: int, probe: dict[str, Any] | None
+) -> list[CanvasSpec]:
+    aid = str(asset["asset_id"])
+    kind = asset["kind"]
+    extra = (probe,) if probe else ()
+    label = _asset_label(asset, number)
+    if kind == "image":
+        if not asset.get("width") or not asset.get("height"):
+            return []
+        w, h = int(asset["width"]), int(asset["height"])
+        body = BodySpec(
+            id=f"{image_service(base, aid)}/full/max/0/default.jpg",
+            type="Image",
+            format="image/jpeg",
+            width=w,
+            height=h,
+            image_service3=image_service(base, aid, 3),
+            image_service2=image_service(base, aid, 2),
+            extra_services=extra,
+        )
+        return [
+            CanvasSpec(
+                id=canvas_url(base, record_id, aid),
+                label=label,
+                body=body,
+                width=w,
+                height=h,
+                thumbnail=_thumb(base, asset),
+            )
+        ]
+    if kind == "pdf":
+        out = []
+        for page in asset.get("pages") or []:
+            n, w, h = int(page["page"]), int(page["width"]), int(page["height"])
+            body = BodySpec(
+                id=content_url(base, aid, f"pages/{n:05d}.jpg"),
+                type="Image",
+                format="image/jpeg",
+                width=w,
+                height=h,
+                extra_services=extra,
+            )
+            page_label = {
+                k: f"{v}, tr. {n}" if k == "vi" else f"{v}, p. {n}" for k, v in label.items()
+            }
+            out.append(
+                CanvasSpec(
+                    id=canvas_url(base, record_id, aid, n),
+                    label=page_label,
+                    body=body,
+                    width=w,
+                    height=h,
+                )
+            )
+        return out
+    if kind in ("audio", "video"):
+        duration = asset.get("duration")
+        if not duration:
+            return []
+        w, h = asset.get("width"), asset.get("height")
+        sized = kind == "video" and bool(w) and bool(h)
+        body = BodySpec(
+            id=content_url(base, aid, f"original.{asset.get('format') or 'bin'}"),
+            type=BODY_TYPES[kind],
+            format=str(asset.get("mime_type") or f"{kind}/{asset.get('format')}"),
+            width=int(w) if sized and w else None,
+            height=int(h) if sized and h else None,
+            duration=float(duration),
+            extra_services=extra,
+        )
+        return [
+            CanvasSpec(
+                id=canvas_url(base, record_id, aid),
+                label=label,
+                body=body,
+                width=int(w) if sized and w else None,
+                height=int(h) if sized and h else None,
+                duration=float(duration),
+                thumbnail=_thumb(base, asset),
+            )
+        ]
+    if kind == "model":
+        body = BodySpec(
+            id=content_url(base, aid, f"original.{asset.get('format') or 'glb'}"),
+            type="Model",
+            format=str(asset.get("mime_type") or "model/gltf-binary"),
+            extra_services=extra,
+        )
+        # a Model canvas needs a size for viewers that place it; 3D has no pixels: 1000×1000
+        return [
+            CanvasSpec(
+                id=canvas_url(base, record_id, aid), label=label, body=body, width=1000, height=1000
+            )
+        ]
+    return []
+
+
+def _structures(
+    base: str,
+    record_id: str,
+    doc: dict[str, Any],
+    assets: list[dict[str, Any]],
+    canvases: dict[str, list[CanvasSpec]],
+) -> list[RangeSpec]:
+    """Sections of manuscripts: assets grouped by their ``section`` metadata, else per PDF."""
+    if doc["heritage_class"] != "documentary":
+        return []
+    sections: dict[str, tuple[LangMap, list[str]]] = {}
+    for asset in assets:
+        own = canvases.get(str(asset["asset_id"]), [])
+        if not own:
+            continue
+        section = _lm((asset.get("metadata") or {}).get("section"))
+        if section is None and len(own) > 1:
+            section = _asset_label(asset, len(sections) + 1)
+        if section is None:
+            continue
+        key = section.get("vi", "")
+        if key not in sections:
+            sections[key] = (section, [])
+        sections[key][1].extend(c.id for c in own)
+    return [
+        RangeSpec(
+            id=f"{manifest_url(base, record_id)[: -len('/manifest')]}/range/{n}",
+            label=label,
+            canvases=tuple(ids),
+        )
+        for n, (label, ids) in enumerate(sections.values(), start=1)
+    ]
+
+
+def manifest_spec(inputs: Inputs, probe_of: Probe) -> tuple[ManifestSpec, list[dict[str, Any]]]:
+    """The manifest of a published record, and the canvas rows to keep (id, size, asset)."""
+    base, doc = inputs.base, inputs.record
+    record_id = str(doc["id"])
+    url = manifest_url(base, record_id)
+    restricted = inputs.level != OPEN
+    canvases: list[CanvasSpec] = []
+    rows: list[dict[str, Any]] = []
+    per_asset: dict[str, list[CanvasSpec]] = {}
+    for number, asset in enumerate(inputs.assets, start=1):
+        probe = probe_of(base, str(asset["asset_id"])) if restricted else None
+        own = _canvases_of_asset(base, record_id, asset, number, probe)
+        per_asset[str(asset["asset_id"])] = own
+        for c in own:
+            rows.append(
+                {
+                    "canvas_id": c.id,
+                    "asset_id": str(asset["asset_id"]),
+                    "page": int(c.id.rsplit("/p", 1)[1]) if asset["kind"] == "pdf" else 0,
+                    "position": len(rows),
+                    "width": c.width,
+                    "height": c.height,
+                    "duration": c.duration,
+                }
+            )
+        canvases.extend(own)
+    thumbnail = next((t for t in (_thumb(base, a) for a in inputs.assets) if t is not None), None)
+    location = doc.get("location")
+    place = None
+    if (
+        isinstance(location, dict)
+        and location.get("lat") is not None
+        and location.get("lon") is not None
+    ):
+        place = PlaceSpec(
+            id=f"{url[: -len('/manifest')]}/place",
+            lat=float(location["lat"]),
+            lon=float(location["lon"]),
+            label=dict(doc["title"]),
+        )
+    rights = doc.get("rights") or {}
+    holder = _lm(rights.get("holder")) or PROVIDER_LABEL
+    rendering = tuple(
+        Link(
+            id=content_url(base, str(a["asset_id"]), "original.pdf"),
+            type="Text",
+            label=_asset_label(a, n),
+            format="application/pdf",
+        )
+        for n, a in enumerate(inputs.assets, start=1)
+        if a["kind"] == "pdf"
+    )
+    part_of = tuple(
+        Link(id=collection_url(base, name), type="Collection") for name in collections_of(doc)
+    )
+    spec = ManifestSpec(
+        id=url,
+        label=dict(doc["title"]),
+        summary=_lm(doc.get("description")),
+        metadata=tuple(metadata_pairs(doc, inputs.labels)),
+        required_statement=(ATTRIBUTION, holder),
+        rights=rights_uri(doc),
+        provider=provider(base),
+        homepage=(
+            Link(
+                id=f"{base}/records/{record_id}",
+                type="Text",
+                label=dict(doc["title"]),
+                format="text/html",
+                language=("vi", "en"),
+            ),
+        ),
+        see_also=(
+            Link(
+                id=f"{base}/api/v1/records/{record_id}",
+                type="Dataset",
+                label={"vi": "Hồ sơ (JSON)", "en": "Record (JSON)"},
+                format="application/json",
+            ),
+        ),
+        rendering=rendering,
+        part_of=part_of,
+        thumbnail=thumbnail,
+        canvases=tuple(canvases),
+        structures=tuple(_structures(base, record_id, doc, inputs.assets, per_asset)),
+        place=place,
+        annotations=tuple(inputs.annotation_pages),
+        services=tuple(inputs.services),
+        behavior=("paged",) if doc["heritage_class"] == "documentary" and len(canvases) > 1 else (),
+    )
+    return spec, rows

@@ -1,0 +1,271 @@
+"""The iiif service's use cases: (re)build, store, remove and serve manifests and collections.
+
+A manifest is built from the projection alone (record document, assets, policy, vocabulary
+labels, public annotation pages) and stored as the exact bytes served, with a strong ETag.
+Each build that changes the bytes appends Change Discovery activities and announces
+``iiif.manifest_published``; a record that leaves ``published`` loses its manifest (404), gets a
+Delete activity and ``iiif.manifest_removed``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from typing import Any
+
+from iiif import discovery
+from iiif.presentation import build_collection, build_manifest
+from services.iiif import domain
+from services.iiif import repository as repo
+from shared.contracts import iiif as _contracts  # noqa: F401 - registers the events
+from shared.db import DbSession
+from shared.errors import BadRequest, NotFound
+from shared.events import make_event
+
+log = logging.getLogger(__name__)
+
+PRODUCER = "iiif"
+
+
+def etag_of(body: str) -> str:
+    return '"' + hashlib.sha256(body.encode("utf-8")).hexdigest()[:32] + '"'
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+
+
+# hooks for the annotation part (services/iiif/annotations.py) -------------------------------
+
+
+def invalidate_manifest(session: DbSession, record_id: str) -> None:
+    """Mark a record's stored manifest for rebuild, in the caller's transaction."""
+    repo.mark_stale(session, record_id)
+
+
+def canvas_size(session: DbSession, canvas_url: str) -> tuple[int, int] | None:
+    """Width and height of a canvas of a manifest this service built, or None."""
+    row = repo.get_canvas(session, canvas_url)
+    if row is None or row["width"] is None or row["height"] is None:
+        return None
+    return int(row["width"]), int(row["height"])
+
+
+def _annotation_pages(db: DbSession, record_id: str) -> list[str]:
+    try:
+        from services.iiif.annotations import (  # type: ignore[attr-defined, unused-ignore]
+            public_annotation_pages,
+        )
+    except ImportError:
+        return []
+    pages: list[str] = public_annotation_pages(db, record_id)
+    return pages
+
+
+def _search_service(base: str, record_id: str) -> list[dict[str, Any]]:
+    try:
+        from iiif.search import search_service  # type: ignore[attr-defined, unused-ignore]
+    except ImportError:
+        return []
+    service: dict[str, Any] = search_service(base, record_id)
+    return [service]
+
+
+def _probe(base: str, resource_id: str) -> dict[str, Any] | None:
+    try:
+        from iiif.auth import probe_service  # type: ignore[attr-defined, unused-ignore]
+    except ImportError:
+        return None
+    probe: dict[str, Any] = probe_service(base, resource_id)
+    return probe
+
+
+# building ------------------------------------------------------------------------------------
+
+
+def _ensure_labels(db: DbSession) -> dict[tuple[str, str], dict[str, str]]:
+    return repo.labels(db)
+
+
+def build(db: DbSession, base: str, record_id: str) -> domain.Built | None:
+    """The manifest of a published record from the projection, or None when not published."""
+    record = repo.get_record(db, record_id)
+    if record is None or record["deleted"] or record["state"] != "published":
+        return None
+    if record["doc"] is None:
+        return None
+    policy = repo.get_policy(db, record_id)
+    level = domain.effective_level(policy)
+    assets = [a for a in repo.assets_of(db, record_id) if a["status"] == "ready"]
+    inputs = domain.Inputs(
+        base=base,
+        record=record["doc"],
+        assets=assets,
+        level=level,
+        labels=_ensure_labels(db),
+        annotation_pages=_annotation_pages(db, record_id),
+        services=_search_service(base, record_id),
+    )
+    spec, canvases = domain.manifest_spec(inputs, _probe)
+    body = dumps(build_manifest(spec))
+    return domain.Built(
+        record_id=record_id,
+        body=body,
+        etag=etag_of(body),
+        public=level == domain.OPEN,
+        heritage_class=str(record["heritage_class"]),
+        collections=domain.collections_of(record["doc"]),
+        title_sort=domain.title_sort(record["doc"]),
+        label=dict(record["doc"]["title"]),
+        canvases=canvases,
+        version=int(record["version"]),
+    )
+
+
+def refresh(db: DbSession, base: str, record_id: str, correlation_id: str | None) -> str:
+    """Bring a record's stored manifest in line with the projection; returns what happened."""
+    built = build(db, base, record_id)
+    old = repo.get_manifest(db, record_id)
+    url = domain.manifest_url(base, record_id)
+    if built is None:
+        record = repo.get_record(db, record_id)
+        if record is not None and record["deleted"]:
+            repo.replace_canvases(db, record_id, [])
+        if old is None:
+            return "absent"
+        repo.delete_manifest(db, record_id)
+        acts = [("Delete", url, "Manifest")]
+        acts += [
+            ("Update", domain.collection_url(base, c), "Collection") for c in old["collections"]
+        ]
+        repo.add_activities(db, acts)
+        reason = "deleted" if record is None or record["deleted"] else "withdrawn"
+        db.publish(
+            make_event(
+                "iiif.manifest_removed",
+                {"record_id": record_id, "manifest_url": url, "reason": reason},
+                producer=PRODUCER,
+                correlation_id=correlation_id,
+            )
+        )
+        return "deleted"
+    repo.replace_canvases(db, record_id, built.canvases)
+    if old is not None and old["etag"] == built.etag and not old["stale"]:
+        return "unchanged"
+    if old is not None and old["etag"] == built.etag:
+        repo.store_manifest(db, **built.stored())
+        return "unchanged"
+    repo.store_manifest(db, **built.stored())
+    acts = domain.activities_for_change(base, old, built)
+    repo.add_activities(db, acts)
+    db.publish(
+        make_event(
+            "iiif.manifest_published",
+            {
+                "record_id": record_id,
+                "manifest_url": url,
+                "etag": built.etag,
+                "record_version": built.version,
+                "canvases": len(built.canvases),
+                "created": old is None,
+            },
+            producer=PRODUCER,
+            correlation_id=correlation_id,
+        )
+    )
+    return "created" if old is None else "updated"
+
+
+def rebuild_stale(db: DbSession, base: str, limit: int) -> int:
+    ids = repo.stale_ids(db, limit)
+    for record_id in ids:
+        refresh(db, base, record_id, None)
+    return len(ids)
+
+
+def rebuild_all(db: DbSession, base: str, correlation_id: str | None) -> dict[str, Any]:
+    started = time.monotonic()
+    counts: dict[str, int] = {}
+    for record_id in repo.published_ids(db):
+        outcome = refresh(db, base, record_id, correlation_id)
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return {"outcomes": counts, "seconds": round(time.monotonic() - started, 3)}
+
+
+# serving -------------------------------------------------------------------------------------
+
+
+def _record_id(value: Any) -> str:
+    if not isinstance(value, str) or not domain.is_uuid(value):
+        raise NotFound(f"no manifest for {str(value)[:64]!r}")
+    return value.lower()
+
+
+def served_manifest(
+    db: DbSession, base: str, record_id: Any, correlation_id: str | None
+) -> dict[str, Any]:
+    rid = _record_id(record_id)
+    row = repo.get_manifest(db, rid)
+    if row is not None and row["stale"]:
+        refresh(db, base, rid, correlation_id)
+        row = repo.get_manifest(db, rid)
+    if row is None:
+        raise NotFound(f"no published record {rid}")
+    return {"body": row["body"], "etag": row["etag"], "public": row["public"]}
+
+
+def _page(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and value.isdigit() and len(value) <= 9:
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise BadRequest("page is a positive integer")
+    return value
+
+
+def served_collection(db: DbSession, base: str, name: Any, page: Any) -> dict[str, Any]:
+    if not isinstance(name, str) or not domain.valid_collection_name(name):
+        raise NotFound(f"no collection {str(name)[:64]!r}")
+    number = _page(page)
+    total = repo.collection_size(db, name)
+    if total == 0 and name != "all":
+        raise NotFound(f"no collection {name!r}")
+    labels = repo.labels(db)
+    size = domain.COLLECTION_PAGE
+    pages = max(1, -(-total // size))
+    if number is not None and number > pages:
+        raise NotFound(f"collection {name!r} has {pages} page(s)")
+    if number is None and total > size:
+        spec = domain.paged_collection_spec(base, name, labels, total, pages)
+    else:
+        members = repo.collection_members(db, name, size, ((number or 1) - 1) * size)
+        spec = domain.collection_spec(base, name, labels, members, number, pages)
+    body = dumps(build_collection(spec))
+    return {"body": body, "etag": etag_of(body)}
+
+
+def served_changes(db: DbSession, base: str, page: Any) -> dict[str, Any]:
+    size = discovery.PAGE_SIZE
+    total = repo.activity_count(db)
+    last = max(0, -(-total // size) - 1)
+    if page is None:
+        doc = discovery.ordered_collection(domain.changes_url(base), total, last)
+    else:
+        if not (isinstance(page, str) and page.isdigit() and len(page) <= 9) and not (
+            isinstance(page, int) and not isinstance(page, bool)
+        ):
+            raise BadRequest("page is a number from 0")
+        number = int(page)
+        if number < 0 or number > last:
+            raise NotFound(f"the activity stream has pages 0 to {last}")
+        rows = repo.activities_page(db, size, number * size)
+        items = [
+            discovery.activity(r["type"], r["object_id"], r["object_type"], r["end_time"])
+            for r in rows
+        ]
+        doc = discovery.ordered_page(domain.changes_url(base), number, last, items, number * size)
+    body = dumps(doc)
+    return {"body": body, "etag": etag_of(body)}

@@ -1,0 +1,345 @@
+"""SQL of the iiif service: its projections, the stored manifests, the activity stream.
+
+Every function takes the caller's ``DbSession`` and runs in its transaction. Projections keep
+the newest state: catalogue rows by record version, media and policy rows by ``occurred_at``,
+so late or redelivered events never roll anything back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from shared.db import DbSession
+
+Row = dict[str, Any]
+
+
+def _rows(result: Any) -> list[Row]:
+    return [dict(r._mapping) for r in result]
+
+
+def _row(result: Any) -> Row | None:
+    row = result.first()
+    return dict(row._mapping) if row is not None else None
+
+
+# records ---------------------------------------------------------------------------------------
+
+
+def apply_record(
+    db: DbSession,
+    record_id: str,
+    state: str,
+    version: int,
+    heritage_class: str,
+    doc: dict[str, Any] | None,
+    deleted: bool,
+    at: datetime,
+) -> bool:
+    """Keep the newest version of a record; False when a newer one is already kept."""
+    row = db.execute(
+        "INSERT INTO records (record_id, state, version, heritage_class, doc, deleted, updated_at) "
+        "VALUES (CAST(:id AS uuid), :state, :version, :cls, CAST(:doc AS jsonb), :deleted, :at) "
+        "ON CONFLICT (record_id) DO UPDATE SET state = EXCLUDED.state, "
+        "version = EXCLUDED.version, heritage_class = EXCLUDED.heritage_class, "
+        "doc = COALESCE(EXCLUDED.doc, records.doc), deleted = EXCLUDED.deleted, "
+        "updated_at = EXCLUDED.updated_at "
+        "WHERE records.version < EXCLUDED.version OR (records.version = EXCLUDED.version AND "
+        "(EXCLUDED.deleted OR NOT records.deleted)) "
+        "RETURNING 1",
+        {
+            "id": record_id,
+            "state": state,
+            "version": version,
+            "cls": heritage_class,
+            "doc": json.dumps(doc, ensure_ascii=False) if doc is not None else None,
+            "deleted": deleted,
+            "at": at,
+        },
+    ).first()
+    return row is not None
+
+
+def get_record(db: DbSession, record_id: str) -> Row | None:
+    return _row(
+        db.execute("SELECT * FROM records WHERE record_id = CAST(:id AS uuid)", {"id": record_id})
+    )
+
+
+def published_ids(db: DbSession) -> list[str]:
+    rows = db.execute(
+        "SELECT record_id FROM records WHERE state = 'published' AND NOT deleted "
+        "AND doc IS NOT NULL ORDER BY record_id"
+    )
+    return [str(r[0]) for r in rows]
+
+
+# access policies -------------------------------------------------------------------------------
+
+
+def apply_policy(
+    db: DbSession, record_id: str, level: str, embargo_until: datetime | None, at: datetime
+) -> bool:
+    row = db.execute(
+        "INSERT INTO policies (record_id, level, embargo_until, updated_at) "
+        "VALUES (:id, :level, :until, :at) ON CONFLICT (record_id) DO UPDATE SET "
+        "level = EXCLUDED.level, embargo_until = EXCLUDED.embargo_until, "
+        "updated_at = EXCLUDED.updated_at WHERE policies.updated_at <= EXCLUDED.updated_at "
+        "RETURNING 1",
+        {"id": record_id, "level": level, "until": embargo_until, "at": at},
+    ).first()
+    return row is not None
+
+
+def get_policy(db: DbSession, record_id: str) -> Row | None:
+    return _row(db.execute("SELECT * FROM policies WHERE record_id = :id", {"id": record_id}))
+
+
+# assets ----------------------------------------------------------------------------------------
+
+_ASSET_FIELDS = (
+    "kind",
+    "format",
+    "mime_type",
+    "position",
+    "metadata",
+    "status",
+    "width",
+    "height",
+    "duration",
+    "pages",
+    "version",
+)
+
+
+def apply_asset(db: DbSession, asset_id: str, record_id: str, at: datetime, **fields: Any) -> None:
+    """Insert or update an asset with the fields given; older events change nothing."""
+    unknown = set(fields) - set(_ASSET_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown asset fields {sorted(unknown)}")
+    values = {k: json.dumps(v) if k in ("metadata", "pages") else v for k, v in fields.items()}
+    columns = ", ".join(values)
+    casts = ", ".join(
+        f"CAST(:{k} AS jsonb)" if k in ("metadata", "pages") else f":{k}" for k in values
+    )
+    updates = ", ".join(f"{k} = EXCLUDED.{k}" for k in values)
+    db.execute(
+        f"INSERT INTO assets (asset_id, record_id, created_at, updated_at"  # noqa: S608 - names above
+        f"{', ' + columns if columns else ''}) "
+        f"VALUES (CAST(:asset_id AS uuid), CAST(:record_id AS uuid), :at, :at"
+        f"{', ' + casts if casts else ''}) "
+        f"ON CONFLICT (asset_id) DO UPDATE SET updated_at = GREATEST(assets.updated_at, :at)"
+        f"{', ' + updates if updates else ''} WHERE assets.updated_at <= :at",
+        {"asset_id": asset_id, "record_id": record_id, "at": at} | values,
+    )
+
+
+def assets_of(db: DbSession, record_id: str) -> list[Row]:
+    return _rows(
+        db.execute(
+            "SELECT * FROM assets WHERE record_id = CAST(:id AS uuid) "
+            "ORDER BY position, created_at, asset_id",
+            {"id": record_id},
+        )
+    )
+
+
+def record_of_asset(db: DbSession, asset_id: str) -> str | None:
+    row = db.execute(
+        "SELECT record_id FROM assets WHERE asset_id = CAST(:id AS uuid)", {"id": asset_id}
+    ).first()
+    return str(row[0]) if row is not None else None
+
+
+# canvases --------------------------------------------------------------------------------------
+
+
+def replace_canvases(db: DbSession, record_id: str, canvases: Iterable[Row]) -> None:
+    db.execute("DELETE FROM canvases WHERE record_id = CAST(:id AS uuid)", {"id": record_id})
+    rows = [dict(c) | {"record_id": record_id} for c in canvases]
+    if rows:
+        db.execute(
+            "INSERT INTO canvases (canvas_id, record_id, asset_id, page, position, width, height, "
+            "duration) SELECT c->>'canvas_id', CAST(c->>'record_id' AS uuid), "
+            "CAST(c->>'asset_id' AS uuid), CAST(c->>'page' AS integer), "
+            "CAST(c->>'position' AS integer), CAST(c->>'width' AS integer), "
+            "CAST(c->>'height' AS integer), CAST(c->>'duration' AS double precision) "
+            "FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS c "
+            "ON CONFLICT (canvas_id) DO UPDATE SET record_id = EXCLUDED.record_id, "
+            "asset_id = EXCLUDED.asset_id, page = EXCLUDED.page, position = EXCLUDED.position, "
+            "width = EXCLUDED.width, height = EXCLUDED.height, duration = EXCLUDED.duration",
+            {"rows": json.dumps(rows)},
+        )
+
+
+def get_canvas(db: DbSession, canvas_id: str) -> Row | None:
+    return _row(db.execute("SELECT * FROM canvases WHERE canvas_id = :id", {"id": canvas_id}))
+
+
+def canvases_of(db: DbSession, record_id: str) -> list[Row]:
+    return _rows(
+        db.execute(
+            "SELECT * FROM canvases WHERE record_id = CAST(:id AS uuid) ORDER BY position",
+            {"id": record_id},
+        )
+    )
+
+
+# manifests -------------------------------------------------------------------------------------
+
+
+def get_manifest(db: DbSession, record_id: str) -> Row | None:
+    return _row(
+        db.execute("SELECT * FROM manifests WHERE record_id = CAST(:id AS uuid)", {"id": record_id})
+    )
+
+
+def store_manifest(
+    db: DbSession,
+    record_id: str,
+    body: str,
+    etag: str,
+    public: bool,
+    heritage_class: str,
+    collections: list[str],
+    title_sort: str,
+    label: dict[str, Any],
+) -> None:
+    db.execute(
+        "INSERT INTO manifests (record_id, body, etag, public, stale, heritage_class, collections, "
+        "title_sort, label, built_at) VALUES (CAST(:id AS uuid), :body, :etag, :public, false, "
+        ":cls, CAST(:collections AS text[]), :title_sort, CAST(:label AS jsonb), now()) "
+        "ON CONFLICT (record_id) DO UPDATE SET body = EXCLUDED.body, etag = EXCLUDED.etag, "
+        "public = EXCLUDED.public, stale = false, heritage_class = EXCLUDED.heritage_class, "
+        "collections = EXCLUDED.collections, title_sort = EXCLUDED.title_sort, "
+        "label = EXCLUDED.label, built_at = now()",
+        {
+            "id": record_id,
+            "body": body,
+            "etag": etag,
+            "public": public,
+            "cls": heritage_class,
+            "collections": collections,
+            "title_sort": title_sort,
+            "label": json.dumps(label, ensure_ascii=False),
+        },
+    )
+
+
+def delete_manifest(db: DbSession, record_id: str) -> Row | None:
+    return _row(
+        db.execute(
+            "DELETE FROM manifests WHERE record_id = CAST(:id AS uuid) "
+            "RETURNING record_id, collections",
+            {"id": record_id},
+        )
+    )
+
+
+def mark_stale(db: DbSession, record_id: str) -> bool:
+    row = db.execute(
+        "UPDATE manifests SET stale = true WHERE record_id = CAST(:id AS uuid) RETURNING 1",
+        {"id": record_id},
+    ).first()
+    return row is not None
+
+
+def stale_ids(db: DbSession, limit: int) -> list[str]:
+    rows = db.execute(
+        "SELECT record_id FROM manifests WHERE stale ORDER BY built_at LIMIT :limit "
+        "FOR UPDATE SKIP LOCKED",
+        {"limit": limit},
+    )
+    return [str(r[0]) for r in rows]
+
+
+def collection_members(db: DbSession, name: str, limit: int, offset: int) -> list[Row]:
+    return _rows(
+        db.execute(
+            "SELECT record_id, label FROM manifests WHERE :name = ANY(collections) "
+            "ORDER BY title_sort, record_id LIMIT :limit OFFSET :offset",
+            {"name": name, "limit": limit, "offset": offset},
+        )
+    )
+
+
+def collection_size(db: DbSession, name: str) -> int:
+    row = db.execute(
+        "SELECT count(*) FROM manifests WHERE :name = ANY(collections)", {"name": name}
+    ).first()
+    return int(row[0]) if row is not None else 0
+
+
+def collection_names(db: DbSession) -> list[str]:
+    rows = db.execute("SELECT DISTINCT unnest(collections) AS name FROM manifests ORDER BY 1")
+    return [str(r[0]) for r in rows]
+
+
+# vocabulary labels -----------------------------------------------------------------------------
+
+
+def labels(db: DbSession) -> dict[tuple[str, str], dict[str, str]]:
+    rows = db.execute("SELECT scheme, code, labels FROM labels")
+    return {(str(r[0]), str(r[1])): dict(r[2]) for r in rows}
+
+
+def known_schemes(db: DbSession) -> set[str]:
+    return {str(r[0]) for r in db.execute("SELECT DISTINCT scheme FROM labels")}
+
+
+def put_labels(db: DbSession, scheme: str, terms: list[Row]) -> None:
+    if terms:
+        db.execute(
+            "INSERT INTO labels (scheme, code, labels) SELECT :scheme, t->>'code', t->'labels' "
+            "FROM jsonb_array_elements(CAST(:terms AS jsonb)) AS t "
+            "ON CONFLICT (scheme, code) DO UPDATE SET labels = EXCLUDED.labels",
+            {
+                "scheme": scheme,
+                "terms": json.dumps(
+                    [{"code": t["code"], "labels": t["labels"]} for t in terms],
+                    ensure_ascii=False,
+                ),
+            },
+        )
+
+
+# activities (Change Discovery) -----------------------------------------------------------------
+
+
+def add_activities(db: DbSession, activities: list[tuple[str, str, str]]) -> None:
+    """Append ``(type, object_id, object_type)`` activities, in this order."""
+    if activities:
+        db.execute(
+            "INSERT INTO activities (type, object_id, object_type) "
+            "SELECT a->>0, a->>1, a->>2 FROM jsonb_array_elements(CAST(:acts AS jsonb)) "
+            "WITH ORDINALITY AS t(a, i) ORDER BY i",
+            {"acts": json.dumps(activities)},
+        )
+
+
+def activity_count(db: DbSession) -> int:
+    row = db.execute("SELECT count(*) FROM activities").first()
+    return int(row[0]) if row is not None else 0
+
+
+def activities_page(db: DbSession, limit: int, offset: int) -> list[Row]:
+    return _rows(
+        db.execute(
+            "SELECT seq, type, object_id, object_type, end_time FROM activities "
+            "ORDER BY seq LIMIT :limit OFFSET :offset",
+            {"limit": limit, "offset": offset},
+        )
+    )
+
+
+def activities_for(db: DbSession, object_id: str) -> list[Row]:
+    return _rows(
+        db.execute(
+            "SELECT seq, type, object_id, object_type, end_time FROM activities "
+            "WHERE object_id = :id ORDER BY seq",
+            {"id": object_id},
+        )
+    )

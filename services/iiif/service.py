@@ -1,0 +1,121 @@
+"""The iiif service: IIIF Presentation 3.0 manifests, collections and Change Discovery.
+
+It keeps its own projection of catalogue records, media assets and access policies, fed by
+``catalogue.*``, ``media.*`` and ``access.policy_changed`` events (asking the catalogue and the
+media service by RPC for what an event does not carry), builds each published record's manifest
+from that projection alone (no network while building) and stores it built. The gateway serves
+what this service returns (``services/gateway/presentation.py``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from nameko.timer import timer
+
+from services.iiif import feeds, manifests
+from services.iiif import repository as repo
+from services.iiif.feeds import CatalogueRpc, MediaRpc
+from shared import contracts  # noqa: F401 - registers the events this service consumes
+from shared.consumer import reliable_handler
+from shared.db import Database
+from shared.errors import BadRequest
+from shared.events import Event
+from shared.outbox import OutboxRelay
+from shared.rpc import rpc
+from shared.service import DisanService
+
+STALE_INTERVAL = 1.0
+STALE_BATCH = 200
+
+
+class IiifService(DisanService):
+    name = "iiif"
+
+    db = Database("iiif")
+    relay = OutboxRelay("iiif")
+    catalogue = CatalogueRpc("catalogue", "catalogue service", timeout=20.0)
+    media = MediaRpc("media", "media service", timeout=20.0)
+
+    @property
+    def _base(self) -> str:
+        return str(self.settings.public_url).rstrip("/")
+
+    @property
+    def _cid(self) -> str | None:
+        return self.correlation or None
+
+    # what the gateway serves -------------------------------------------------------------------
+    @rpc
+    def get_manifest(self, record_id: Any) -> dict[str, Any]:
+        """The stored manifest of a published record: ``{"body", "etag", "public"}``; 404 else."""
+        return manifests.served_manifest(self.db, self._base, record_id, self._cid)
+
+    @rpc
+    def get_collection(self, name: Any, page: Any = None) -> dict[str, Any]:
+        """A collection (or one page of a large one): ``{"body", "etag"}``."""
+        return manifests.served_collection(self.db, self._base, name, page)
+
+    @rpc
+    def get_changes(self, page: Any = None) -> dict[str, Any]:
+        """Change Discovery 1.0: the OrderedCollection, or one of its pages."""
+        return manifests.served_changes(self.db, self._base, page)
+
+    @rpc
+    def canvas_size(self, canvas_id: Any) -> list[int] | None:
+        """Width and height of a canvas the service shows, or None (for other services)."""
+        if not isinstance(canvas_id, str):
+            raise BadRequest("canvas_id is a URL")
+        size = manifests.canvas_size(self.db, canvas_id)
+        return list(size) if size is not None else None
+
+    @rpc
+    def rebuild_manifests(self) -> dict[str, Any]:
+        """Rebuild every published record's manifest from the projection (operators, bench)."""
+        return manifests.rebuild_all(self.db, self._base, self._cid)
+
+    # projection of the catalogue ---------------------------------------------------------------
+    @reliable_handler(
+        "catalogue.record_created",
+        "catalogue.record_updated",
+        "catalogue.record_published",
+        "catalogue.record_withdrawn",
+        "catalogue.record_deleted",
+    )
+    def handle_record_event(self, event: Event) -> None:
+        feeds.apply_record_event(self.db, self.catalogue, event)
+        manifests.refresh(self.db, self._base, str(event.data["record_id"]), event.correlation_id)
+
+    # projection of media -----------------------------------------------------------------------
+    @reliable_handler(
+        "media.asset_ingested",
+        "media.derivative_ready",
+        "media.asset_failed",
+        "media.asset_deleted",
+        "media.asset_replaced",
+    )
+    def handle_asset_event(self, event: Event) -> None:
+        feeds.apply_asset_event(self.db, self.media, event)
+        manifests.refresh(self.db, self._base, str(event.data["record_id"]), event.correlation_id)
+
+    # projection of access policies -------------------------------------------------------------
+    @reliable_handler("access.policy_changed")
+    def handle_policy_changed(self, event: Event) -> None:
+        data = event.data
+        if data["resource_kind"] != "record":
+            return
+        until = data.get("embargo_until")
+        repo.apply_policy(
+            self.db,
+            str(data["resource_id"]),
+            str(data["level"]),
+            datetime.fromisoformat(until) if isinstance(until, str) else until,
+            event.occurred_at,
+        )
+        manifests.refresh(self.db, self._base, str(data["resource_id"]), event.correlation_id)
+
+    # manifests marked for rebuild by others (annotations) --------------------------------------
+    @timer(interval=STALE_INTERVAL)
+    def rebuild_stale(self) -> None:
+        manifests.rebuild_stale(self.db, self._base, STALE_BATCH)
