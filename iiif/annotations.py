@@ -30,6 +30,7 @@ __all__ = [
     "Target",
     "annotation_collection",
     "annotation_page",
+    "check_group_name",
     "check_inside",
     "parse_annotation",
     "parse_target",
@@ -142,6 +143,13 @@ class NewAnnotation:
 
     def bodies_json(self) -> list[dict[str, Any]]:
         return [b.to_json() for b in self.bodies]
+
+
+def check_group_name(name: Any) -> str:
+    """A research group's name: lower-case letters, digits, ``-`` and ``_`` (2–64)."""
+    if not isinstance(name, str) or not _GROUP.match(name):
+        raise AnnotationError("group", "a group name is 2-64 of a-z, 0-9, - and _")
+    return name
 
 
 # targets -----------------------------------------------------------------------------------
@@ -313,8 +321,9 @@ def parse_annotation(doc: Any, author_id: str) -> NewAnnotation:
         raise AnnotationError("visibility", f"visibility is one of {', '.join(VISIBILITIES)}")
     group = doc.get("group")
     if visibility == "group":
-        if not isinstance(group, str) or not _GROUP.match(group):
+        if group is None:
             raise AnnotationError("group", "group visibility needs the research group's name")
+        check_group_name(group)
     elif group is not None:
         raise AnnotationError("group", "a group is given only with group visibility")
     line = doc.get("line")

@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 __all__ = [
     "CONTEXT",
@@ -195,10 +195,10 @@ def search_page(
         anno = result["annotation"]
         items.append(anno)
         text = result["text"]
-        for n, hit in enumerate(find_hits(text, words)):
+        for hit in find_hits(text, words):
             highlights.append(
                 {
-                    "id": f"{anno['id']}#hit-{n + 1}-q={_quote(q)}",
+                    "id": f"{page_id}#hit-{len(highlights) + 1}",
                     "type": "Annotation",
                     "motivation": "highlighting",
                     "target": {
@@ -238,10 +238,6 @@ def search_page(
     if ignored:
         doc["ignored"] = sorted(set(ignored))
     return doc
-
-
-def _quote(q: str) -> str:
-    return quote(q, safe="")
 
 
 def autocomplete_page(
