@@ -16,7 +16,9 @@ from nameko.timer import timer
 
 from services.iiif import feeds, manifests
 from services.iiif import repository as repo
+from services.iiif.annotations import AnnotationRpc
 from services.iiif.feeds import CatalogueRpc, MediaRpc
+from services.iiif.search import SearchRpc
 from shared import contracts  # noqa: F401 - registers the events this service consumes
 from shared.consumer import reliable_handler
 from shared.db import Database
@@ -30,7 +32,7 @@ STALE_INTERVAL = 1.0
 STALE_BATCH = 200
 
 
-class IiifService(DisanService):
+class IiifService(AnnotationRpc, SearchRpc, DisanService):
     name = "iiif"
 
     db = Database("iiif")

@@ -2,6 +2,8 @@
 
 ``manifest_published`` says a record's manifest was (re)built and is served at ``manifest_url``;
 ``manifest_removed`` that it is no longer served (record withdrawn or deleted).
+``annotation_created/updated/deleted`` say which annotation changed on which canvas, with its
+motivation and visibility; the text is not carried (private annotations stay private).
 """
 
 from __future__ import annotations
@@ -28,3 +30,32 @@ class ManifestRemovedV1(Schema):
     record_id = fields.UUID(required=True)
     manifest_url = fields.String(required=True, validate=_URL)
     reason = fields.String(required=True, validate=validate.OneOf(["withdrawn", "deleted"]))
+
+
+class _Annotation(Schema):
+    annotation_id = fields.UUID(required=True)
+    record_id = fields.UUID(required=True)
+    canvas_id = fields.String(required=True, validate=_URL)
+    motivation = fields.String(
+        required=True,
+        validate=validate.OneOf(["commenting", "tagging", "describing", "transcribing"]),
+    )
+    visibility = fields.String(
+        required=True, validate=validate.OneOf(["private", "group", "public"])
+    )
+    version = fields.Integer(required=True, validate=validate.Range(min=1))
+
+
+@contract("iiif.annotation_created", 1)
+class AnnotationCreatedV1(_Annotation):
+    pass
+
+
+@contract("iiif.annotation_updated", 1)
+class AnnotationUpdatedV1(_Annotation):
+    pass
+
+
+@contract("iiif.annotation_deleted", 1)
+class AnnotationDeletedV1(_Annotation):
+    """``version`` is the last version the annotation had."""
