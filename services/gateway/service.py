@@ -13,9 +13,11 @@ from services.access import domain
 from services.gateway import schemas
 from services.gateway.auth import AccessGate, Gate
 from services.gateway.http import SIGNED_IN, STAFF, ApiRequest, api, json_response, read_json
+from services.gateway.lgsp import LgspRoutes
 from services.gateway.media import MediaRoutes
 from services.gateway.openapi import build_openapi
 from services.gateway.records import RecordRoutes
+from services.gateway.webhooks import WebhookRoutes
 from shared.errors import ValidationFailed
 from shared.health import run_checks
 from shared.service import DisanService
@@ -31,7 +33,7 @@ def _actor(request: ApiRequest) -> dict[str, Any]:
     return actor
 
 
-class GatewayService(RecordRoutes, MediaRoutes, DisanService):
+class GatewayService(RecordRoutes, MediaRoutes, WebhookRoutes, LgspRoutes, DisanService):
     name = "gateway"
 
     gate: Gate = AccessGate()
