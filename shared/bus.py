@@ -9,6 +9,13 @@ Topology (all durable):
 - ``disan.retry.{ms}ms``: a fanout exchange and a queue whose messages wait ``ms`` and then
   dead-letter to ``disan.requeue`` with their routing key (the target queue's name) intact.
 - ``disan.dead_letters``: messages that failed every attempt, with the error in their headers.
+
+The two parking queues (``disan.unrouted``, ``disan.dead_letters``) are bounded by a RabbitMQ
+*policy* (``disan-parking``: ``max-length`` with ``overflow: reject-publish``), not by queue
+arguments: arguments cannot change on an existing queue (redeclaring fails with
+PRECONDITION_FAILED), a policy applies to existing and new queues alike and can be changed at
+run time. When a parking queue is full the broker nacks what would go there: the relay keeps
+the events in its outbox and retries, a failed handler's message is requeued, nothing is dropped.
 """
 
 from __future__ import annotations
@@ -38,6 +45,9 @@ H_ERROR = "x-disan-error"
 H_ERROR_TYPE = "x-disan-error-type"
 H_FAILED_AT = "x-disan-failed-at"
 
+PARKING_POLICY = "disan-parking"
+PARKING_PATTERN = r"^disan\.(unrouted|dead_letters)$"
+
 unrouted_exchange = Exchange(UNROUTED, type="fanout", durable=True)
 events_exchange = Exchange(
     EVENTS_EXCHANGE, type="topic", durable=True, arguments={"alternate-exchange": UNROUTED}
@@ -53,6 +63,11 @@ class PublishError(Exception):
 
 class Unroutable(PublishError):
     """The broker confirmed but returned messages no queue (nor alternate exchange) took."""
+
+
+def parking_policy(max_messages: int) -> dict[str, Any]:
+    """The definition of the policy bounding the parking queues to ``max_messages``."""
+    return {"max-length": max_messages, "overflow": "reject-publish"}
 
 
 def consumer_queue_name(service: str, method: str) -> str:

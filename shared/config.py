@@ -90,6 +90,8 @@ class EventSettings:
     max_attempts: int = 6
     relay_batch: int = 500
     relay_idle_seconds: float = 0.05
+    # bound of disan.unrouted and disan.dead_letters (a RabbitMQ policy; 0 = unbounded)
+    parking_max_messages: int = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -209,6 +211,9 @@ class _EventSchema(Schema):
     max_attempts = fields.Integer(load_default=6, validate=validate.Range(min=1, max=50))
     relay_batch = fields.Integer(load_default=500, validate=validate.Range(min=1, max=10000))
     relay_idle_seconds = fields.Float(load_default=0.05, validate=validate.Range(min=0.001))
+    parking_max_messages = fields.Integer(
+        load_default=1_000_000, validate=validate.Range(min=0, max=2**31 - 1)
+    )
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> EventSettings:

@@ -52,6 +52,8 @@ HANDLED = Counter("disan_events_handled_total", "Events handled", ["queue", "out
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+PARK_FAILED_PAUSE = 1.0  # seconds before a message that could not be parked is requeued
+
 
 class PoisonMessage(EventError):
     """A message no retry can fix (not an envelope, unknown contract); dead-lettered at once."""
@@ -132,6 +134,8 @@ class ReliableEventHandler(Consumer):  # type: ignore[misc]
         except PublishError:
             # the copy is not safe: give the original back to the broker rather than lose it
             log.exception("could not park failed message from %s; requeueing", self.queue_name)
+            # e.g. the dead letters are full (their policy refuses more): not a tight loop
+            eventlet.sleep(PARK_FAILED_PAUSE)
             self.queue_consumer.requeue_message(message)
             return
         self.queue_consumer.ack_message(message)

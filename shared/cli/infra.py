@@ -191,6 +191,42 @@ def ensure_vhost(vhost: str, user: str = "guest") -> None:
     run(["rabbitmqctl", "-q", "set_permissions", "-p", vhost, user, ".*", ".*", ".*"], timeout=120)
 
 
+def ensure_parking_policy(vhost: str, max_messages: int) -> bool:
+    """Bound ``disan.unrouted`` and ``disan.dead_letters`` of ``vhost`` by a policy.
+
+    ``max_messages`` 0 removes the bound. False when there is no local ``rabbitmqctl`` (a
+    broker administered elsewhere: see docs/operations.md for the same policy by hand).
+    """
+    import json
+
+    from shared.bus import PARKING_PATTERN, PARKING_POLICY, parking_policy
+
+    if shutil.which("rabbitmqctl") is None:
+        log.info("no rabbitmqctl here; set the %s policy on the broker yourself", PARKING_POLICY)
+        return False
+    if max_messages <= 0:
+        run(["rabbitmqctl", "-q", "clear_policy", "-p", vhost, PARKING_POLICY], check=False)
+        return True
+    run(
+        [
+            "rabbitmqctl",
+            "-q",
+            "set_policy",
+            "-p",
+            vhost,
+            "--priority",
+            "10",
+            "--apply-to",
+            "queues",
+            PARKING_POLICY,
+            PARKING_PATTERN,
+            json.dumps(parking_policy(max_messages)),
+        ],
+        timeout=120,
+    )
+    return True
+
+
 def list_queues(vhost: str) -> dict[str, tuple[int, int]] | None:
     """Queue name → (messages, consumers), or None when rabbitmqctl is not usable here."""
     if shutil.which("rabbitmqctl") is None:

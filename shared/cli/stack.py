@@ -141,6 +141,9 @@ def provision(settings: Settings, p: Paths | None = None) -> dict[str, bool]:
     if amqp.hostname in ("127.0.0.1", "localhost"):
         started["rabbitmq"] = infra.ensure_rabbitmq(amqp.hostname, amqp.port or 5672)
         infra.ensure_vhost(amqp.path.lstrip("/") or "/", amqp.username or "guest")
+        infra.ensure_parking_policy(
+            amqp.path.lstrip("/") or "/", settings.events.parking_max_messages
+        )
     if redis.hostname in ("127.0.0.1", "localhost"):
         started["redis"] = infra.ensure_redis(redis.hostname, redis.port or 6379)
     if p is not None:
