@@ -11,6 +11,7 @@ Every user-visible text is a vi/en language map, Vietnamese first.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import quote, urlsplit
@@ -249,16 +250,20 @@ def _script_json(value: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def token_message_page(message: Mapping[str, Any], origin: str) -> str:
+def token_message_page(message: Mapping[str, Any], origin: str, nonce: str = "") -> str:
     """The token service's HTML: posts ``message`` to the parent window at ``origin`` only.
 
-    ``origin`` must come from :func:`normalise_origin` (the page never posts to ``*``).
+    ``origin`` must come from :func:`normalise_origin` (the page never posts to ``*``);
+    ``nonce`` is the Content-Security-Policy script nonce, if the response sends one.
     """
     if normalise_origin(origin) != origin:
         raise ValueError("origin must be a normalised web origin")
+    if not re.fullmatch(r"[A-Za-z0-9+/=_-]{0,100}", nonce):
+        raise ValueError("a nonce is base64 text")
+    opening = f'<script nonce="{nonce}">' if nonce else "<script>"
     return (
         '<!DOCTYPE html><html lang="vi"><head><meta charset="utf-8">'
-        "<title>Disan</title></head><body><script>"
+        f"<title>Disan</title></head><body>{opening}"
         f"window.parent.postMessage({_script_json(dict(message))}, {_script_json(origin)});"
         "</script></body></html>"
     )

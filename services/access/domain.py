@@ -307,6 +307,8 @@ def new_refresh_token() -> str:
 
 
 IIIF_SESSION_PREFIX = "is_"
+#: The cookie that carries it (path ``/iiif``: the gateway's auth routes and the image server).
+IIIF_SESSION_COOKIE = "disan_iiif"
 #: At most this long a browser stays logged in to the IIIF access service.
 IIIF_SESSION_MAX_SECONDS = 12 * 3600
 

@@ -26,10 +26,10 @@ import eventlet
 import redis as redis_lib
 from kombu import Connection, Queue, binding
 from nameko.exceptions import RemoteError
-from nameko.rpc import RpcProxy, ServiceProxy
 
 from services.access import domain
 from services.gateway.http import ApiRequest
+from services.gateway.rpc import ServiceClient, ServiceRpc
 from shared.auth import (
     TokenError,
     TtlCache,
@@ -139,18 +139,18 @@ class PurgeListener:
         self.running = False
 
 
-class AccessGate(RpcProxy):  # type: ignore[misc]
+class AccessGate(ServiceRpc):
     """The gateway's access dependency: RPC to the access service plus local verification."""
 
     def __init__(self) -> None:
-        super().__init__("access")
+        super().__init__("access", "access service", timeout=RPC_TIMEOUT)
         self.purge_listener: PurgeListener | None = None
         self._purge_thread: Any = None
 
     def setup(self) -> None:
+        super().setup()  # the target service (DISAN_ACCESS_SERVICE renames it, for tests)
         config = self.container.config
         self.settings = config["DISAN_SETTINGS"]
-        self.target_service = config.get("DISAN_ACCESS_SERVICE", "access")
         conf = self.settings.access
         self.keys = conf.signing_keys()  # refuses to start without a signing key
         ttl = float(config.get("DISAN_AUTH_CACHE_SECONDS", conf.cache_seconds))
@@ -186,25 +186,21 @@ class AccessGate(RpcProxy):  # type: ignore[misc]
             self.policies.clear()
 
     def get_dependency(self, worker_ctx: Any) -> Gate:
-        proxy = ServiceProxy(worker_ctx, self.target_service, self.rpc_reply_listener)
-        return Gate(self, proxy)
+        return Gate(self, super().get_dependency(worker_ctx))
 
 
 class Gate:
     """One worker's view of the access dependency."""
 
-    def __init__(self, provider: AccessGate, access: ServiceProxy) -> None:
+    def __init__(self, provider: AccessGate, client: ServiceClient) -> None:
         self.provider = provider
-        self.access = access  # RPC proxy of the access service
+        self.client = client
+        self.access = client.proxy  # RPC proxy of the access service (for call_async)
         self.conf = provider.settings.access
 
-    def call(self, method: str, *args: Any, timeout: float = RPC_TIMEOUT, **kwargs: Any) -> Any:
+    def call(self, method: str, *args: Any, timeout: float | None = None) -> Any:
         """Call the access service; 503 if it does not answer in time."""
-        try:
-            with eventlet.Timeout(timeout):
-                return getattr(self.access, method)(*args, **kwargs)
-        except eventlet.Timeout as exc:
-            raise Unavailable("the access service did not answer in time") from exc
+        return self.client.call(method, *args, timeout=timeout)
 
     def client_ip(self, request: ApiRequest) -> str:
         return client_ip(request, self.conf.trusted_proxies)

@@ -13,6 +13,7 @@ from services.access import domain
 from services.gateway import schemas
 from services.gateway.auth import AccessGate, Gate
 from services.gateway.http import SIGNED_IN, STAFF, ApiRequest, api, json_response, read_json
+from services.gateway.iiif_auth import IiifAuthRoutes
 from services.gateway.lgsp import LgspRoutes
 from services.gateway.media import MediaRoutes
 from services.gateway.openapi import build_openapi
@@ -33,7 +34,9 @@ def _actor(request: ApiRequest) -> dict[str, Any]:
     return actor
 
 
-class GatewayService(RecordRoutes, MediaRoutes, WebhookRoutes, LgspRoutes, DisanService):
+class GatewayService(
+    RecordRoutes, MediaRoutes, IiifAuthRoutes, WebhookRoutes, LgspRoutes, DisanService
+):
     name = "gateway"
 
     gate: Gate = AccessGate()

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from iiif.auth import probe_service
 from services.access.client import AccessUnavailable  # no decision possible: answer 503
+from services.access.domain import IIIF_SESSION_COOKIE
 
 __all__ = [
     "SESSION_COOKIE",
@@ -109,8 +110,7 @@ class PublicAccess:
         return None
 
 
-SESSION_COOKIE = "disan_iiif"
-"""The IIIF access service's cookie (set by the gateway on ``/iiif``, read here)."""
+SESSION_COOKIE = IIIF_SESSION_COOKIE  # the IIIF access service's cookie, set by the gateway
 
 
 class DecisionSource(Protocol):

@@ -1,0 +1,341 @@
+"""IIIF Authorization Flow 2.0 across the real pieces: the access service and the gateway (nameko
+containers on RabbitMQ, PostgreSQL, Redis), and the image server as its own process reading a
+pyramid from S3. A restricted asset: 401 without credentials, 403 for a role that may not see
+it, 200 for one that may; the probe agrees; the login page sets the session cookie; the token
+service posts tokens only to allowed origins; logout revokes the cookie and its tokens."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import pyvips
+import requests
+
+from tests.integration.access.conftest import PASSWORD, Platform, start_platform
+from tests.integration.conftest import wait_until
+from tests.integration.imageserver.support import ServerProcess, upload_pyramid, write_pyramid
+
+pytestmark = pytest.mark.integration
+
+VIEWER = "https://viewer.example.org"
+TILE = "/full/64,/0/default.jpg"
+
+
+@dataclasses.dataclass
+class Stack:
+    platform: Platform
+    images: ServerProcess
+    restricted: str
+    public: str
+
+    def image(self, asset: str, path: str = TILE, **headers: str) -> requests.Response:
+        return requests.get(f"{self.images.url}/iiif/image/3/{asset}{path}", headers=headers)
+
+    def probe(self, asset: str, token: str | None = None) -> requests.Response:
+        return self.platform.request("GET", f"/iiif/auth/2/probe/asset/{asset}", token=token)
+
+    def user(self, role: str) -> str:
+        self.platform.token_for(role)
+        return str(self.platform.users[role]["username"])
+
+
+@pytest.fixture(scope="module")
+def stack(settings: Any, test_env: dict[str, str], tmp_path_factory: Any) -> Iterator[Stack]:
+    extra = {**settings.extra, "iiif_auth": {"origins": [VIEWER]}}
+    platform, stop = start_platform(dataclasses.replace(settings, extra=extra))
+    folder = tmp_path_factory.mktemp("auth-pyramids")
+    restricted, public = str(uuid.uuid4()), str(uuid.uuid4())
+    pyramid = write_pyramid(pyvips.Image.xyz(600, 400)[0].cast("uchar"), folder / "p.tif")
+    for asset in (restricted, public):
+        upload_pyramid(settings, asset, pyramid)
+    answer = platform.request(
+        "PUT",
+        f"/api/v1/policies/asset/{restricted}",
+        token=platform.token_for("cataloguer"),
+        json={"level": "restricted", "reason": "living persons"},
+    )
+    assert answer.status_code == 200, answer.text
+    images = ServerProcess(
+        test_env,
+        folder / "cache",
+        DISAN_IMAGESERVER_ACCESS="policy",
+        DISAN_IMAGESERVER_ACCESS_SERVICE=platform.access_name,
+        DISAN_IMAGESERVER_ACCESS_CACHE_SECONDS="1",
+        DISAN_REDIS_PREFIX=platform.prefix,
+    )
+    images.start()
+    try:
+        yield Stack(platform, images, restricted, public)
+    finally:
+        images.stop()
+        stop()
+
+
+def _login(stack: Stack, role: str) -> requests.Session:
+    """A browser that logged in through the access service's page."""
+    browser = requests.Session()
+    page = browser.get(stack.platform.url(f"/iiif/auth/2/access?origin={VIEWER}"))
+    assert page.status_code == 200, page.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf is not None
+    done = browser.post(
+        stack.platform.url("/iiif/auth/2/access"),
+        data={"csrf": csrf.group(1), "username": stack.user(role), "password": PASSWORD},
+    )
+    assert done.status_code == 200, done.text
+    assert browser.cookies.get("disan_iiif", path="/iiif")
+    return browser
+
+
+def _message(page: requests.Response) -> tuple[dict[str, Any], str]:
+    """What the token service's page posts, and to which origin."""
+    call = re.search(r"window\.parent\.postMessage\((.*), (\"[^\"]*\")\);", page.text)
+    assert call is not None, page.text
+    return json.loads(call.group(1)), json.loads(call.group(2))
+
+
+def _token(browser: requests.Session, stack: Stack, origin: str = VIEWER) -> requests.Response:
+    return browser.get(
+        stack.platform.url("/iiif/auth/2/token"), params={"messageId": "m-1", "origin": origin}
+    )
+
+
+def _probe_id(stack: Stack, asset: str) -> str:
+    base = stack.platform.settings.public_url.rstrip("/")
+    return f"{base}/iiif/auth/2/probe/asset/{asset}"
+
+
+# the image server ------------------------------------------------------------------------------
+def test_restricted_tile_is_401_without_credentials_with_the_probe_service(stack: Stack) -> None:
+    answer = stack.image(stack.restricted)
+    assert answer.status_code == 401, answer.text
+    assert answer.headers["Access-Control-Allow-Origin"] == "*"
+    (probe,) = answer.json()["error"]["details"]["service"]
+    assert probe["type"] == "AuthProbeService2"
+    assert probe["id"] == _probe_id(stack, stack.restricted)
+    assert probe["service"][0]["profile"] == "active"
+
+
+def test_restricted_tile_is_403_for_another_role_and_200_for_a_researcher(stack: Stack) -> None:
+    partner = stack.platform.token_for("partner")
+    denied = stack.image(stack.restricted, Authorization=f"Bearer {partner}")
+    assert denied.status_code == 403, denied.text
+    assert denied.headers["Access-Control-Allow-Origin"] == "*"
+    researcher = stack.platform.token_for("researcher")
+    allowed = stack.image(stack.restricted, Authorization=f"Bearer {researcher}")
+    assert allowed.status_code == 200, allowed.text
+    assert allowed.headers["Content-Type"] == "image/jpeg"
+    assert allowed.headers["Cache-Control"].startswith("private")
+    # the tile is in the tile cache now; it is still refused to everyone else
+    assert stack.image(stack.restricted).status_code == 401
+    assert stack.image(stack.restricted, Authorization="Bearer not-a-token").status_code == 401
+    assert stack.image(stack.restricted, Authorization=f"Bearer {partner}").status_code == 403
+
+
+def test_public_assets_are_served_to_anyone(stack: Stack) -> None:
+    answer = stack.image(stack.public, Authorization="Bearer not-a-token")
+    assert answer.status_code == 200
+    assert answer.headers["Cache-Control"].startswith("public")
+    assert "service" not in stack.image(stack.public, "/info.json").json()
+
+
+def test_info_json_of_a_restricted_asset_declares_the_probe_service(stack: Stack) -> None:
+    info = stack.image(stack.restricted, "/info.json")
+    assert info.status_code == 200
+    assert info.headers["Cache-Control"].startswith("private")
+    (probe,) = info.json()["service"]
+    assert probe["id"] == _probe_id(stack, stack.restricted)
+    access = probe["service"][0]
+    assert [s["type"] for s in access["service"]] == [
+        "AuthAccessTokenService2",
+        "AuthLogoutService2",
+    ]
+
+
+def test_a_policy_change_reaches_the_image_server(stack: Stack) -> None:
+    asset = str(uuid.uuid4())
+    upload_pyramid(
+        stack.platform.settings,
+        asset,
+        write_pyramid(
+            pyvips.Image.xyz(300, 200)[1].cast("uchar"), stack.images.log.with_name("x.tif")
+        ),
+    )
+    assert stack.image(asset).status_code == 200
+    cataloguer = stack.platform.token_for("cataloguer")
+    for level, status in (("staff_only", 401), ("public", 200)):
+        answer = stack.platform.request(
+            "PUT", f"/api/v1/policies/asset/{asset}", token=cataloguer, json={"level": level}
+        )
+        assert answer.status_code == 200, answer.text
+        wait_until(lambda status=status: stack.image(asset).status_code == status, timeout=10)
+
+
+# the probe service -----------------------------------------------------------------------------
+def test_probe_answers_for_each_credential(stack: Stack) -> None:
+    def status(asset: str, token: str | None = None) -> int:
+        answer = stack.probe(asset, token)
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["Access-Control-Allow-Origin"] == "*"
+        body = answer.json()
+        assert body["type"] == "AuthProbeResult2"
+        assert body["@context"] == "http://iiif.io/api/auth/2/context.json"
+        return int(body["status"])
+
+    assert status(stack.restricted) == 401
+    assert status(stack.restricted, "not-a-token") == 401
+    assert status(stack.restricted, stack.platform.token_for("partner")) == 403
+    assert status(stack.restricted, stack.platform.token_for("researcher")) == 200
+    assert status(stack.public) == 200
+    assert set(stack.probe(stack.restricted).json()["heading"]) == {"vi", "en"}
+
+
+def test_probe_preflight_allows_the_authorization_header(stack: Stack) -> None:
+    answer = stack.platform.request(
+        "OPTIONS",
+        f"/iiif/auth/2/probe/asset/{stack.restricted}",
+        headers={"Origin": VIEWER, "Access-Control-Request-Headers": "authorization"},
+    )
+    assert answer.status_code == 204
+    assert answer.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Authorization" in answer.headers["Access-Control-Allow-Headers"]
+
+
+def test_probe_refuses_bad_identifiers_clearly(stack: Stack) -> None:
+    assert stack.platform.request("GET", "/iiif/auth/2/probe/manifest/x").status_code == 404
+    answer = stack.platform.request("GET", f"/iiif/auth/2/probe/asset/{'x' * 300}")
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "bad_request"
+
+
+# the access service (active profile) -----------------------------------------------------------
+def test_login_page_is_bilingual_with_a_strict_csp(stack: Stack) -> None:
+    page = requests.get(stack.platform.url(f"/iiif/auth/2/access?origin={VIEWER}"))
+    assert page.status_code == 200
+    assert page.headers["Content-Type"].startswith("text/html")
+    assert "Đăng nhập" in page.text and "Log in" in page.text
+    csp = page.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    assert "<script" not in page.text
+    assert "SameSite=Strict" in page.headers["Set-Cookie"]
+
+
+def test_login_without_the_csrf_token_is_refused(stack: Stack) -> None:
+    browser = requests.Session()
+    browser.get(stack.platform.url("/iiif/auth/2/access"))
+    forged = browser.post(
+        stack.platform.url("/iiif/auth/2/access"),
+        data={"csrf": "guess", "username": stack.user("researcher"), "password": PASSWORD},
+    )
+    assert forged.status_code == 403
+    assert not browser.cookies.get("disan_iiif")
+    fresh = requests.post(
+        stack.platform.url("/iiif/auth/2/access"),
+        data={"username": stack.user("researcher"), "password": PASSWORD},
+    )
+    assert fresh.status_code == 403 and "disan_iiif=" not in fresh.headers.get("Set-Cookie", "")
+
+
+def test_wrong_password_sets_no_cookie_and_input_is_escaped(stack: Stack) -> None:
+    browser = requests.Session()
+    page = browser.get(stack.platform.url("/iiif/auth/2/access"))
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf is not None
+    hostile = '"><script>alert(1)</script>'
+    answer = browser.post(
+        stack.platform.url("/iiif/auth/2/access"),
+        data={"csrf": csrf.group(1), "username": hostile, "password": "wrong password 123"},
+    )
+    assert answer.status_code == 401
+    assert "<script>alert(1)" not in answer.text and "&lt;script&gt;" in answer.text
+    assert not browser.cookies.get("disan_iiif")
+
+
+def test_login_sets_an_httponly_samesite_session_cookie(stack: Stack) -> None:
+    browser = requests.Session()
+    page = browser.get(stack.platform.url("/iiif/auth/2/access"))
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf is not None
+    answer = browser.post(
+        stack.platform.url("/iiif/auth/2/access"),
+        data={"csrf": csrf.group(1), "username": stack.user("researcher"), "password": PASSWORD},
+    )
+    assert answer.status_code == 200
+    cookie = next(c for c in answer.raw.headers.getlist("Set-Cookie") if "disan_iiif=" in c)
+    assert "HttpOnly" in cookie and "Path=/iiif" in cookie and "SameSite=Lax" in cookie
+    assert "window.close()" in answer.text
+
+
+# the token service and the cookie at the image server ------------------------------------------
+def test_token_service_posts_a_token_to_an_allowed_origin_only(stack: Stack) -> None:
+    browser = _login(stack, "researcher")
+    page = _token(browser, stack)
+    assert page.status_code == 200
+    message, origin = _message(page)
+    assert origin == VIEWER
+    assert message["type"] == "AuthAccessToken2" and message["messageId"] == "m-1"
+    assert message["expiresIn"] > 0
+    assert f"frame-ancestors {VIEWER}" in page.headers["Content-Security-Policy"]
+    assert page.headers["Cache-Control"] == "no-store"
+    # the token opens the probe and the image
+    token = message["accessToken"]
+    assert stack.probe(stack.restricted, token).json()["status"] == 200
+    assert stack.image(stack.restricted, Authorization=f"Bearer {token}").status_code == 200
+
+    evil = _token(browser, stack, "https://evil.example")
+    message, origin = _message(evil)
+    assert origin == "https://evil.example"
+    assert message == {**message, "type": "AuthAccessTokenError2", "profile": "invalidOrigin"}
+    assert "accessToken" not in evil.text and token not in evil.text
+
+    broken = _token(browser, stack, "javascript:alert(1)")
+    assert broken.status_code == 400 and "<script" not in broken.text
+
+
+def test_token_service_without_a_session_says_missing_aspect(stack: Stack) -> None:
+    message, _ = _message(_token(requests.Session(), stack))
+    assert message["type"] == "AuthAccessTokenError2" and message["profile"] == "missingAspect"
+    stranger = requests.Session()
+    stranger.cookies.set("disan_iiif", "is_forged", path="/iiif")
+    message, _ = _message(_token(stranger, stack))
+    assert message["profile"] == "invalidAspect"
+
+
+def test_the_session_cookie_opens_restricted_images_for_allowed_roles_only(stack: Stack) -> None:
+    researcher = _login(stack, "researcher").cookies.get("disan_iiif", path="/iiif")
+    partner = _login(stack, "partner").cookies.get("disan_iiif", path="/iiif")
+    ok = stack.image(stack.restricted, Cookie=f"disan_iiif={researcher}")
+    assert ok.status_code == 200
+    assert stack.image(stack.restricted, Cookie=f"disan_iiif={partner}").status_code == 403
+    assert stack.image(stack.restricted, Cookie="disan_iiif=is_forged").status_code == 401
+
+
+def test_logout_revokes_the_cookie_and_its_tokens(stack: Stack) -> None:
+    browser = _login(stack, "researcher")
+    cookie = browser.cookies.get("disan_iiif", path="/iiif")
+    token = _message(_token(browser, stack))[0]["accessToken"]
+    assert stack.image(stack.restricted, Cookie=f"disan_iiif={cookie}").status_code == 200
+    assert stack.image(stack.restricted, Authorization=f"Bearer {token}").status_code == 200
+
+    out = browser.get(stack.platform.url("/iiif/auth/2/logout"))
+    assert out.status_code == 200 and "Bạn đã đăng xuất" in out.text
+    assert not browser.cookies.get("disan_iiif")
+    assert _message(_token(browser, stack))[0]["profile"] == "missingAspect"
+
+    replay = requests.Session()
+    replay.cookies.set("disan_iiif", cookie, path="/iiif")
+    assert _message(_token(replay, stack))[0]["profile"] == "invalidAspect"
+    wait_until(lambda: stack.probe(stack.restricted, token).json()["status"] == 401, timeout=10)
+    wait_until(
+        lambda: stack.image(stack.restricted, Cookie=f"disan_iiif={cookie}").status_code == 401,
+        timeout=10,
+    )
+    wait_until(
+        lambda: stack.image(stack.restricted, Authorization=f"Bearer {token}").status_code == 401,
+        timeout=10,
+    )
