@@ -51,6 +51,11 @@ SERVICES: dict[str, ServiceSpec] = {
         ServiceSpec("catalogue", "services.catalogue.service:CatalogueService", schema="catalogue"),
         ServiceSpec("media", "services.media.service:MediaService", schema="media"),
         ServiceSpec("iiif", "services.iiif.service:IiifService", schema="iiif"),
+        ServiceSpec(
+            "notifications",
+            "services.notifications.service:NotificationsService",
+            schema="notifications",
+        ),
         ServiceSpec("gateway", "services.gateway.service:GatewayService", http=True),
         ServiceSpec("imageserver", "services.imageserver.server:main", kind="process"),
     )

@@ -116,6 +116,8 @@ def stack_env(p: Paths) -> dict[str, str]:
     )
     vhost = env.get("DISAN_AMQP_VHOST", "disan")
     env.setdefault("DISAN_AMQP_URI", f"amqp://guest:guest@127.0.0.1:5672/{vhost}")
+    # the development stack's webhooks may target receivers on this machine (production refuses)
+    env.setdefault("DISAN_WEBHOOKS_ALLOW_LOOPBACK", "true")
     return env
 
 
