@@ -145,6 +145,40 @@ def make_event(
     )
 
 
+def make_events(
+    event_type: str,
+    datas: list[dict[str, Any]],
+    *,
+    producer: str,
+    version: int = 1,
+    actor: str = "system",
+    correlation_id: str | None = None,
+) -> list[Event]:
+    """Many events of one type (bulk producers such as imports), each checked as ``make_event``
+    checks it, the contract validating the whole list at once; one correlation id for all."""
+    if not datas:
+        return []
+    schema = _schema(event_type, version)
+    try:
+        clean = schema.dump(schema.load(nfc(datas), many=True), many=True)
+    except ValidationError as exc:
+        raise EventError(f"{event_type} v{version}: invalid data {exc.messages}") from exc
+    correlation = correlation_id or str(uuid.uuid4())
+    now = datetime.now(UTC)
+    return [
+        Event(
+            type=event_type,
+            data=data,
+            producer=producer,
+            version=version,
+            actor=actor,
+            correlation_id=correlation,
+            occurred_at=now,
+        )
+        for data in clean
+    ]
+
+
 def load_event(body: Any) -> Event:
     """Validate a received envelope and its data; raise EventError with the reason."""
     if not isinstance(body, dict):

@@ -117,11 +117,16 @@ def get_path(doc: Any, path: str) -> list[Any]:
     return flat
 
 
+_VOCABULARY_HEADS = tuple((path, path.split(".")[0], scheme) for path, scheme in VOCABULARY_FIELDS)
+
+
 def vocabulary_refs(doc: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """Every ``(field, scheme, code)`` a record uses."""
+    """Every ``(field, scheme, code)`` a record uses (absent blocks skipped at once: imports
+    check this for every row)."""
     return [
         (path, scheme, str(code))
-        for path, scheme in VOCABULARY_FIELDS
+        for path, head, scheme in _VOCABULARY_HEADS
+        if doc.get(head)
         for code in get_path(doc, path)
     ]
 

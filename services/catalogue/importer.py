@@ -94,8 +94,13 @@ def _flatten_messages(messages: Any, prefix: str = "") -> Iterable[tuple[str, st
 Loaded = tuple[list[tuple[int, str, dict[str, Any]]], list[dict[str, Any]], int]
 
 
-def load_rows(rows: Iterable[tuple[int, Any]], fmt: str) -> Loaded:
-    """Each row on its own, without the database: ``(row, id, document)``, errors, count."""
+def load_rows(
+    rows: Iterable[tuple[int, Any]], fmt: str, schema: schemas.RecordSchema | None = None
+) -> Loaded:
+    """Each row on its own, without the database: ``(row, id, document)``, errors, count.
+
+    One schema serves a whole import (``BulkRecordSchema``: repeated blocks checked once).
+    """
     good: list[tuple[int, str, dict[str, Any]]] = []
     report: list[dict[str, Any]] = []
     count = 0
@@ -103,7 +108,7 @@ def load_rows(rows: Iterable[tuple[int, Any]], fmt: str) -> Loaded:
     def bad(row: int, field: str, reason: str) -> None:
         report.append({"row": row, "field": field, "reason": reason})
 
-    schema = schemas.RecordSchema()
+    schema = schema or schemas.BulkRecordSchema()
     for number, raw in rows:
         count += 1
         if not isinstance(raw, dict):
@@ -170,18 +175,18 @@ class _Writer:
             if self.error is not None or not self.active:
                 continue
             try:
-                events = [
-                    records.event(
-                        "catalogue.record_created",
-                        records.event_data({"id": rid, "version": 1, "state": "draft"}, doc),
-                        self.principal,
-                        self.correlation_id,
-                    )
-                    for rid, doc in chunk
-                ]
+                events = records.events(
+                    "catalogue.record_created",
+                    [
+                        records.event_data({"id": rid, "version": 1, "state": "draft"}, doc)
+                        for rid, doc in chunk
+                    ],
+                    self.principal,
+                    self.correlation_id,
+                )
                 with self.lock:
                     repo.insert_records(self.db, chunk, "draft", self.principal.subject)
-                    repo.publish_many(self.db, events)
+                    self.db.publish(*events)
                 self.created += len(chunk)
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
                 self.error = exc
@@ -229,10 +234,12 @@ def run_import(
     def bad(row: int, field: str, reason: str) -> None:
         report.append({"row": row, "field": field, "reason": reason})
 
-    writer = _Writer(db, principal, correlation_id, active=not dry_run)
+    # one correlation id for the whole import: its events belong together
+    writer = _Writer(db, principal, correlation_id or str(uuid.uuid4()), active=not dry_run)
+    schema = schemas.BulkRecordSchema()
     try:
         for chunk in _chunks(parse(text, fmt), CHUNK):
-            good, chunk_report, chunk_count = load_rows(chunk, fmt)
+            good, chunk_report, chunk_count = load_rows(chunk, fmt, schema)
             count += chunk_count
             if count > MAX_ROWS:
                 raise BadRequest(f"at most {MAX_ROWS} rows per import")

@@ -20,7 +20,7 @@ from services.catalogue import repository as repo
 from shared.contracts import catalogue as _contracts  # noqa: F401 - registers the events
 from shared.db import DbSession
 from shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
-from shared.events import Event, make_event
+from shared.events import Event, make_event, make_events
 
 PRODUCER = "catalogue"
 SYSTEM = Principal(kind="user", id="system", name="system", roles=frozenset({"admin"}))
@@ -101,14 +101,34 @@ def event(
     event_type: str, data: dict[str, Any], principal: Principal, correlation_id: str | None
 ) -> Event:
     """A catalogue event, its data checked against the contract."""
-    system = principal.kind == "user" and principal.id == "system"
     return make_event(
         event_type,
         data,
         producer=PRODUCER,
-        actor="system" if system else principal.subject,
+        actor=_actor(principal),
         correlation_id=correlation_id,
     )
+
+
+def events(
+    event_type: str,
+    datas: list[dict[str, Any]],
+    principal: Principal,
+    correlation_id: str | None,
+) -> list[Event]:
+    """Many catalogue events of one type (the importer's batches), checked in one pass."""
+    return make_events(
+        event_type,
+        datas,
+        producer=PRODUCER,
+        actor=_actor(principal),
+        correlation_id=correlation_id,
+    )
+
+
+def _actor(principal: Principal) -> str:
+    system = principal.kind == "user" and principal.id == "system"
+    return "system" if system else principal.subject
 
 
 def _taken(db: DbSession, doc: dict[str, Any], record_id: str) -> None:

@@ -7,11 +7,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
-
 from services.catalogue import domain
 from shared.db import DbSession
-from shared.events import Event
 
 Row = dict[str, Any]
 
@@ -194,21 +191,6 @@ def get_version(db: DbSession, record_id: str, version: int) -> Row | None:
             {"id": record_id, "v": version},
         )
     )
-
-
-def publish_many(db: DbSession, events: list[Event]) -> None:
-    """Put many events in the outbox in one round trip (the importer's batches).
-
-    The same row ``shared.db.insert_outbox`` writes; the kernel has no bulk form of it yet.
-    """
-    if events:
-        db.connection.execute(
-            text(
-                "INSERT INTO outbox (event_id, type, envelope) "
-                "VALUES (:id, :type, CAST(:env AS jsonb)) ON CONFLICT (event_id) DO NOTHING"
-            ),
-            [{"id": e.event_id, "type": e.type, "env": json.dumps(e.to_dict())} for e in events],
-        )
 
 
 # vocabularies ---------------------------------------------------------------------------------

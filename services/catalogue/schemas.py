@@ -7,6 +7,7 @@ Vocabulary codes are checked against the database in the service, not here.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from typing import Any
@@ -95,6 +96,41 @@ class Code(fields.String):
 class _Strict(Schema):
     class Meta:
         unknown = RAISE
+
+
+MEMO_LIMIT = 20_000
+
+
+class Block(fields.Nested):
+    """A nested block; under a ``BulkRecordSchema``, identical blocks are validated once.
+
+    Imports repeat the same address, rank, source or holding institution on many rows: the
+    outcome of loading a block (its document or its errors) depends on the block alone, so
+    it is kept per import, keyed by the block's canonical JSON. Results are shared between
+    rows, so callers must not mutate loaded documents (the importer only serialises them).
+    """
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, partial: Any = None, **kw: Any) -> Any:
+        memo: dict[str, tuple[bool, Any]] | None = getattr(self.root, "memo", None)
+        if memo is None:
+            return super()._deserialize(value, attr, data, partial=partial, **kw)
+        try:
+            key = f"{id(self)}:{json.dumps(value, sort_keys=True, ensure_ascii=False)}"
+        except (TypeError, ValueError):
+            return super()._deserialize(value, attr, data, partial=partial, **kw)
+        hit = memo.get(key)
+        if hit is None:
+            try:
+                hit = (True, super()._deserialize(value, attr, data, partial=partial, **kw))
+            except ValidationError as exc:
+                hit = (False, exc.messages)
+            if len(memo) >= MEMO_LIMIT:
+                memo.clear()
+            memo[key] = hit
+        ok, result = hit
+        if not ok:
+            raise ValidationError(result)
+        return result
 
 
 class DecisionSchema(_Strict):
@@ -210,23 +246,21 @@ class RecordSchema(_Strict):
         LangMap(max_length=TITLE_MAX), load_default=list, validate=validate.Length(max=20)
     )
     description = LangMap(load_default=None, allow_none=True, max_length=DESCRIPTION_MAX)
-    rank = fields.Nested(RankSchema, load_default=None, allow_none=True)
-    unesco = fields.Nested(UnescoSchema, load_default=None, allow_none=True)
-    national_treasure = fields.Nested(TreasureSchema, load_default=None, allow_none=True)
-    intangible = fields.Nested(IntangibleSchema, load_default=None, allow_none=True)
-    museum_object = fields.Nested(MuseumObjectSchema, load_default=None, allow_none=True)
-    documentary = fields.Nested(DocumentarySchema, load_default=None, allow_none=True)
+    rank = Block(RankSchema, load_default=None, allow_none=True)
+    unesco = Block(UnescoSchema, load_default=None, allow_none=True)
+    national_treasure = Block(TreasureSchema, load_default=None, allow_none=True)
+    intangible = Block(IntangibleSchema, load_default=None, allow_none=True)
+    museum_object = Block(MuseumObjectSchema, load_default=None, allow_none=True)
+    documentary = Block(DocumentarySchema, load_default=None, allow_none=True)
     location = fields.Nested(LocationSchema, load_default=None, allow_none=True)
-    address = fields.Nested(AddressSchema, load_default=None, allow_none=True)
+    address = Block(AddressSchema, load_default=None, allow_none=True)
     periods = fields.List(Code(), load_default=list, validate=validate.Length(max=20))
     subjects = fields.List(LangMap(), load_default=list, validate=validate.Length(max=50))
     relations = fields.List(
-        fields.Nested(RelationSchema), load_default=list, validate=validate.Length(max=100)
+        Block(RelationSchema), load_default=list, validate=validate.Length(max=100)
     )
-    sources = fields.List(
-        fields.Nested(SourceSchema), load_default=list, validate=validate.Length(max=100)
-    )
-    rights = fields.Nested(RightsSchema, load_default=None, allow_none=True)
+    sources = fields.List(Block(SourceSchema), load_default=list, validate=validate.Length(max=100))
+    rights = Block(RightsSchema, load_default=None, allow_none=True)
     notes = LangMap(load_default=None, allow_none=True, max_length=TEXT_MAX * 5)
 
     @validates_schema
@@ -234,6 +268,14 @@ class RecordSchema(_Strict):
         errors = domain.class_block_errors(data)
         if errors:
             raise ValidationError(errors)
+
+
+class BulkRecordSchema(RecordSchema):
+    """The record schema for imports: identical nested blocks are validated once (``Block``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.memo: dict[str, tuple[bool, Any]] = {}
 
 
 def load_record(payload: Any) -> dict[str, Any]:

@@ -3,7 +3,7 @@ import unicodedata
 import pytest
 from marshmallow import Schema, fields
 
-from shared.events import EventError, contract, load_event, make_event
+from shared.events import EventError, contract, load_event, make_event, make_events
 
 
 @contract("unittest.relic_ranked")
@@ -90,3 +90,17 @@ def test_nul_in_event_text_becomes_a_replacement_character():
         "unittest.relic_ranked", {"record_id": "a\x00b", "rank": "city"}, producer="access"
     )
     assert event.data["record_id"] == "a\ufffdb"
+
+
+def test_many_events_are_checked_as_one_and_share_a_correlation_id():
+    events = make_events(
+        "unittest.relic_ranked",
+        [{"record_id": "r1", "rank": "national"}, {"record_id": "r2", "rank": "city"}],
+        producer="catalogue",
+    )
+    assert [e.data["record_id"] for e in events] == ["r1", "r2"]
+    assert len({e.event_id for e in events}) == 2
+    assert len({e.correlation_id for e in events}) == 1
+    with pytest.raises(EventError, match="1"):
+        make_events("unittest.relic_ranked", [{"record_id": "r1", "rank": "x"}, {}], producer="c")
+    assert make_events("unittest.relic_ranked", [], producer="c") == []
