@@ -66,7 +66,18 @@ class _HashingReader:
         self.size = 0
 
     def read(self, n: int = -1) -> bytes:
+        """Up to ``n`` bytes, fewer only at the end: the S3 client gets a part in one piece
+        (it appends short reads to an immutable ``bytes``, copying the part again each time)."""
         chunk = self.stream.read(n)
+        if chunk and 0 < len(chunk) < n:
+            buf = bytearray(chunk)
+            while len(buf) < n:
+                more = self.stream.read(n - len(buf))
+                if not more:
+                    break
+                buf += more
+            chunk = bytes(buf)
+            del buf
         self.digest.update(chunk)
         self.size += len(chunk)
         return chunk
@@ -125,8 +136,10 @@ class ObjectStore:
         """Stream ``stream`` to ``bucket/key`` hashing on the way; refuse a wrong checksum.
 
         With ``expected_sha256`` the body goes to a temporary key first and is copied into place
-        only when it matches, so a bad upload never shows under the real key. Memory held is
-        about three ``part_size`` buffers (parts are sent three at a time).
+        only when it matches, so a bad upload never shows under the real key. Parts are sent one
+        at a time: memory held is about two ``part_size`` buffers at the peak (the part, and the
+        S3 client's copy when it trims the look-ahead byte), not the four to five of the client's
+        default of three parts in flight.
         """
         reader = _HashingReader(stream)
         target = key if expected_sha256 is None else f"{key}.upload-tmp"
@@ -140,6 +153,7 @@ class ObjectStore:
             content_type=content_type,
             part_size=part_size,
             metadata=metadata,
+            num_parallel_uploads=1,
         )
         actual = reader.digest.hexdigest()
         if expected_sha256 is not None:

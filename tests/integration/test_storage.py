@@ -73,3 +73,26 @@ def test_unreachable_endpoint_is_a_typed_error(settings):
     dead = ObjectStore(replace(settings.s3, endpoint="127.0.0.1:9"), timeout=1)
     with pytest.raises(StorageUnavailable):
         dead.ping()
+
+
+class SocketLike(OneShotStream):
+    """Arrives in short reads (64 KiB at most), like a request body from a client."""
+
+    def read(self, n: int = -1) -> bytes:
+        return super().read(min(64 * 1024, self.left if n < 0 else n))
+
+
+def test_streamed_upload_holds_about_one_part_in_memory(store, unique):
+    import tracemalloc
+
+    part = 5 * 1024 * 1024  # the smallest part S3 allows
+    stream = SocketLike(7 * part + 123)
+    tracemalloc.start()
+    try:
+        stored = store.put_stream(unique, "big.bin", stream, part_size=part)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert stored.size == 7 * part + 123 and stored.sha256 == stream.digest.hexdigest()
+    # the part being sent plus the S3 client's copies of it; three parts in flight were ≈ 7
+    assert peak < 3.6 * part, f"peak {peak / part:.1f} parts"
