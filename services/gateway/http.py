@@ -154,9 +154,11 @@ class ApiRoute(HttpRequestHandler):  # type: ignore[misc]
         limit: str | None = "public",
         query: tuple[dict[str, Any], ...] = (),
         ok_status: int = 200,
+        headers: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
         self.summary = summary
+        self.headers = dict(headers or {})  # added to every response, errors included (CORS)
         self.query = query  # OpenAPI query parameter objects (name, description, schema, example)
         self.ok_status = ok_status
         if not roles or any(r not in KNOWN_ROLES for r in roles):
@@ -181,6 +183,12 @@ class ApiRoute(HttpRequestHandler):  # type: ignore[misc]
             raise RuntimeError(
                 f"{self.container.service_name} serves authenticated routes without an AccessGate"
             )
+
+    def handle_request(self, request: Request) -> Response:
+        response: Response = super().handle_request(request)
+        for key, value in self.headers.items():
+            response.headers.setdefault(key, value)
+        return response
 
     def response_from_result(self, result: Any) -> Response:
         if isinstance(result, Response):

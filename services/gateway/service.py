@@ -17,6 +17,7 @@ from services.gateway.iiif_auth import IiifAuthRoutes
 from services.gateway.lgsp import LgspRoutes
 from services.gateway.media import MediaRoutes
 from services.gateway.openapi import build_openapi
+from services.gateway.presentation import PresentationRoutes
 from services.gateway.records import RecordRoutes
 from services.gateway.webhooks import WebhookRoutes
 from shared.errors import ValidationFailed
@@ -35,7 +36,13 @@ def _actor(request: ApiRequest) -> dict[str, Any]:
 
 
 class GatewayService(
-    RecordRoutes, MediaRoutes, IiifAuthRoutes, WebhookRoutes, LgspRoutes, DisanService
+    RecordRoutes,
+    MediaRoutes,
+    PresentationRoutes,
+    IiifAuthRoutes,
+    WebhookRoutes,
+    LgspRoutes,
+    DisanService,
 ):
     name = "gateway"
 

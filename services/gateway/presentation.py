@@ -1,0 +1,170 @@
+"""IIIF Presentation 3.0 and Change Discovery 1.0 routes (documents built by the iiif service).
+
+A mixin of ``GatewayService``. Manifests, collections and activity pages are stored built by
+the iiif service; the gateway asks for them by RPC and answers with the IIIF media type, a
+strong ``ETag`` (``If-None-Match`` → 304) and CORS ``*`` on every answer, errors and
+preflights included. A manifest is read under the record's access policy exactly as
+``GET /api/v1/records/{id}`` is (ADR 040): not published → 404, restricted and anonymous → 401,
+signed in without the right → 403 (ADR 060).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from services.gateway.http import api
+from services.gateway.rpc import ServiceClient, ServiceRpc
+from shared.errors import NotFound
+
+PRESENTATION_TYPE = 'application/ld+json;profile="http://iiif.io/api/presentation/3/context.json"'
+DISCOVERY_TYPE = 'application/ld+json;profile="https://www.w3.org/ns/activitystreams"'
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, X-API-Key, If-None-Match, Accept",
+    "Access-Control-Expose-Headers": "ETag, Content-Type",
+    "Access-Control-Max-Age": "86400",
+}
+TAGS = ("iiif",)
+MANIFEST = "/iiif/presentation/3/records/<record_id>/manifest"
+COLLECTION = "/iiif/presentation/3/collections/<name>"
+COLLECTION_PAGE = "/iiif/presentation/3/collections/<name>/page/<int:page>"
+CHANGES = "/iiif/discovery/1/all-changes"
+CHANGES_PAGE = "/iiif/discovery/1/all-changes/page/<int:page>"
+ELSEWHERE = ("/iiif/presentation/3/<path:rest>", "/iiif/discovery/1/<path:rest>")
+PUBLIC_CACHE = "public, max-age=30"
+PRIVATE_CACHE = "private, no-cache"
+
+
+def _matches(request: Request, etag: str) -> bool:
+    header = request.headers.get("If-None-Match")
+    if not header:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in header.split(",")}
+    return "*" in tags or etag in tags
+
+
+def iiif_document(
+    request: Request, found: dict[str, Any], content_type: str, cache: str = PUBLIC_CACHE
+) -> Response:
+    """A stored IIIF document as it was built: its bytes, ETag, media type; 304 when unchanged."""
+    headers = {"ETag": found["etag"], "Cache-Control": cache, "Vary": "Authorization, X-API-Key"}
+    if _matches(request, found["etag"]):
+        response = Response(status=304)
+    else:
+        body = found["body"].encode("utf-8")
+        response = Response(body if request.method != "HEAD" else b"", status=200)
+        response.headers["Content-Type"] = content_type
+        response.headers["Content-Length"] = str(len(body))
+    for key, value in headers.items():
+        response.headers[key] = value
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def preflight() -> Response:
+    return Response(status=204)
+
+
+class PresentationRoutes:
+    """``/iiif/presentation/3/…`` manifests and collections, ``/iiif/discovery/1/…`` changes."""
+
+    iiif: ServiceClient = ServiceRpc("iiif", "IIIF service", timeout=10.0)  # type: ignore[assignment]
+    gate: Any
+
+    @api(
+        "GET",
+        MANIFEST,
+        summary="IIIF Presentation 3.0 manifest of a published record",
+        tags=TAGS,
+        headers=CORS,
+        responses={
+            304: "not modified (If-None-Match)",
+            401: "restricted record, anonymous caller",
+            403: "restricted record",
+            404: "no published record",
+        },
+    )
+    def iiif_manifest(self, request: Request, record_id: str) -> Any:
+        found = self.iiif.call("get_manifest", record_id)
+        self.gate.require_item(request, "record", record_id)
+        cache = PUBLIC_CACHE if found["public"] else PRIVATE_CACHE
+        return iiif_document(request, found, PRESENTATION_TYPE, cache)
+
+    @api("OPTIONS", MANIFEST, summary="CORS preflight", tags=TAGS, headers=CORS, auth=False)
+    def iiif_manifest_options(self, request: Request, record_id: str) -> Any:
+        return preflight()
+
+    @api(
+        "GET",
+        COLLECTION,
+        summary="IIIF collection: all, class-…, rank-…, district-…, commune-…, unesco[-…]",
+        tags=TAGS,
+        headers=CORS,
+        responses={304: "not modified", 404: "no such collection"},
+    )
+    def iiif_collection(self, request: Request, name: str) -> Any:
+        found = self.iiif.call("get_collection", name)
+        return iiif_document(request, found, PRESENTATION_TYPE)
+
+    @api("OPTIONS", COLLECTION, summary="CORS preflight", tags=TAGS, headers=CORS, auth=False)
+    def iiif_collection_options(self, request: Request, name: str) -> Any:
+        return preflight()
+
+    @api(
+        "GET",
+        COLLECTION_PAGE,
+        summary="One page of a large IIIF collection (from 1)",
+        tags=TAGS,
+        headers=CORS,
+        responses={304: "not modified", 404: "no such collection or page"},
+    )
+    def iiif_collection_page(self, request: Request, name: str, page: int) -> Any:
+        found = self.iiif.call("get_collection", name, page)
+        return iiif_document(request, found, PRESENTATION_TYPE)
+
+    @api("OPTIONS", COLLECTION_PAGE, summary="CORS preflight", tags=TAGS, headers=CORS, auth=False)
+    def iiif_collection_page_options(self, request: Request, name: str, page: int) -> Any:
+        return preflight()
+
+    @api(
+        "GET",
+        CHANGES,
+        summary="IIIF Change Discovery 1.0: activity stream of manifests and collections",
+        tags=TAGS,
+        headers=CORS,
+        responses={304: "not modified"},
+    )
+    def iiif_changes(self, request: Request) -> Any:
+        found = self.iiif.call("get_changes")
+        return iiif_document(request, found, DISCOVERY_TYPE, "public, max-age=5")
+
+    @api("OPTIONS", CHANGES, summary="CORS preflight", tags=TAGS, headers=CORS, auth=False)
+    def iiif_changes_options(self, request: Request) -> Any:
+        return preflight()
+
+    @api(
+        "GET",
+        CHANGES_PAGE,
+        summary="One page of the activity stream (from 0, oldest first)",
+        tags=TAGS,
+        headers=CORS,
+        responses={304: "not modified", 404: "no such page"},
+    )
+    def iiif_changes_page(self, request: Request, page: int) -> Any:
+        found = self.iiif.call("get_changes", page)
+        return iiif_document(request, found, DISCOVERY_TYPE, "public, max-age=5")
+
+    @api("OPTIONS", CHANGES_PAGE, summary="CORS preflight", tags=TAGS, headers=CORS, auth=False)
+    def iiif_changes_page_options(self, request: Request, page: int) -> Any:
+        return preflight()
+
+    @api("GET", ELSEWHERE[0], summary="Unknown IIIF Presentation path", tags=TAGS, headers=CORS)
+    def iiif_presentation_unknown(self, request: Request, rest: str) -> Any:
+        raise NotFound("no IIIF Presentation resource here")
+
+    @api("GET", ELSEWHERE[1], summary="Unknown Change Discovery path", tags=TAGS, headers=CORS)
+    def iiif_discovery_unknown(self, request: Request, rest: str) -> Any:
+        raise NotFound("no Change Discovery resource here")

@@ -1,0 +1,196 @@
+"""Manifests, collections and Change Discovery across the real pieces: a record published
+through the gateway (catalogue), an image uploaded (media, S3), events to the iiif service,
+documents read back through the gateway over HTTP and checked against the IIIF schema.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from tests.conformance.presentation import presentation_errors
+from tests.integration.conftest import wait_until
+from tests.integration.iiif.annotation_platform import start_annotation_platform
+
+pytestmark = pytest.mark.integration
+
+PRESENTATION = 'application/ld+json;profile="http://iiif.io/api/presentation/3/context.json"'
+
+
+@pytest.fixture(scope="module")
+def platform(settings):
+    platform, stop = start_annotation_platform(settings)
+    yield platform
+    stop()
+
+
+def manifest_path(record_id: str) -> str:
+    return f"/iiif/presentation/3/records/{record_id}/manifest"
+
+
+def changes(platform) -> list[dict]:
+    top = platform.request("GET", "/iiif/discovery/1/all-changes")
+    assert top.status_code == 200, top.text
+    items: list[dict] = []
+    page_url = top.json()["first"]["id"]
+    while page_url:
+        path = page_url.split("/iiif/", 1)[1]
+        page = platform.request("GET", f"/iiif/{path}").json()
+        items += page["orderedItems"]
+        page_url = page.get("next", {}).get("id")
+    return items
+
+
+def valid(doc: dict) -> None:
+    errors = presentation_errors(doc)
+    assert not errors, errors[:5]
+
+
+def test_publishing_shows_the_manifest_in_collections_and_discovery_within_5_seconds(platform):
+    record_id, canvas = platform.published_with_image(width=320, height=200)
+    # published_with_image returned when the canvas existed; the clock starts at publication
+    # in the next test; here: what is served
+    answer = platform.request("GET", manifest_path(record_id))
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["Content-Type"] == PRESENTATION
+    assert answer.headers["Access-Control-Allow-Origin"] == "*"
+    doc = answer.json()
+    valid(doc)
+    assert doc["items"][0]["id"] == canvas
+    assert (doc["items"][0]["width"], doc["items"][0]["height"]) == (320, 200)
+    body = doc["items"][0]["items"][0]["items"][0]["body"]
+    assert {s.get("type") or s.get("@type") for s in body["service"]} >= {
+        "ImageService3",
+        "ImageService2",
+    }
+    etag = answer.headers["ETag"]
+    again = platform.request("GET", manifest_path(record_id), headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.headers["ETag"] == etag
+    assert again.headers["Access-Control-Allow-Origin"] == "*"
+    assert again.content == b""
+
+
+def test_publish_then_withdraw_within_5_seconds(platform):
+    from tests.integration.catalogue.conftest import record_body
+
+    record = platform.create(record_body(unesco={"list": "world_heritage", "year": 2023}))
+    record_id = record["id"]
+    assert platform.request("GET", manifest_path(record_id)).status_code == 404
+    started = time.monotonic()
+    platform.publish(record_id)
+    url = f"{platform.settings.public_url.rstrip('/')}{manifest_path(record_id)}"
+
+    def in_everything() -> bool:
+        if platform.request("GET", manifest_path(record_id)).status_code != 200:
+            return False
+        listed = platform.request("GET", "/iiif/presentation/3/collections/unesco").json()
+        if url not in {i["id"] for i in listed.get("items", [])}:
+            return False
+        return any(a["object"]["id"] == url and a["type"] == "Create" for a in changes(platform))
+
+    wait_until(in_everything, timeout=5)
+    assert time.monotonic() - started < 5
+    for name in ("all", "class-tangible_site", "rank-city", "district-le_chan", "unesco"):
+        listed = platform.request("GET", f"/iiif/presentation/3/collections/{name}")
+        assert listed.status_code == 200, (name, listed.text)
+        valid(listed.json())
+        assert url in {i["id"] for i in listed.json()["items"]}, name
+    doc = platform.request("GET", manifest_path(record_id)).json()
+    assert f"{platform.settings.public_url.rstrip('/')}/iiif/presentation/3/collections/unesco" in {
+        p["id"] for p in doc["partOf"]
+    }
+    published = platform.iiif_outbox("iiif.manifest_published")
+    assert any(e["data"]["record_id"] == record_id for e in published)
+
+    started = time.monotonic()
+    answer = platform.move(record_id, "withdraw", "reviewer", "wrong attribution")
+    assert answer.status_code == 200, answer.text
+
+    def gone() -> bool:
+        if platform.request("GET", manifest_path(record_id)).status_code != 404:
+            return False
+        return any(a["object"]["id"] == url and a["type"] == "Delete" for a in changes(platform))
+
+    wait_until(gone, timeout=5)
+    assert time.monotonic() - started < 5
+    listed = platform.request("GET", "/iiif/presentation/3/collections/all").json()
+    assert url not in {i["id"] for i in listed["items"]}
+    stream = [a for a in changes(platform) if a["object"]["id"] == url]
+    assert [a["type"] for a in stream][0] == "Create" and stream[-1]["type"] == "Delete"
+    removed = platform.iiif_outbox("iiif.manifest_removed")
+    assert any(e["data"]["record_id"] == record_id for e in removed)
+
+
+def test_restricted_record_is_401_anonymous_403_partner_200_researcher(platform):
+    record_id, _ = platform.published_with_image()
+    answer = platform.request(
+        "PUT",
+        f"/api/v1/policies/record/{record_id}",
+        token=platform.token_for("admin"),
+        json={"level": "restricted", "reason": "fragile manuscript"},
+    )
+    assert answer.status_code == 200, answer.text
+
+    def restricted_built() -> bool:
+        rows = platform.iiif_sql(
+            "SELECT public FROM manifests WHERE record_id = CAST(:r AS uuid)", r=record_id
+        )
+        return bool(rows) and rows[0][0] is False
+
+    wait_until(restricted_built, timeout=10)
+    time.sleep(1.0)  # the gateway's policy cache (0.5 s in tests)
+    anonymous = platform.request("GET", manifest_path(record_id))
+    assert anonymous.status_code == 401, anonymous.text
+    assert anonymous.headers["Access-Control-Allow-Origin"] == "*"
+    partner = platform.request("GET", manifest_path(record_id), token=platform.token_for("partner"))
+    assert partner.status_code == 403
+    researcher = platform.request(
+        "GET", manifest_path(record_id), token=platform.token_for("researcher")
+    )
+    assert researcher.status_code == 200
+    assert researcher.headers["Cache-Control"].startswith("private")
+    doc = researcher.json()
+    valid(doc)
+    body = doc["items"][0]["items"][0]["items"][0]["body"]
+    assert any(s.get("type") == "AuthProbeService2" for s in body["service"]), body["service"]
+
+
+def test_bad_input_is_a_clear_4xx_with_cors(platform):
+    cases = [
+        (manifest_path("not-a-uuid"), 404),
+        (manifest_path(str(uuid.uuid4())), 404),
+        ("/iiif/presentation/3/collections/..%2Fetc", 404),
+        ("/iiif/presentation/3/collections/rank-" + "x" * 500, 404),
+        ("/iiif/presentation/3/collections/all/page/0", 400),
+        ("/iiif/presentation/3/collections/all/page/99999", 404),
+        ("/iiif/discovery/1/all-changes/page/999999", 404),
+    ]
+    for path, status in cases:
+        answer = platform.request("GET", path)
+        assert answer.status_code == status, (path, answer.status_code, answer.text)
+        assert answer.headers["Access-Control-Allow-Origin"] == "*", path
+        assert answer.json()["error"]["code"], path
+    bad_token = platform.request("GET", manifest_path(str(uuid.uuid4())), token="nope")
+    assert bad_token.status_code == 401
+    assert bad_token.headers["Access-Control-Allow-Origin"] == "*"
+    preflight = platform.request(
+        "OPTIONS",
+        "/iiif/presentation/3/collections/all",
+        headers={"Origin": "https://viewer.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert "GET" in preflight.headers["Access-Control-Allow-Methods"]
+
+
+def test_an_outsider_cannot_rebuild_manifests_over_http(platform):
+    # rebuilding is an RPC only (no HTTP route): nothing under /iiif or /api answers to it
+    for method, path in (
+        ("POST", "/iiif/presentation/3/rebuild"),
+        ("POST", "/iiif/presentation/3/records/x/manifest"),
+        ("DELETE", "/iiif/discovery/1/all-changes"),
+    ):
+        answer = platform.request(method, path)
+        assert answer.status_code in (404, 405), (method, path, answer.status_code)
