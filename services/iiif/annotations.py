@@ -225,6 +225,8 @@ def create(
 ) -> dict[str, Any]:
     _writer(who)
     rid = published_record(db, record_id)
+    if key is not None:
+        _canvas_of(db, rid, key)
     new = _parse(doc, base, who)
     _check_target(db, rid, key, new)
     _check_group(db, who, new)
@@ -261,8 +263,11 @@ def create_transcription(
     except model.AnnotationError as exc:
         raise _invalid(exc) from exc
     rows = []
-    for new in lines:
-        _check_target(db, rid, key, new)
+    for n, new in enumerate(lines):
+        try:
+            _check_target(db, rid, key, new)
+        except ValidationFailed as exc:
+            raise ValidationFailed(f"lines[{n}].{exc.message}", exc.details) from exc
         _check_group(db, who, new)
         rows.append(_insert(db, rid, new, who, cid))
     return {"items": [to_json(base, r, context=False) for r in rows]}
