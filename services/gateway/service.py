@@ -11,6 +11,7 @@ from typing import Any
 
 from services.access import domain
 from services.gateway import schemas
+from services.gateway.annotations import AnnotationRoutes
 from services.gateway.auth import AccessGate, Gate
 from services.gateway.http import SIGNED_IN, STAFF, ApiRequest, api, json_response, read_json
 from services.gateway.iiif_auth import IiifAuthRoutes
@@ -42,6 +43,7 @@ class GatewayService(
     IiifAuthRoutes,
     WebhookRoutes,
     LgspRoutes,
+    AnnotationRoutes,
     DisanService,
 ):
     name = "gateway"
