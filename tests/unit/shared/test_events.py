@@ -104,3 +104,66 @@ def test_many_events_are_checked_as_one_and_share_a_correlation_id():
     with pytest.raises(EventError, match="1"):
         make_events("unittest.relic_ranked", [{"record_id": "r1", "rank": "x"}, {}], producer="c")
     assert make_events("unittest.relic_ranked", [], producer="c") == []
+
+
+def _envelope(**changes):
+    body = make_event(
+        "unittest.relic_ranked", {"record_id": "r1", "rank": "Quốc gia"}, producer="catalogue"
+    ).to_dict()
+    body.update(changes)
+    return {k: v for k, v in body.items() if v is not ...}
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"actor": ...},  # absent: "system"
+        {"occurred_at": "2026-11-27T04:00:00"},  # naive: UTC
+        {"occurred_at": "2026-11-27T11:00:00+07:00"},
+        {"event_id": "C0A3D1E2-1111-4222-8333-444455556666"},  # upper case: canonical
+        {"version": 2},
+    ],
+)
+def test_the_fast_envelope_path_loads_what_the_schema_loads(changes):
+    from shared.events import _ENVELOPE, _plain_envelope
+
+    body = _envelope(**changes)
+    assert _plain_envelope(body) == _ENVELOPE.load(body)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"version": "1"},  # the schema accepts a numeric string: left to the schema
+        {"version": True},
+        {"version": 0},
+        {"extra": 1},
+        {"producer": ""},
+        {"type": "NotAType"},
+        {"event_id": "not-a-uuid"},
+        {"occurred_at": "yesterday"},
+        {"data": []},
+        {"correlation_id": None},
+    ],
+)
+def test_anything_unusual_is_left_to_the_schema(changes):
+    from shared.events import _plain_envelope
+
+    body = _envelope(**changes)
+    assert _plain_envelope(body) is None
+    if changes != {"version": "1"}:
+        with pytest.raises(EventError, match="invalid envelope"):
+            load_event(body)
+    else:
+        assert load_event(body).version == 1
+
+
+def test_event_ids_are_distinct_version_4_uuids():
+    import uuid
+
+    from shared.events import new_id
+
+    ids = {new_id() for _ in range(5000)}
+    assert len(ids) == 5000
+    assert all(uuid.UUID(i).version == 4 for i in list(ids)[:50])
