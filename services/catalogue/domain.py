@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from iiif.search import fold
 from services.access import domain as access
 from shared.errors import BadRequest, Conflict, Forbidden, ValidationFailed
 
@@ -66,6 +67,8 @@ VOCABULARY_FIELDS: tuple[tuple[str, str], ...] = (
     ("address.district_pre2025", "district"),
     ("address.province_pre2025", "province"),
     ("address.province_current", "province"),
+    ("address.commune_pre2025.code", "commune_pre2025"),
+    ("address.commune_current.code", "commune_current"),
     ("periods", "period"),
     ("relations.type", "relation"),
 )
@@ -140,6 +143,49 @@ def unknown_terms(doc: dict[str, Any], known: dict[str, set[str]]) -> dict[str, 
     return errors
 
 
+# communes: vocabulary terms given by code or by name -----------------------------------------
+
+PLACE_FIELDS = ("commune_pre2025", "commune_current")  # in ``address``; scheme = field name
+_UNIT_WORDS = ("xa ", "phuong ", "thi tran ", "dac khu ")
+
+
+def place_key(name: str) -> str:
+    """A commune name folded for matching: no diacritics, case or unit word ("xã", "phường")."""
+    key = " ".join(fold(name).split())
+    for word in _UNIT_WORDS:
+        key = key.removeprefix(word)
+    return key
+
+
+def resolve_places(
+    doc: dict[str, Any], terms: dict[str, dict[str, dict[str, str]]]
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """The document with each commune as ``{code, vi, en}`` of its term (found by code or by
+    name); errors for names no term has. Unknown codes are left to the vocabulary check."""
+    address = doc.get("address")
+    if not address or not any(address.get(f) for f in PLACE_FIELDS):
+        return doc, {}
+    errors: dict[str, list[str]] = {}
+    resolved = dict(address)
+    for field in PLACE_FIELDS:
+        ref = address.get(field)
+        if not ref:
+            continue
+        scheme = terms.get(field, {})
+        code = ref.get("code")
+        if code is None:
+            key = place_key(ref["vi"])
+            code = next((c for c, lab in scheme.items() if place_key(lab["vi"]) == key), None)
+            if code is None:
+                errors[f"address.{field}"] = [
+                    f"unknown {field} {ref['vi']!r}: give a code of the vocabulary {field}"
+                ]
+                continue
+        labels = scheme.get(code)
+        resolved[field] = {"code": code} | (labels if labels is not None else {})
+    return doc | {"address": resolved}, errors
+
+
 # what the search needs from a record ------------------------------------------------------------
 
 
@@ -151,6 +197,8 @@ def _texts(value: Any) -> list[str]:
     if isinstance(value, dict):
         if value and set(value) <= LANGUAGES:
             return [v for v in value.values() if isinstance(v, str)]
+        if "code" in value and set(value) <= LANGUAGES | {"code"}:  # a commune: its names
+            return [value[k] for k in sorted(LANGUAGES & set(value)) if isinstance(value[k], str)]
         return [t for v in value.values() for t in _texts(v)]
     if isinstance(value, list):
         return [t for v in value for t in _texts(v)]
@@ -179,6 +227,7 @@ def columns(doc: dict[str, Any]) -> dict[str, Any]:
         "title_sort": doc["title"]["vi"][:500],
         "rank": rank.get("level"),
         "district": address.get("district_pre2025"),
+        "commune": (address.get("commune_pre2025") or {}).get("code"),
         "unesco": doc.get("unesco") is not None,
         "lat": location.get("lat"),
         "lon": location.get("lon"),
@@ -339,17 +388,29 @@ CSV_COLUMNS = (
     "rank.level",
     "rank.decision.number",
     "rank.decision.date",
+    "rank.decision.issuer.vi",
+    "rank.decision.issuer.en",
+    "rank.note.vi",
+    "rank.note.en",
     "unesco.list",
     "unesco.year",
     "unesco.name.vi",
     "unesco.name.en",
+    "unesco.note.vi",
+    "unesco.note.en",
     "national_treasure.decision.number",
     "national_treasure.decision.date",
+    "national_treasure.decision.issuer.vi",
+    "national_treasure.decision.issuer.en",
+    "national_treasure.note.vi",
+    "national_treasure.note.en",
     "intangible.domain",
     "intangible.communities",
     "intangible.listing",
     "intangible.listing_decision.number",
     "intangible.listing_decision.date",
+    "intangible.listing_decision.issuer.vi",
+    "intangible.listing_decision.issuer.en",
     "museum_object.holding_institution.vi",
     "museum_object.holding_institution.en",
     "museum_object.accession_number",
@@ -368,10 +429,12 @@ CSV_COLUMNS = (
     "location.approximate",
     "address.street.vi",
     "address.street.en",
+    "address.commune_pre2025.code",
     "address.commune_pre2025.vi",
     "address.commune_pre2025.en",
     "address.district_pre2025",
     "address.province_pre2025",
+    "address.commune_current.code",
     "address.commune_current.vi",
     "address.commune_current.en",
     "address.province_current",
@@ -381,6 +444,10 @@ CSV_COLUMNS = (
     "sources",
     "rights.statement",
     "rights.licence",
+    "rights.holder.vi",
+    "rights.holder.en",
+    "notes.vi",
+    "notes.en",
 )
 
 

@@ -225,6 +225,7 @@ def run_import(
     text = decode(content)
     lines = max(text.count("\n"), 1)
     known = repo.vocabulary_codes(db, set(domain.SCHEMES))
+    places = repo.vocabulary_labels(db, set(domain.PLACE_FIELDS))
     report: list[dict[str, Any]] = []
     count = 0
     seen: dict[str, int] = {}
@@ -252,6 +253,9 @@ def run_import(
             ready: list[tuple[str, dict[str, Any]]] = []
             for number, rid, doc in good:
                 errors = len(report)
+                doc, place_errors = domain.resolve_places(doc, places)
+                for field, reasons in place_errors.items():
+                    bad(number, field, reasons[0])
                 for field, scheme, code in domain.vocabulary_refs(doc):
                     if code not in known.get(scheme, ()):
                         bad(number, field, f"unknown {scheme} term {code!r}")

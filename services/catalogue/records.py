@@ -42,9 +42,11 @@ def validate(db: DbSession, payload: Any, record_id: str | None = None) -> dict[
         doc = schemas.load_record(payload)
     except ValidationError as exc:
         raise ValidationFailed("the record is not valid", exc.messages) from exc
+    doc, errors = domain.resolve_places(doc, repo.vocabulary_labels(db, set(domain.PLACE_FIELDS)))
     refs = domain.vocabulary_refs(doc)
     known = repo.vocabulary_codes(db, {scheme for _, scheme, _ in refs})
-    errors = domain.unknown_terms(doc, known)
+    for field, reasons in domain.unknown_terms(doc, known).items():
+        errors.setdefault(field, []).extend(reasons)
     targets = sorted({r["target"] for r in doc["relations"]})
     missing = set(targets) - repo.existing_ids(db, targets)
     if record_id in targets:

@@ -72,10 +72,11 @@ def insert_record(
 ) -> None:
     db.execute(
         "INSERT INTO records (id, inventory_number, heritage_class, state, version, data, "
-        "title_sort, rank, district, unesco, lat, lon, search_text, access_level, "
+        "title_sort, rank, district, commune, unesco, lat, lon, search_text, access_level, "
         "embargo_until, created_by, updated_by) "
         "SELECT CAST(:id AS uuid), :inventory_number, :heritage_class, :state, 1, "
-        "CAST(:data AS jsonb), disan_fold(:title_sort), :rank, :district, :unesco, :lat, :lon, "
+        "CAST(:data AS jsonb), disan_fold(:title_sort), :rank, :district, :commune, :unesco, "
+        ":lat, :lon, "
         ":search_text, "
         "COALESCE(p.level, 'public'), p.embargo_until, :actor, :actor "
         "FROM (SELECT 1) one LEFT JOIN record_policies p ON p.record_id = :id",
@@ -92,13 +93,15 @@ def insert_records(
     rows = [{"id": rid, "data": doc} | domain.columns(doc) for rid, doc in items]
     db.execute(
         "INSERT INTO records (id, inventory_number, heritage_class, state, version, data, "
-        "title_sort, rank, district, unesco, lat, lon, search_text, access_level, "
+        "title_sort, rank, district, commune, unesco, lat, lon, search_text, access_level, "
         "embargo_until, created_by, updated_by) "
         "SELECT r.id, r.inventory_number, r.heritage_class, :state, 1, r.data, "
-        "disan_fold(r.title_sort), r.rank, r.district, r.unesco, r.lat, r.lon, r.search_text, "
+        "disan_fold(r.title_sort), r.rank, r.district, r.commune, r.unesco, r.lat, r.lon, "
+        "r.search_text, "
         "COALESCE(p.level, 'public'), p.embargo_until, :actor, :actor "
         "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(id uuid, inventory_number text, "
         "heritage_class text, data jsonb, title_sort text, rank text, district text, "
+        "commune text, "
         "unesco boolean, lat double precision, lon double precision, search_text text) "
         "LEFT JOIN record_policies p ON p.record_id = r.id::text",
         {"rows": json.dumps(rows, ensure_ascii=False), "state": state, "actor": actor},
@@ -118,7 +121,7 @@ def update_record(
     row = db.execute(
         "UPDATE records SET data = CAST(:data AS jsonb), inventory_number = :inventory_number, "
         "heritage_class = :heritage_class, title_sort = disan_fold(:title_sort), rank = :rank, "
-        "district = :district, unesco = :unesco, lat = :lat, lon = :lon, "
+        "district = :district, commune = :commune, unesco = :unesco, lat = :lat, lon = :lon, "
         "search_text = :search_text, version = version + 1, updated_at = now(), "
         "updated_by = :actor WHERE id = CAST(:id AS uuid) AND version = :expected "
         "RETURNING version",
@@ -204,6 +207,18 @@ def vocabulary_codes(db: DbSession, schemes: set[str]) -> dict[str, set[str]]:
     for row in rows.mappings():
         known.setdefault(str(row["scheme"]), set()).add(str(row["code"]))
     return known
+
+
+def vocabulary_labels(db: DbSession, schemes: set[str]) -> dict[str, dict[str, dict[str, str]]]:
+    """scheme -> code -> vi/en labels (communes are resolved by name and stored with them)."""
+    rows = db.execute(
+        "SELECT scheme, code, labels FROM vocabulary_terms WHERE scheme = ANY(:s)",
+        {"s": sorted(schemes)},
+    )
+    terms: dict[str, dict[str, dict[str, str]]] = {}
+    for row in rows.mappings():
+        terms.setdefault(str(row["scheme"]), {})[str(row["code"])] = dict(row["labels"])
+    return terms
 
 
 def list_schemes(db: DbSession) -> list[Row]:

@@ -81,6 +81,56 @@ class LangMap(fields.Field):  # type: ignore[type-arg]
         return value
 
 
+class PlaceRef(fields.Field):  # type: ignore[type-arg]
+    """A commune from a vocabulary: ``{"code": "ly_hoc"}``, or its name ``{"vi": "xã Lý Học"}``.
+
+    The service resolves the name to the term and stores the code with the term's vi/en
+    labels (``{"code", "vi", "en"}``), so readers get names without a vocabulary lookup.
+    """
+
+    def __init__(self, scheme: str, **kwargs: Any) -> None:
+        self.scheme = scheme
+        metadata = {
+            "type": "object",
+            "description": f"a term of the vocabulary {scheme!r}: its code, or its Vietnamese "
+            "name (resolved to the code); stored with the term's vi/en labels",
+            "properties": {
+                "code": {"type": "string"},
+                "vi": {"type": "string"},
+                "en": {"type": "string"},
+            },
+            "example": {"code": "ly_hoc", "vi": "xã Lý Học", "en": "Lý Học commune"},
+        }
+        kwargs["metadata"] = metadata | kwargs.get("metadata", {})
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dict[str, str]:
+        if isinstance(value, str):
+            value = {"code": value}
+        if not isinstance(value, dict):
+            raise ValidationError('must be {"code": "..."} or a name such as {"vi": "..."}')
+        unknown = sorted(set(value) - {"code", *LANGUAGES})
+        if unknown:
+            raise ValidationError(f"unknown key(s) {unknown}; use code, vi and en")
+        out: dict[str, str] = {}
+        if value.get("code") not in (None, ""):
+            if not isinstance(value["code"], str):
+                raise ValidationError("code must be a string")
+            CODE(value["code"])
+            out["code"] = value["code"]
+        for lang in LANGUAGES:
+            if value.get(lang) is not None:
+                text = clean_text(value[lang], TEXT_MAX).strip()
+                if text:
+                    out[lang] = text
+        if "code" not in out and "vi" not in out:
+            raise ValidationError(f"a {self.scheme} needs its code or its Vietnamese name (vi)")
+        return out
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        return value
+
+
 class IsoDate(fields.Date):
     """A calendar date, kept as its ISO 8601 string (what jsonb stores and clients read)."""
 
@@ -153,7 +203,11 @@ class UnescoSchema(_Strict):
 
 
 class TreasureSchema(_Strict):
-    decision = fields.Nested(DecisionSchema, required=True)
+    # a treasure's decision may be unknown: absent means all its parts unknown (as {} did),
+    # which is also what a CSV row without decision cells says
+    decision = fields.Nested(
+        DecisionSchema, load_default=lambda: dict.fromkeys(("number", "date", "issuer"))
+    )
     note = LangMap(load_default=None, allow_none=True)
 
 
@@ -191,10 +245,10 @@ class AddressSchema(_Strict):
     """Both administrative geographies: before the 2025 reform and now."""
 
     street = LangMap(load_default=None, allow_none=True)
-    commune_pre2025 = LangMap(load_default=None, allow_none=True)
+    commune_pre2025 = PlaceRef("commune_pre2025", load_default=None, allow_none=True)
     district_pre2025 = Code(load_default=None, allow_none=True)  # vocabulary "district"
     province_pre2025 = Code(load_default=None, allow_none=True)  # vocabulary "province"
-    commune_current = LangMap(load_default=None, allow_none=True)
+    commune_current = PlaceRef("commune_current", load_default=None, allow_none=True)
     province_current = Code(load_default=None, allow_none=True)  # vocabulary "province"
 
 
@@ -309,6 +363,7 @@ class SearchSchema(Schema):
     )
     rank = Code(load_default=None)
     district = Code(load_default=None)
+    commune = Code(load_default=None)
     unesco = fields.Boolean(load_default=None, allow_none=True)
     has_images = fields.Boolean(load_default=None, allow_none=True)
     state = fields.String(load_default=None, validate=validate.OneOf(domain.STATES))

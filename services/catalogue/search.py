@@ -22,6 +22,7 @@ FACETS = {
     "class": "heritage_class",
     "rank": "rank",
     "district": "district",
+    "commune": "commune",
     "unesco": "unesco",
     "has_images": "has_images",
     "state": "state",
@@ -83,6 +84,7 @@ def search(
         ("heritage_class", "heritage_class"),
         ("rank", "rank"),
         ("district", "district"),
+        ("commune", "commune"),
         ("unesco", "unesco"),
         ("has_images", "has_images"),
     ):
