@@ -55,6 +55,27 @@ def _path_parameters(url: str) -> list[dict[str, Any]]:
     return params
 
 
+def examples_of(service_cls: type) -> dict[str, dict[str, Any]]:
+    """Whole-body examples by route method name, from each mixin's ``openapi_examples``:
+    ``{"request": …, "response": …}``, with ``request_type``/``response_type`` for bodies that
+    are not JSON."""
+    found: dict[str, dict[str, Any]] = {}
+    for klass in reversed(service_cls.__mro__):
+        found |= vars(klass).get("openapi_examples", {})
+    return found
+
+
+def _body(schema: Any, example: dict[str, Any], key: str) -> dict[str, Any]:
+    """The media types of a request or response body, with its example when there is one."""
+    media = example.get(f"{key}_type", "application/json")
+    if schema is None and key not in example:
+        return {}
+    content: dict[str, Any] = {"schema": schema if schema is not None else {"type": "string"}}
+    if key in example:
+        content["example"] = example[key]
+    return {media: content}
+
+
 def build_openapi(service_cls: type, public_url: str, version: str) -> dict[str, Any]:
     spec = APISpec(
         title="Disan API",
@@ -76,14 +97,16 @@ def build_openapi(service_cls: type, public_url: str, version: str) -> dict[str,
         "apiKey", {"type": "apiKey", "in": "header", "name": "X-API-Key"}
     )
     operations: dict[str, dict[str, Any]] = {}
+    examples = examples_of(service_cls)
     for name, route in routes_of(service_cls):
+        example = examples.get(name, {})
         path = openapi_path(route.url)
         params = _path_parameters(route.url)
         for method in route.method.split(","):
             responses: dict[str, Any] = {}
             ok: dict[str, Any] = {"description": "success"}
-            if route.response_schema is not None:
-                ok["content"] = {"application/json": {"schema": route.response_schema}}
+            if content := _body(route.response_schema, example, "response"):
+                ok["content"] = content
             responses[str(route.ok_status)] = ok
             for status, description in route.responses.items():
                 responses[str(status)] = {
@@ -106,11 +129,8 @@ def build_openapi(service_cls: type, public_url: str, version: str) -> dict[str,
                 op["security"] = [{"bearer": []}, {"apiKey": []}]
                 responses.setdefault("401", {"description": "no or invalid credentials"})
                 responses.setdefault("403", {"description": "the caller's role may not do this"})
-            if route.request_schema is not None:
-                op["requestBody"] = {
-                    "required": True,
-                    "content": {"application/json": {"schema": route.request_schema}},
-                }
+            if content := _body(route.request_schema, example, "request"):
+                op["requestBody"] = {"required": True, "content": content}
             operations.setdefault(path, {})[method.lower()] = op
     for path, ops in operations.items():
         spec.path(path=path, operations=ops)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from marshmallow import Schema, fields
 from werkzeug.wrappers import Request, Response
 
 from services.catalogue import importer
@@ -24,6 +23,18 @@ from services.gateway.http import (
     error_response,
     json_response,
     read_json,
+)
+from services.gateway.record_docs import (
+    EXAMPLES,
+    DeleteResponse,
+    DiffResponse,
+    FacetsResponse,
+    HistoryResponse,
+    ImportReport,
+    RecordResponse,
+    RestoreRequest,
+    SearchResponse,
+    VersionResponse,
 )
 from services.gateway.rpc import ServiceClient, ServiceRpc
 from shared.errors import BadRequest, PayloadTooLarge
@@ -64,57 +75,6 @@ def _actor(request: Request) -> dict[str, Any]:
     return request.principal.to_dict()  # type: ignore[no-any-return]
 
 
-# documentation schemas -----------------------------------------------------------------------
-
-
-class RecordResponse(catalogue_schemas.RecordSchema):
-    id = fields.UUID(metadata={"example": "8c1b0a4e-5a2b-5f7e-9a51-1f0f3c9e2d11"})
-    state = fields.String(metadata={"example": "published"})
-    version = fields.Integer(metadata={"description": "also sent as the ETag", "example": 3})
-    has_images = fields.Boolean()
-    created_at = fields.String()
-    updated_at = fields.String()
-
-
-class SearchResponse(Schema):
-    items = fields.List(fields.Dict(), metadata={"description": "record summaries"})
-    facets = fields.Dict(
-        metadata={
-            "example": {
-                "class": [{"value": "tangible_site", "count": 7}],
-                "rank": [{"value": "special_national", "count": 4}],
-                "district": [{"value": "kien_thuy", "count": 5}],
-                "unesco": [{"value": True, "count": 3}],
-                "has_images": [{"value": False, "count": 20}],
-            }
-        }
-    )
-    total = fields.Integer()
-    next = fields.String(allow_none=True, metadata={"description": "cursor of the next page"})
-
-
-class ImportReport(Schema):
-    format = fields.String(metadata={"example": "csv"})
-    dry_run = fields.Boolean()
-    rows = fields.Integer()
-    valid = fields.Integer()
-    invalid_rows = fields.Integer()
-    created = fields.Integer()
-    errors = fields.List(
-        fields.Dict(),
-        metadata={
-            "example": [
-                {"row": 3, "field": "title.vi", "reason": "the Vietnamese text is required"}
-            ]
-        },
-    )
-
-
-class RestoreRequest(Schema):
-    version = fields.Integer(required=True, metadata={"example": 2})
-    comment = fields.String(load_default="", metadata={"example": "undo a wrong edit"})
-
-
 class RecordRoutes:
     """Every ``/api/v1/records…`` and ``/api/v1/vocabularies…`` route."""
 
@@ -122,13 +82,15 @@ class RecordRoutes:
         "catalogue", "catalogue", RPC_TIMEOUT, unpack
     )
     gate: Any
+    openapi_examples = EXAMPLES  # whole request and response bodies (services/gateway/openapi.py)
 
     # search ---------------------------------------------------------------------------------
     @api(
         "GET",
         "/api/v1/records",
         summary=(
-            "Search records: ?q= (diacritics and case ignored), class, rank, district, unesco, "
+            "Search records: ?q= (diacritics and case ignored), class, rank, district, commune, "
+            "unesco, "
             "has_images, state (staff), bbox=s,w,n,e, near=lat,lon,km, sort, limit, cursor"
         ),
         tags=("records",),
@@ -143,7 +105,8 @@ class RecordRoutes:
     @api(
         "GET",
         "/api/v1/records/facets",
-        summary="Facet counts (class, rank, district, UNESCO, has images) for a search",
+        summary="Facet counts (class, rank, district, commune, UNESCO, has images) for a search",
+        response_schema=FacetsResponse,
         tags=("records",),
         roles=(PUBLIC,),
     )
@@ -158,6 +121,7 @@ class RecordRoutes:
         "POST",
         "/api/v1/records",
         summary="Create a record (a draft); every text is a language map with vi required",
+        ok_status=201,
         tags=("records",),
         roles=EDITORS,
         request_schema=catalogue_schemas.RecordSchema,
@@ -218,6 +182,7 @@ class RecordRoutes:
         "DELETE",
         f"/api/v1/records/{ID}",
         summary="Delete a draft or withdrawn record (administrators; history is kept)",
+        response_schema=DeleteResponse,
         tags=("records",),
         roles=("admin",),
         responses={404: "no such record", 409: "published", 412: "changed", 428: "no If-Match"},
@@ -266,6 +231,7 @@ class RecordRoutes:
         "GET",
         f"/api/v1/records/{ID}/history",
         summary="Every version of a record: who, when, what action, comment",
+        response_schema=HistoryResponse,
         tags=("records",),
         roles=STAFF,
         responses={404: "no such record"},
@@ -277,6 +243,7 @@ class RecordRoutes:
         "GET",
         f"/api/v1/records/{ID}/versions/<version>",
         summary="One old version of a record, in full",
+        response_schema=VersionResponse,
         tags=("records",),
         roles=STAFF,
         responses={404: "no such version"},
@@ -288,6 +255,7 @@ class RecordRoutes:
         "GET",
         f"/api/v1/records/{ID}/diff",
         summary="What changed between two versions (?from=&to=), field by field",
+        response_schema=DiffResponse,
         tags=("records",),
         roles=STAFF,
         responses={404: "no such version"},
