@@ -72,14 +72,20 @@ def _page(title: iiif_auth.LanguageMap, body: str, status: int = 200, close: boo
         f"<style>{_STYLE}</style></head><body><main><h1>{_t(title)}</h1>{body}</main>"
         f"{script}</body></html>"
     )
+    csp = (
+        "default-src 'none'; style-src 'unsafe-inline'; "
+        f"script-src 'nonce-{nonce}'; form-action 'self'; base-uri 'none'; "
+        "frame-ancestors 'none'"
+    )
+    return _html(document, status, csp)
+
+
+def _html(document: str, status: int, csp: str) -> Response:
+    """An uncacheable HTML response under ``csp``."""
     response = Response(document, status=status, content_type="text/html; charset=utf-8")
     response.headers.update(
         {
-            "Content-Security-Policy": (
-                "default-src 'none'; style-src 'unsafe-inline'; "
-                f"script-src 'nonce-{nonce}'; form-action 'self'; base-uri 'none'; "
-                "frame-ancestors 'none'"
-            ),
+            "Content-Security-Policy": csp,
             "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "no-referrer",
             "Cache-Control": "no-store",
@@ -296,19 +302,8 @@ class IiifAuthRoutes:
     def _post(self, origin: str, message: dict[str, Any], status: int = 200) -> Any:
         nonce = secrets.token_urlsafe(16)
         page = iiif_auth.token_message_page(message, origin, nonce)
-        response = Response(page, status=status, content_type="text/html; charset=utf-8")
-        response.headers.update(
-            {
-                "Content-Security-Policy": (
-                    f"default-src 'none'; script-src 'nonce-{nonce}'; base-uri 'none'; "
-                    f"frame-ancestors {origin}"
-                ),
-                "X-Content-Type-Options": "nosniff",
-                "Referrer-Policy": "no-referrer",
-                "Cache-Control": "no-store",
-            }
-        )
-        return response
+        csp = f"default-src 'none'; script-src 'nonce-{nonce}'; base-uri 'none'; "
+        return _html(page, status, csp + f"frame-ancestors {origin}")
 
     # logout --------------------------------------------------------------------------------------
     @api(

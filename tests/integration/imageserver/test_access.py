@@ -339,3 +339,41 @@ def test_logout_revokes_the_cookie_and_its_tokens(stack: Stack) -> None:
         lambda: stack.image(stack.restricted, Authorization=f"Bearer {token}").status_code == 401,
         timeout=10,
     )
+
+
+def test_a_role_change_ends_the_iiif_session(stack: Stack) -> None:
+    browser = _login(stack, "reviewer")
+    cookie = browser.cookies.get("disan_iiif", path="/iiif")
+    assert stack.image(stack.restricted, Cookie=f"disan_iiif={cookie}").status_code == 200
+    reviewer = stack.platform.users["reviewer"]["id"]
+    changed = stack.platform.request(
+        "PUT",
+        f"/api/v1/users/{reviewer}/roles",
+        token=stack.platform.token_for("admin"),
+        json={"roles": ["researcher"]},
+    )
+    assert changed.status_code == 200, changed.text
+    assert _message(_token(browser, stack))[0]["profile"] == "invalidAspect"
+    wait_until(
+        lambda: stack.image(stack.restricted, Cookie=f"disan_iiif={cookie}").status_code == 401,
+        timeout=10,
+    )
+
+
+def test_records_have_probe_services_too(stack: Stack) -> None:
+    record = str(uuid.uuid4())
+    answer = stack.platform.request(
+        "PUT",
+        f"/api/v1/policies/record/{record}",
+        token=stack.platform.token_for("cataloguer"),
+        json={"level": "staff_only"},
+    )
+    assert answer.status_code == 200, answer.text
+
+    def status(token: str | None = None) -> int:
+        probe = stack.platform.request("GET", f"/iiif/auth/2/probe/record/{record}", token=token)
+        return int(probe.json()["status"])
+
+    assert status() == 401
+    assert status(stack.platform.token_for("researcher")) == 403
+    assert status(stack.platform.token_for("cataloguer")) == 200
