@@ -25,6 +25,7 @@ from typing import Any
 import eventlet
 import eventlet.event
 import urllib3
+import urllib3.exceptions
 from eventlet.greenpool import GreenPool
 from nameko.extensions import DependencyProvider
 from prometheus_client import Counter, Histogram
@@ -74,10 +75,10 @@ class Sender:
 
     def __init__(self, settings: domain.WebhookSettings) -> None:
         self.settings = settings
-        self.pools: dict[tuple[str, str, int, str], urllib3.HTTPConnectionPool] = {}
+        self.pools: dict[tuple[str, str, str, int, str], urllib3.HTTPConnectionPool] = {}
 
-    def _pool(self, target: domain.Target, address: str) -> urllib3.HTTPConnectionPool:
-        key = (target.scheme, address, target.port, target.host)
+    def _pool(self, owner: str, target: domain.Target, address: str) -> urllib3.HTTPConnectionPool:
+        key = (owner, target.scheme, address, target.port, target.host)
         pool = self.pools.get(key)
         if pool is None:
             timeout = urllib3.Timeout(
@@ -104,9 +105,16 @@ class Sender:
         return pool
 
     def post(
-        self, target: domain.Target, address: str, body: bytes, headers: dict[str, str]
+        self,
+        owner: str,
+        target: domain.Target,
+        address: str,
+        body: bytes,
+        headers: dict[str, str],
     ) -> int:
-        pool = self._pool(target, address)
+        """POST ``body``; the answer's status. ``owner`` (the subscription) has its own
+        connections, so one receiver's slow answers never hold another's."""
+        pool = self._pool(owner, target, address)
         host = target.host if target.port in (80, 443) else f"{target.host}:{target.port}"
         response = pool.urlopen(
             "POST",
@@ -155,14 +163,14 @@ def attempt(
         target = domain.parse_target(row["url"], settings.require_https)
         address = resolve(target, settings.allow_loopback)[0]
         with eventlet.Timeout(settings.timeout_seconds + settings.connect_timeout_seconds):
-            status = sender.post(target, address, body, headers)
+            status = sender.post(str(row["subscription_id"]), target, address, body, headers)
         if not 200 <= status < 300:
             error = f"HTTP {status}" + (
                 " (redirects are not followed)" if 300 <= status < 400 else ""
             )
     except domain.Refused as exc:
         error = f"refused: {exc}"
-    except eventlet.Timeout:
+    except (eventlet.Timeout, urllib3.exceptions.TimeoutError):
         error = "timed out"
     except Exception as exc:  # noqa: BLE001 - any network failure is a failed attempt
         error = f"{type(exc).__name__}: {exc}"[:500]
@@ -282,7 +290,9 @@ class DeliveryWorker(DependencyProvider):  # type: ignore[misc]
 
     def _deliver(self, sub: str, row: dict[str, Any]) -> None:
         try:
-            self._results.append(attempt(row, self.settings, self.sender, datetime.now(UTC)))
+            result = attempt(row, self.settings, self.sender, datetime.now(UTC))
+            # appended only now: ``_flush`` swaps the list while requests are in flight
+            self._results.append(result)
         finally:
             self._in_flight[sub] -= 1
             if self._in_flight[sub] <= 0:

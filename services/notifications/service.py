@@ -19,6 +19,7 @@ from services.gateway.rpc import ServiceClient, ServiceRpc
 from services.notifications import journal, mail, mailing, subscriptions
 from services.notifications import repository as repo
 from services.notifications.delivery import DeliveryWorker
+from shared import contracts  # noqa: F401 - registers every contract: the journal reads all
 from shared.bus import DEAD_LETTERS
 from shared.consumer import reliable_handler
 from shared.db import Database
