@@ -19,6 +19,18 @@ from shared.db import DbSession
 from shared.errors import NotFound
 from shared.events import Event
 
+# vocabularies whose labels manifests and collections show (asked once, then on unknown codes)
+SCHEMES = (
+    "rank",
+    "district",
+    "province",
+    "unesco_list",
+    "heritage_type",
+    "intangible_domain",
+    "material",
+    "period",
+    "script",
+)
 SYSTEM = {"kind": "user", "id": "system", "name": "iiif", "roles": ["admin"], "scopes": []}
 
 
@@ -62,6 +74,7 @@ def apply_record_event(db: DbSession, catalogue: ServiceClient, event: Event) ->
     if record is None:  # deleted since: its own event follows (or came first)
         return
     doc = {k: v for k, v in record.items() if k not in ("created_by", "updated_by", "access")}
+    ensure_labels(db, catalogue, doc)
     repo.apply_record(
         db,
         record_id,
@@ -121,3 +134,32 @@ def apply_asset_event(db: DbSession, media: ServiceClient, event: Event) -> None
         pages=technical.get("page_sizes"),
         version=int(asset.get("version") or 1),
     )
+
+
+def _codes(doc: dict[str, Any]) -> set[tuple[str, str]]:
+    """The (scheme, code) pairs of a record that manifests and collections label."""
+    address = doc.get("address") or {}
+    found = {
+        ("rank", (doc.get("rank") or {}).get("level")),
+        ("unesco_list", (doc.get("unesco") or {}).get("list")),
+        ("heritage_type", doc.get("heritage_type")),
+        ("intangible_domain", (doc.get("intangible") or {}).get("domain")),
+        ("district", address.get("district_pre2025")),
+        ("province", address.get("province_pre2025")),
+        ("province", address.get("province_current")),
+        ("period", (doc.get("museum_object") or {}).get("period")),
+    }
+    found |= {("period", p) for p in doc.get("periods") or []}
+    found |= {("material", m) for m in (doc.get("museum_object") or {}).get("materials") or []}
+    found |= {("script", s) for s in (doc.get("documentary") or {}).get("scripts") or []}
+    return {(scheme, str(code)) for scheme, code in found if code}
+
+
+def ensure_labels(db: DbSession, catalogue: ServiceClient, doc: dict[str, Any]) -> None:
+    """Ask the catalogue for the vocabularies whose codes this record uses and we lack."""
+    known = repo.labels(db)
+    missing = {scheme for scheme, code in _codes(doc) if (scheme, code) not in known}
+    for scheme in sorted(missing & set(SCHEMES)):
+        vocabulary = _fetch(catalogue, "get_vocabulary", scheme)
+        if vocabulary is not None:
+            repo.put_labels(db, scheme, list(vocabulary.get("terms") or []))

@@ -85,27 +85,28 @@ def _probe(base: str, resource_id: str) -> dict[str, Any] | None:
 # building ------------------------------------------------------------------------------------
 
 
-def _ensure_labels(db: DbSession) -> dict[tuple[str, str], dict[str, str]]:
-    return repo.labels(db)
-
-
-def build(db: DbSession, base: str, record_id: str) -> domain.Built | None:
-    """The manifest of a published record from the projection, or None when not published."""
-    record = repo.get_record(db, record_id)
+def build_from(
+    base: str,
+    record: dict[str, Any] | None,
+    policy: dict[str, Any] | None,
+    assets: list[dict[str, Any]],
+    labels: domain.Labels,
+    annotation_pages: list[str],
+) -> domain.Built | None:
+    """The manifest of a published record from its projection rows, or None."""
     if record is None or record["deleted"] or record["state"] != "published":
         return None
     if record["doc"] is None:
         return None
-    policy = repo.get_policy(db, record_id)
+    record_id = str(record["record_id"])
     level = domain.effective_level(policy)
-    assets = [a for a in repo.assets_of(db, record_id) if a["status"] == "ready"]
     inputs = domain.Inputs(
         base=base,
         record=record["doc"],
-        assets=assets,
+        assets=[a for a in assets if a["status"] == "ready"],
         level=level,
-        labels=_ensure_labels(db),
-        annotation_pages=_annotation_pages(db, record_id),
+        labels=labels,
+        annotation_pages=annotation_pages,
         services=_search_service(base, record_id),
     )
     spec, canvases = domain.manifest_spec(inputs, _probe)
@@ -121,6 +122,39 @@ def build(db: DbSession, base: str, record_id: str) -> domain.Built | None:
         label=dict(record["doc"]["title"]),
         canvases=canvases,
         version=int(record["version"]),
+    )
+
+
+def build(db: DbSession, base: str, record_id: str) -> domain.Built | None:
+    """The manifest of a published record from the projection, or None when not published."""
+    record = repo.get_record(db, record_id)
+    if record is None or record["state"] != "published" or record["deleted"]:
+        return None
+    return build_from(
+        base,
+        record,
+        repo.get_policy(db, record_id),
+        repo.assets_of(db, record_id),
+        repo.labels(db),
+        _annotation_pages(db, record_id),
+    )
+
+
+def _published_event(
+    base: str, built: domain.Built, created: bool, correlation_id: str | None
+) -> Any:
+    return make_event(
+        "iiif.manifest_published",
+        {
+            "record_id": built.record_id,
+            "manifest_url": domain.manifest_url(base, built.record_id),
+            "etag": built.etag,
+            "record_version": built.version,
+            "canvases": len(built.canvases),
+            "created": created,
+        },
+        producer=PRODUCER,
+        correlation_id=correlation_id,
     )
 
 
@@ -160,21 +194,7 @@ def refresh(db: DbSession, base: str, record_id: str, correlation_id: str | None
     repo.store_manifest(db, **built.stored())
     acts = domain.activities_for_change(base, old, built)
     repo.add_activities(db, acts)
-    db.publish(
-        make_event(
-            "iiif.manifest_published",
-            {
-                "record_id": record_id,
-                "manifest_url": url,
-                "etag": built.etag,
-                "record_version": built.version,
-                "canvases": len(built.canvases),
-                "created": old is None,
-            },
-            producer=PRODUCER,
-            correlation_id=correlation_id,
-        )
-    )
+    db.publish(_published_event(base, built, old is None, correlation_id))
     return "created" if old is None else "updated"
 
 
@@ -185,13 +205,61 @@ def rebuild_stale(db: DbSession, base: str, limit: int) -> int:
     return len(ids)
 
 
-def rebuild_all(db: DbSession, base: str, correlation_id: str | None) -> dict[str, Any]:
+def rebuild_all(
+    db: DbSession, base: str, correlation_id: str | None, batch: int = 500
+) -> dict[str, Any]:
+    """Rebuild every published record's manifest, ``batch`` records per few statements."""
     started = time.monotonic()
     counts: dict[str, int] = {}
-    for record_id in repo.published_ids(db):
-        outcome = refresh(db, base, record_id, correlation_id)
-        counts[outcome] = counts.get(outcome, 0) + 1
+    labels = repo.labels(db)
+    ids = repo.published_ids(db)
+    for offset in range(0, len(ids), batch):
+        chunk = ids[offset : offset + batch]
+        records = repo.records_by_id(db, chunk)
+        policies = repo.policies_by_id(db, chunk)
+        assets = repo.assets_by_record(db, chunk)
+        olds = repo.manifests_by_id(db, chunk)
+        changed: list[domain.Built] = []
+        acts: list[tuple[str, str, str]] = []
+        events = []
+        for record_id in chunk:
+            built = build_from(
+                base,
+                records.get(record_id),
+                policies.get(record_id),
+                assets.get(record_id, []),
+                labels,
+                _annotation_pages(db, record_id),
+            )
+            if built is None:
+                continue
+            old = olds.get(record_id)
+            if old is not None and old["etag"] == built.etag and not old["stale"]:
+                counts["unchanged"] = counts.get("unchanged", 0) + 1
+                continue
+            changed.append(built)
+            acts += domain.activities_for_change(base, old, built)
+            events.append(_published_event(base, built, old is None, correlation_id))
+            outcome = "created" if old is None else "updated"
+            counts[outcome] = counts.get(outcome, 0) + 1
+        repo.store_manifests(db, [b.stored() for b in changed])
+        repo.replace_canvases_many(db, {b.record_id: b.canvases for b in changed})
+        repo.add_activities(db, _collapse(acts))
+        db.publish(*events)
     return {"outcomes": counts, "seconds": round(time.monotonic() - started, 3)}
+
+
+def _collapse(acts: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """One Update per collection per batch (manifests keep every activity, in order)."""
+    seen: set[str] = set()
+    out: list[tuple[str, str, str]] = []
+    for act in acts:
+        if act[2] == "Collection":
+            if act[1] in seen:
+                continue
+            seen.add(act[1])
+        out.append(act)
+    return out
 
 
 # serving -------------------------------------------------------------------------------------

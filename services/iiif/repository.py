@@ -158,21 +158,7 @@ def record_of_asset(db: DbSession, asset_id: str) -> str | None:
 
 
 def replace_canvases(db: DbSession, record_id: str, canvases: Iterable[Row]) -> None:
-    db.execute("DELETE FROM canvases WHERE record_id = CAST(:id AS uuid)", {"id": record_id})
-    rows = [dict(c) | {"record_id": record_id} for c in canvases]
-    if rows:
-        db.execute(
-            "INSERT INTO canvases (canvas_id, record_id, asset_id, page, position, width, height, "
-            "duration) SELECT c->>'canvas_id', CAST(c->>'record_id' AS uuid), "
-            "CAST(c->>'asset_id' AS uuid), CAST(c->>'page' AS integer), "
-            "CAST(c->>'position' AS integer), CAST(c->>'width' AS integer), "
-            "CAST(c->>'height' AS integer), CAST(c->>'duration' AS double precision) "
-            "FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS c "
-            "ON CONFLICT (canvas_id) DO UPDATE SET record_id = EXCLUDED.record_id, "
-            "asset_id = EXCLUDED.asset_id, page = EXCLUDED.page, position = EXCLUDED.position, "
-            "width = EXCLUDED.width, height = EXCLUDED.height, duration = EXCLUDED.duration",
-            {"rows": json.dumps(rows)},
-        )
+    replace_canvases_many(db, {record_id: list(canvases)})
 
 
 def get_canvas(db: DbSession, canvas_id: str) -> Row | None:
@@ -343,3 +329,80 @@ def activities_for(db: DbSession, object_id: str) -> list[Row]:
             {"id": object_id},
         )
     )
+
+
+# batches (full rebuild) ------------------------------------------------------------------------
+
+
+def records_by_id(db: DbSession, ids: list[str]) -> dict[str, Row]:
+    rows = db.execute(
+        "SELECT * FROM records WHERE record_id = ANY(CAST(:ids AS uuid[]))", {"ids": ids}
+    )
+    return {str(r["record_id"]): r for r in _rows(rows)}
+
+
+def policies_by_id(db: DbSession, ids: list[str]) -> dict[str, Row]:
+    rows = db.execute("SELECT * FROM policies WHERE record_id = ANY(:ids)", {"ids": ids})
+    return {str(r["record_id"]): r for r in _rows(rows)}
+
+
+def assets_by_record(db: DbSession, ids: list[str]) -> dict[str, list[Row]]:
+    rows = db.execute(
+        "SELECT * FROM assets WHERE record_id = ANY(CAST(:ids AS uuid[])) "
+        "ORDER BY record_id, position, created_at, asset_id",
+        {"ids": ids},
+    )
+    out: dict[str, list[Row]] = {}
+    for r in _rows(rows):
+        out.setdefault(str(r["record_id"]), []).append(r)
+    return out
+
+
+def manifests_by_id(db: DbSession, ids: list[str]) -> dict[str, Row]:
+    rows = db.execute(
+        "SELECT record_id, etag, stale, collections, label FROM manifests "
+        "WHERE record_id = ANY(CAST(:ids AS uuid[]))",
+        {"ids": ids},
+    )
+    return {str(r["record_id"]): r for r in _rows(rows)}
+
+
+def store_manifests(db: DbSession, stored: list[Row]) -> None:
+    """``store_manifest`` for many records in one statement."""
+    if not stored:
+        return
+    db.execute(
+        "INSERT INTO manifests (record_id, body, etag, public, stale, heritage_class, collections, "
+        "title_sort, label, built_at) SELECT CAST(m->>'record_id' AS uuid), m->>'body', "
+        "m->>'etag', CAST(m->>'public' AS boolean), false, m->>'heritage_class', "
+        "ARRAY(SELECT jsonb_array_elements_text(m->'collections')), m->>'title_sort', m->'label', "
+        "now() FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS m "
+        "ON CONFLICT (record_id) DO UPDATE SET body = EXCLUDED.body, etag = EXCLUDED.etag, "
+        "public = EXCLUDED.public, stale = false, heritage_class = EXCLUDED.heritage_class, "
+        "collections = EXCLUDED.collections, title_sort = EXCLUDED.title_sort, "
+        "label = EXCLUDED.label, built_at = now()",
+        {"rows": json.dumps(stored, ensure_ascii=False)},
+    )
+
+
+def replace_canvases_many(db: DbSession, canvases: dict[str, list[Row]]) -> None:
+    if not canvases:
+        return
+    db.execute(
+        "DELETE FROM canvases WHERE record_id = ANY(CAST(:ids AS uuid[]))",
+        {"ids": list(canvases)},
+    )
+    rows = [dict(c) | {"record_id": rid} for rid, cs in canvases.items() for c in cs]
+    if rows:
+        db.execute(
+            "INSERT INTO canvases (canvas_id, record_id, asset_id, page, position, width, height, "
+            "duration) SELECT c->>'canvas_id', CAST(c->>'record_id' AS uuid), "
+            "CAST(c->>'asset_id' AS uuid), CAST(c->>'page' AS integer), "
+            "CAST(c->>'position' AS integer), CAST(c->>'width' AS integer), "
+            "CAST(c->>'height' AS integer), CAST(c->>'duration' AS double precision) "
+            "FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS c "
+            "ON CONFLICT (canvas_id) DO UPDATE SET record_id = EXCLUDED.record_id, "
+            "asset_id = EXCLUDED.asset_id, page = EXCLUDED.page, position = EXCLUDED.position, "
+            "width = EXCLUDED.width, height = EXCLUDED.height, duration = EXCLUDED.duration",
+            {"rows": json.dumps(rows)},
+        )

@@ -101,6 +101,8 @@ def test_publish_then_withdraw_within_5_seconds(platform):
     assert f"{platform.settings.public_url.rstrip('/')}/iiif/presentation/3/collections/unesco" in {
         p["id"] for p in doc["partOf"]
     }
+    shown = {m["label"]["en"][0]: m["value"]["vi"][0] for m in doc["metadata"]}
+    assert shown["Rank"].startswith("Di tích cấp thành phố"), shown  # catalogue vocabulary
     published = platform.iiif_outbox("iiif.manifest_published")
     assert any(e["data"]["record_id"] == record_id for e in published)
 
