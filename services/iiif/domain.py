@@ -11,10 +11,11 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from iiif.annotations import pages_of_canvas
 from iiif.presentation import (
     BodySpec,
     CanvasSpec,
@@ -132,9 +133,13 @@ def collections_of(doc: dict[str, Any]) -> list[str]:
     address = doc.get("address") or {}
     if address.get("district_pre2025"):
         names.append(f"district-{address['district_pre2025']}")
-    commune = (address.get("commune_current") or {}).get("vi")
-    if commune and fold(commune):
-        names.append(f"commune-{fold(commune)}")
+    commune = address.get("commune_current") or {}
+    if isinstance(commune, dict):  # a term reference {"code", "vi", "en"} (ADR 043)
+        slug = str(commune.get("code") or "").replace("_", "-") or fold(
+            str(commune.get("vi") or "")
+        )
+        if slug:
+            names.append(f"commune-{slug}")
     unesco = doc.get("unesco") or {}
     if unesco.get("list"):
         names += ["unesco", f"unesco-{unesco['list']}"]
@@ -171,7 +176,8 @@ def collection_label(
             "vi": f"{term.get('vi', code)} (quận/huyện trước 2025)",
             "en": f"{term.get('en', term.get('vi', code))} (district before 2025)",
         }
-    shown = (commune_names or {}).get(code, code)
+    term = labels.get(("commune_current", code.replace("-", "_")))
+    shown = (term or {}).get("vi") or (commune_names or {}).get(code, code)
     return {"vi": f"{shown} (xã/phường từ 2025)", "en": f"{shown} (commune since 2025)"}
 
 
@@ -629,7 +635,9 @@ def manifest_spec(inputs: Inputs, probe_of: Probe) -> tuple[ManifestSpec, list[d
                     "duration": c.duration,
                 }
             )
-        canvases.extend(own)
+        canvases.extend(
+            replace(c, annotations=pages_of_canvas(inputs.annotation_pages, c.id)) for c in own
+        )
     thumbnail = next((t for t in (_thumb(base, a) for a in inputs.assets) if t is not None), None)
     location = doc.get("location")
     place = None

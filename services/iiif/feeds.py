@@ -30,6 +30,7 @@ SCHEMES = (
     "material",
     "period",
     "script",
+    "commune_current",
 )
 SYSTEM = {"kind": "user", "id": "system", "name": "iiif", "roles": ["admin"], "scopes": []}
 
@@ -147,6 +148,7 @@ def _codes(doc: dict[str, Any]) -> set[tuple[str, str]]:
         ("district", address.get("district_pre2025")),
         ("province", address.get("province_pre2025")),
         ("province", address.get("province_current")),
+        ("commune_current", (address.get("commune_current") or {}).get("code")),
         ("period", (doc.get("museum_object") or {}).get("period")),
     }
     found |= {("period", p) for p in doc.get("periods") or []}
