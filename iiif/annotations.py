@@ -9,6 +9,7 @@ an annotation and when.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
@@ -30,8 +31,10 @@ __all__ = [
     "Target",
     "annotation_collection",
     "annotation_page",
+    "canvas_key",
     "check_group_name",
     "check_inside",
+    "pages_of_canvas",
     "parse_annotation",
     "parse_target",
     "parse_transcription",
@@ -150,6 +153,17 @@ def check_group_name(name: Any) -> str:
     if not isinstance(name, str) or not _GROUP.match(name):
         raise AnnotationError("group", "a group name is 2-64 of a-z, 0-9, - and _")
     return name
+
+
+def canvas_key(canvas_id: str) -> str:
+    """The name of a canvas's annotation container in URLs (short, stable, any URL scheme)."""
+    return hashlib.sha256(canvas_id.encode("utf-8")).hexdigest()[:20]
+
+
+def pages_of_canvas(pages: Sequence[str], canvas_id: str) -> tuple[str, ...]:
+    """The annotation page URLs (of ``pages``) that belong to the container of ``canvas_id``."""
+    marker = f"/canvases/{canvas_key(canvas_id)}?"
+    return tuple(p for p in pages if marker in p)
 
 
 # targets -----------------------------------------------------------------------------------

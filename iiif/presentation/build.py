@@ -100,6 +100,10 @@ def _canvas(spec: CanvasSpec) -> p3.Canvas:
         )
     )
     canvas.add_item(page)
+    if spec.annotations:
+        canvas.annotations = [
+            p3.AnnotationPageRef(id=a, type="AnnotationPage") for a in spec.annotations
+        ]
     return canvas
 
 

@@ -41,6 +41,7 @@ class CanvasSpec:
     height: int | None = None
     duration: float | None = None
     thumbnail: BodySpec | None = None
+    annotations: tuple[str, ...] = ()  # AnnotationPage URLs about this canvas
 
     def __post_init__(self) -> None:
         if (self.width is None) != (self.height is None):

@@ -31,6 +31,8 @@ from shared.errors import (
 from shared.events import make_event
 from shared.rpc import rpc
 
+canvas_key = model.canvas_key
+
 PRODUCER = "iiif"
 WRITERS = frozenset({RESEARCHER, CATALOGUER, REVIEWER, ADMIN})
 PAGE_SIZE = 100
@@ -39,11 +41,6 @@ _GROUP_LABEL_CHARS = 200
 
 
 # URLs ------------------------------------------------------------------------------------------
-
-
-def canvas_key(canvas_id: str) -> str:
-    """The name of a canvas's container in URLs (short, stable, any canvas URL scheme)."""
-    return hashlib.sha256(canvas_id.encode("utf-8")).hexdigest()[:20]
 
 
 def annotation_url(base: str, annotation_id: str) -> str:
