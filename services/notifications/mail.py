@@ -87,9 +87,9 @@ def message(
     msg["Subject"] = subject
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = make_msgid(domain="disan")
-    msg["Content-Language"] = language
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(body, charset="utf-8")
+    msg["Content-Language"] = language  # after set_content, which resets Content-* headers
     return msg
 
 

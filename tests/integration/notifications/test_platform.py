@@ -1,0 +1,288 @@
+"""The notifications service with the real access, catalogue and gateway services, over HTTP:
+review e-mail in Vietnamese, the journal of a record, the LGSP feed, the webhook routes and
+who may call them."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from nameko.containers import ServiceContainer
+
+from services.gateway.service import GatewayService
+from services.notifications import domain
+from shared.runner import nameko_config
+from tests.conftest import free_port
+from tests.integration.catalogue.conftest import record_body, start_catalogue_platform
+from tests.integration.notifications.conftest import (
+    SECRET,
+    body,
+    start_notifications,
+    subject,
+    wait_until,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def platform(settings, smtp):
+    """Access, catalogue, notifications and a gateway that talks to all three."""
+    catalogue, stop_catalogue = start_catalogue_platform(settings)
+    notifications, stop_notifications = start_notifications(
+        settings,
+        smtp_port=smtp.port,
+        config={"DISAN_ACCESS_SERVICE": catalogue.access_name},
+    )
+    name = f"g{uuid.uuid4().hex[:10]}_gateway"
+    gateway_cls = type("NotifyGateway", (GatewayService,), {"name": name})
+    config = nameko_config(catalogue.settings, name)
+    port = free_port()
+    config |= {
+        "DISAN_OPS_PORT": 0,
+        "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
+        "DISAN_ACCESS_SERVICE": catalogue.access_name,
+        "DISAN_CATALOGUE_SERVICE": catalogue.catalogue_name,
+        "DISAN_NOTIFICATIONS_SERVICE": notifications.name,
+    }
+    gateway = ServiceContainer(gateway_cls, config)
+    gateway.start()
+    catalogue.base = f"http://127.0.0.1:{port}"
+    catalogue.notifications = notifications  # type: ignore[attr-defined]
+    wait_until(lambda: catalogue.request("GET", "/healthz").ok, timeout=20)
+    yield catalogue
+    gateway.stop()
+    stop_notifications()
+    stop_catalogue()
+
+
+def test_a_reviewer_gets_the_review_request_by_email_in_vietnamese(platform, smtp):
+    reviewer = platform.token_for("reviewer")
+    address = f"reviewer-{uuid.uuid4().hex[:6]}@haiphong.example.vn"
+    answer = platform.request(
+        "PUT", "/api/v1/notifications/preferences", token=reviewer, json={"email": address}
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["language"] == "vi"
+    english = f"admin-{uuid.uuid4().hex[:6]}@haiphong.example.vn"
+    answer = platform.request(
+        "PUT",
+        "/api/v1/notifications/preferences",
+        token=platform.token_for("admin"),
+        json={"email": english, "language": "en"},
+    )
+    assert answer.status_code == 200, answer.text
+    record = platform.create(record_body(title={"vi": "Đình Hàng Kênh", "en": "Hang Kenh"}))
+    assert platform.move(record["id"], "submit", "cataloguer").status_code == 200
+    (mail,) = wait_until(lambda: smtp.to(address), timeout=20)
+    assert subject(mail).startswith("[Disan] Hồ sơ chờ duyệt: Đình Hàng Kênh")
+    text = body(mail)
+    assert "đang chờ anh/chị xem xét" in text and record["inventory_number"] in text
+    assert f"/records/{record['id']}" in text
+    assert mail["Content-Language"] == "vi"
+    (other,) = wait_until(lambda: smtp.to(english), timeout=20)
+    assert subject(other).startswith("[Disan] Record awaiting review: Hang Kenh")
+
+
+def test_bad_preferences_are_refused(platform):
+    token = platform.token_for("cataloguer")
+    for payload in ({"email": "not-an-address"}, {"email": "a@b.vn", "language": "fr"}):
+        answer = platform.request(
+            "PUT", "/api/v1/notifications/preferences", token=token, json=payload
+        )
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"]["code"] == "validation_failed"
+
+
+def test_the_journal_tells_everything_that_happened_to_a_record_in_order(platform):
+    record = platform.create(record_body())
+    rid = record["id"]
+    assert platform.move(rid, "submit", "cataloguer").status_code == 200
+    assert platform.move(rid, "reject", "reviewer", "thiếu nguồn").status_code == 200
+    platform.publish(rid)
+    expected = [
+        ("catalogue.record_created", "draft"),
+        ("catalogue.record_updated", "in_review"),
+        ("catalogue.record_updated", "draft"),
+        ("catalogue.record_updated", "in_review"),
+        ("catalogue.record_published", "published"),
+    ]
+
+    def history() -> list:
+        answer = platform.request(
+            "GET", f"/api/v1/journal/records/{rid}", token=platform.token_for("reviewer")
+        )
+        assert answer.status_code == 200, answer.text
+        items = answer.json()["items"]
+        return items if len(items) >= len(expected) else []
+
+    items = wait_until(history, timeout=20)
+    assert [(i["type"], i["data"]["state"]) for i in items] == expected
+    assert [i["seq"] for i in items] == sorted(i["seq"] for i in items)
+    assert all(i["record_id"] == rid for i in items)
+    assert items[0]["actor"].startswith("user:")
+    by_type = platform.request(
+        "GET",
+        "/api/v1/journal",
+        token=platform.token_for("admin"),
+        params={"type": "catalogue.record_published", "record_id": rid},
+    ).json()["items"]
+    assert [i["event_id"] for i in by_type] == [items[-1]["event_id"]]
+    paged = platform.request(
+        "GET",
+        f"/api/v1/journal/records/{rid}",
+        token=platform.token_for("admin"),
+        params={"limit": 2},
+    ).json()
+    assert len(paged["items"]) == 2 and paged["next"]
+    rest = platform.request(
+        "GET",
+        f"/api/v1/journal/records/{rid}",
+        token=platform.token_for("admin"),
+        params={"cursor": paged["next"]},
+    ).json()["items"]
+    assert [i["seq"] for i in paged["items"] + rest] == [i["seq"] for i in items]
+
+
+def test_the_lgsp_feed_pages_published_changes_and_hides_drafts(platform):
+    key = platform.new_key(name="LGSP Hải Phòng", roles=["partner"])["key"]
+    since = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    draft = platform.create(record_body())
+    published = [platform.publish(platform.create(record_body())["id"]) for _ in range(3)]
+    ids = {r["id"] for r in published}
+
+    def feed(**params: str) -> dict:
+        answer = platform.request("GET", "/api/v1/lgsp/records/changes", key=key, params=params)
+        assert answer.status_code == 200, answer.text
+        return answer.json()  # type: ignore[no-any-return]
+
+    wait_until(lambda: ids <= {c["record_id"] for c in feed(since=since)["items"]}, timeout=20)
+    seen: list[dict] = []
+    page = feed(since=since, limit="2")
+    while True:
+        seen += page["items"]
+        if not page["has_more"]:
+            break
+        page = feed(cursor=page["cursor"], limit="2")
+    assert ids <= {c["record_id"] for c in seen}
+    assert draft["id"] not in {c["record_id"] for c in seen}
+    change = next(c for c in seen if c["record_id"] == published[0]["id"])
+    assert change["change"] == "published" and change["title"]["vi"]
+    assert change["href"].endswith(f"/api/v1/records/{published[0]['id']}")
+    assert [c["change_id"] for c in seen] == sorted(c["change_id"] for c in seen)
+    # the last cursor asks again later without repeats
+    assert feed(cursor=page["cursor"])["items"] == []
+    bad = platform.request(
+        "GET", "/api/v1/lgsp/records/changes", key=key, params={"since": "yesterday"}
+    )
+    assert bad.status_code == 422 and "ISO 8601" in bad.json()["error"]["message"]
+    assert platform.request("GET", "/api/v1/lgsp/records/changes", key=key).status_code == 422
+
+
+def test_a_partner_manages_webhooks_over_http(platform, receiver):
+    key = platform.new_key(name="Bảo tàng Hải Phòng", roles=["partner"])["key"]
+    created = platform.request(
+        "POST",
+        "/api/v1/webhooks",
+        key=key,
+        json={
+            "url": receiver.url("/museum"),
+            "events": ["catalogue.record_published"],
+            "secret": SECRET,
+            "filters": {"heritage_class": ["museum_object", "tangible_site"]},
+        },
+    )
+    assert created.status_code == 201, created.text
+    sub = created.json()["id"]
+    assert "secret" not in created.json()
+    assert created.headers["Location"] == f"/api/v1/webhooks/{sub}"
+    listed = platform.request("GET", "/api/v1/webhooks", key=key).json()["items"]
+    assert [s["id"] for s in listed] == [sub]
+    test = platform.request("POST", f"/api/v1/webhooks/{sub}/test", key=key)
+    assert test.status_code == 202, test.text
+    hit = wait_until(lambda: receiver.at("/museum"), timeout=20)[0]
+    assert hit.envelope["type"] == "notifications.test"
+    assert domain.verify(SECRET, hit.headers["X-Disan-Signature"], hit.body, int(time.time()))
+    platform.publish(platform.create(record_body())["id"])
+    published = wait_until(
+        lambda: [h for h in receiver.at("/museum") if h.envelope["type"] != "notifications.test"],
+        timeout=20,
+    )
+    assert published[0].envelope["type"] == "catalogue.record_published"
+    history = platform.request("GET", f"/api/v1/webhooks/{sub}/deliveries", key=key).json()
+    assert {d["status"] for d in history["items"]} == {"delivered"}
+    one = platform.request(
+        "GET", f"/api/v1/webhooks/{sub}/deliveries/{history['items'][0]['id']}", key=key
+    ).json()
+    assert one["attempt_log"][0]["status"] == 200
+    paused = platform.request("POST", f"/api/v1/webhooks/{sub}/pause", key=key).json()
+    assert paused["state"] == "paused"
+    assert platform.request("POST", f"/api/v1/webhooks/{sub}/resume", key=key).ok
+    # another partner sees nothing of it
+    other = platform.new_key(name="Đối tác khác", roles=["partner"])["key"]
+    assert platform.request("GET", f"/api/v1/webhooks/{sub}", key=other).status_code == 404
+    assert platform.request("DELETE", f"/api/v1/webhooks/{sub}", key=other).status_code == 404
+    assert platform.request("DELETE", f"/api/v1/webhooks/{sub}", key=key).status_code == 200
+    assert platform.request("GET", f"/api/v1/webhooks/{sub}", key=key).status_code == 404
+
+
+def test_webhook_creation_refuses_bad_input_with_the_reason(platform):
+    key = platform.new_key(name="Đối tác", roles=["partner"])["key"]
+    for payload, status in (
+        ({"url": "http://10.0.0.5/x", "events": ["catalogue.*"], "secret": SECRET}, 422),
+        ({"url": "https://example.vn/x", "events": "catalogue.*", "secret": SECRET}, 422),
+        ({"url": "https://example.vn/x", "events": ["catalogue.*"], "secret": "x"}, 422),
+    ):
+        answer = platform.request("POST", "/api/v1/webhooks", key=key, json=payload)
+        assert answer.status_code == status, answer.text
+        assert answer.json()["error"]["message"]
+    answer = platform.request(
+        "POST", "/api/v1/webhooks", key=key, data=b"{", headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code == 400
+
+
+ROUTES = [
+    ("POST", "/api/v1/webhooks", ("partner",)),
+    ("GET", "/api/v1/webhooks", ("partner",)),
+    ("GET", "/api/v1/webhooks/{id}", ("partner",)),
+    ("DELETE", "/api/v1/webhooks/{id}", ("partner",)),
+    ("POST", "/api/v1/webhooks/{id}/pause", ("partner",)),
+    ("POST", "/api/v1/webhooks/{id}/resume", ("partner",)),
+    ("POST", "/api/v1/webhooks/{id}/test", ("partner",)),
+    ("GET", "/api/v1/webhooks/{id}/deliveries", ("partner",)),
+    ("GET", "/api/v1/webhooks/{id}/deliveries/{id}", ("partner",)),
+    ("POST", "/api/v1/webhooks/{id}/deliveries/{id}/redeliver", ("partner",)),
+    ("GET", "/api/v1/journal", ("cataloguer", "reviewer")),
+    ("GET", "/api/v1/journal/records/{id}", ("cataloguer", "reviewer")),
+    ("GET", "/api/v1/lgsp/records/changes", ("partner",)),
+    ("GET", "/api/v1/notifications/preferences", ("cataloguer", "reviewer")),
+    ("PUT", "/api/v1/notifications/preferences", ("cataloguer", "reviewer")),
+]
+
+
+@pytest.mark.parametrize("method, path, admitted", ROUTES)
+def test_every_notifications_route_refuses_outsiders(platform, method, path, admitted):
+    concrete = path.replace("{id}", str(uuid.uuid4()))
+    kwargs = {"json": {}} if method in ("POST", "PUT") else {}
+    anonymous = platform.request(method, concrete, **kwargs)
+    assert anonymous.status_code == 401, anonymous.text
+    for role in ("cataloguer", "reviewer", "researcher", "partner"):
+        if role in admitted:
+            continue
+        answer = platform.request(method, concrete, token=platform.token_for(role), **kwargs)
+        assert answer.status_code == 403, f"{method} {path} as {role}: {answer.status_code}"
+    if "partner" not in admitted:
+        key = platform.new_key(name="outsider", roles=["partner"])["key"]
+        assert platform.request(method, concrete, key=key, **kwargs).status_code == 403
+
+
+def test_the_openapi_document_describes_the_lgsp_feed_with_examples(platform):
+    doc = platform.request("GET", "/api/v1/openapi.json").json()
+    op = doc["paths"]["/api/v1/lgsp/records/changes"]["get"]
+    assert op["x-required-roles"] == ["partner"]
+    assert {p["name"] for p in op["parameters"]} == {"since", "cursor", "limit"}
+    assert all("example" in p for p in op["parameters"])
+    assert doc["paths"]["/api/v1/webhooks"]["post"]["responses"]["201"]
