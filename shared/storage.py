@@ -7,12 +7,13 @@ the digest is checked against the caller's expectation before the object is made
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import IO, Any
 
 import urllib3
@@ -27,6 +28,14 @@ log = logging.getLogger(__name__)
 
 PART_SIZE = 16 * 1024 * 1024
 SHA_META = "sha256"
+CHECKSUM_HEADER = "x-amz-checksum-sha256"  # S3's own SHA-256 of an object, base64
+_CHECKSUM_MODE = {"x-amz-checksum-mode": "ENABLED"}
+MAX_COPY_BYTES = 5 * 1024**3  # one CopyObject; larger copies are multipart (composite checksums)
+
+
+def checksum_b64(sha256_hex: str) -> str:
+    """A hexadecimal SHA-256 as S3 writes it in ``x-amz-checksum-sha256`` (base64)."""
+    return base64.b64encode(bytes.fromhex(sha256_hex)).decode("ascii")
 
 
 class StorageError(Exception):
@@ -55,6 +64,36 @@ class StoredObject:
     sha256: str | None
     etag: str | None = None
     content_type: str | None = None
+    checksum_sha256: str | None = None  # S3's checksum of the object (base64), when it has one
+
+
+@dataclass(frozen=True)
+class ListedObject:
+    key: str
+    size: int
+    last_modified: datetime | None
+
+
+@dataclass(frozen=True)
+class ReadBack:
+    """What re-reading a whole object found: the SHA-256 of the bytes read, and the digests
+    stored with it (S3's checksum, base64, and our ``sha256`` metadata, hex)."""
+
+    sha256: str
+    size: int
+    s3_checksum: str | None
+    metadata_sha256: str | None
+
+    def problems(self, expected_sha256: str) -> list[str]:
+        """Every way the object disagrees with ``expected_sha256`` (empty when it is intact)."""
+        found = []
+        if self.sha256 != expected_sha256:
+            found.append(f"the bytes hash to {self.sha256}")
+        if self.s3_checksum is not None and self.s3_checksum != checksum_b64(expected_sha256):
+            found.append(f"S3's checksum is {self.s3_checksum}")
+        if self.metadata_sha256 is not None and self.metadata_sha256 != expected_sha256:
+            found.append(f"the sha256 metadata is {self.metadata_sha256}")
+        return found
 
 
 class _HashingReader:
@@ -160,18 +199,10 @@ class ObjectStore:
             try:
                 if actual != expected_sha256.lower():
                     raise ChecksumMismatch(expected_sha256.lower(), actual)
-                meta = dict(metadata or {}) | {SHA_META: actual}
-                result = self._call(
-                    "copy_object",
-                    self.client.copy_object,
-                    bucket,
-                    key,
-                    CopySource(bucket, target),
-                    metadata=meta,
-                    metadata_directive="REPLACE",
-                )
+                sealed = self.seal(bucket, target, key, actual, metadata)
             finally:
                 self.delete(bucket, target)
+            return sealed
         return StoredObject(bucket, key, reader.size, actual, result.etag, content_type)
 
     def put_bytes(
@@ -180,10 +211,74 @@ class ObjectStore:
         return self.put_stream(bucket, key, io.BytesIO(data), len(data), content_type)
 
     def stat(self, bucket: str, key: str) -> StoredObject:
-        st = self._call("stat_object", self.client.stat_object, bucket, key)
+        st = self._call(
+            "stat_object", self.client.stat_object, bucket, key, extra_headers=_CHECKSUM_MODE
+        )
         meta = {k.lower(): v for k, v in (st.metadata or {}).items()}
         sha = meta.get(f"x-amz-meta-{SHA_META}")
-        return StoredObject(bucket, key, int(st.size or 0), sha, st.etag, st.content_type)
+        return StoredObject(
+            bucket, key, int(st.size or 0), sha, st.etag, st.content_type, meta.get(CHECKSUM_HEADER)
+        )
+
+    def seal(
+        self,
+        bucket: str,
+        source_key: str,
+        key: str,
+        sha256: str,
+        metadata: dict[str, str] | None = None,
+    ) -> StoredObject:
+        """Put an uploaded object in its final place (``key``, or where it is) with its SHA-256
+        stored as metadata and as S3's own checksum, then compare the two.
+
+        A streamed upload learns its digest only at the end, and a multipart upload cannot carry
+        a whole-object SHA-256, so the checksum is asked for (``x-amz-checksum-algorithm``) on
+        the server-side copy: S3 hashes the bytes it holds and the result must equal the digest
+        computed while they were sent (``ChecksumMismatch`` otherwise; the copy is removed).
+        """
+        source = self.stat(bucket, source_key)
+        meta = dict(metadata or {}) | {SHA_META: sha256}
+        if source.content_type:
+            meta["Content-Type"] = source.content_type  # REPLACE would drop it
+        if source.size <= MAX_COPY_BYTES:
+            meta["x-amz-checksum-algorithm"] = "SHA256"
+        self._call(
+            "copy_object",
+            self.client.copy_object,
+            bucket,
+            key,
+            CopySource(bucket, source_key),
+            metadata=meta,
+            metadata_directive="REPLACE",
+        )
+        stored = self.stat(bucket, key)
+        expected = checksum_b64(sha256)
+        if stored.checksum_sha256 is not None and stored.checksum_sha256 != expected:
+            if key != source_key:
+                self.delete(bucket, key)
+            raise ChecksumMismatch(sha256, f"S3 checksum {stored.checksum_sha256}")
+        if stored.checksum_sha256 is None:
+            log.warning("S3 stored no SHA-256 checksum for %s/%s", bucket, key)
+        return stored
+
+    def read_back(self, bucket: str, key: str, chunk: int = 1024 * 1024) -> ReadBack:
+        """Re-read a whole object, hashing it, with the digests stored beside it (fixity)."""
+        response = self._call(
+            "get_object", self.client.get_object, bucket, key, request_headers=_CHECKSUM_MODE
+        )
+        digest, size = hashlib.sha256(), 0
+        try:
+            headers = {k.lower(): v for k, v in response.headers.items()}
+            for part in response.stream(chunk):
+                digest.update(part)
+                size += len(part)
+        finally:
+            response.close()
+            response.release_conn()
+        checksum = headers.get(CHECKSUM_HEADER)
+        if checksum is not None and "-" in checksum:
+            checksum = None  # a composite (multipart) checksum is not the object's SHA-256
+        return ReadBack(digest.hexdigest(), size, checksum, headers.get(f"x-amz-meta-{SHA_META}"))
 
     def exists(self, bucket: str, key: str) -> bool:
         try:
@@ -226,6 +321,14 @@ class ObjectStore:
             "list_objects", self.client.list_objects, bucket, prefix=prefix, recursive=True
         )
         return [str(o.object_name) for o in objects]
+
+    def list_objects(self, bucket: str, prefix: str = "") -> Iterator[ListedObject]:
+        """Every object under ``prefix`` with its size and time of writing, page by page."""
+        objects = self._call(
+            "list_objects", self.client.list_objects, bucket, prefix=prefix, recursive=True
+        )
+        for o in objects:
+            yield ListedObject(str(o.object_name), int(o.size or 0), o.last_modified)
 
     def presigned_put(self, bucket: str, key: str, expires: timedelta) -> str:
         return str(
