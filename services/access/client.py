@@ -21,6 +21,7 @@ from nameko.exceptions import RemoteError
 from nameko.standalone.rpc import ServiceRpcProxy
 
 from services.access import domain
+from services.access.domain import AccessUnavailable
 from shared.auth import (
     TokenError,
     TtlCache,
@@ -33,9 +34,7 @@ from shared.config import Settings
 
 log = logging.getLogger(__name__)
 
-
-class AccessUnavailable(Exception):
-    """The access service or the session store did not answer: fail closed."""
+__all__ = ["AccessClient", "AccessUnavailable"]
 
 
 class AccessClient:

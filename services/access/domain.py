@@ -40,6 +40,10 @@ class AccessError(Exception):
     """Base of the access service's own errors (bad usernames, passwords, keys)."""
 
 
+class AccessUnavailable(Exception):
+    """The access service or the session store did not answer: fail closed."""
+
+
 class InvalidUsername(AccessError):
     pass
 

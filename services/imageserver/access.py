@@ -19,8 +19,10 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from iiif.auth import probe_service
-from services.access.client import AccessUnavailable  # no decision possible: answer 503
-from services.access.domain import IIIF_SESSION_COOKIE
+
+# AccessUnavailable (no decision possible) is a 503; the client itself (nameko, Redis) is
+# imported only by the worker that uses it, not by every importer of this module
+from services.access.domain import IIIF_SESSION_COOKIE, AccessUnavailable
 
 __all__ = [
     "SESSION_COOKIE",
