@@ -93,7 +93,7 @@ class PresentationRoutes:
         cache = PUBLIC_CACHE if found["public"] else PRIVATE_CACHE
         return iiif_document(request, found, PRESENTATION_TYPE, cache)
 
-    @api("OPTIONS", MANIFEST, summary="CORS preflight", tags=TAGS, headers=CORS, auth=False)
+    @api("OPTIONS", MANIFEST, summary="CORS preflight", tags=TAGS, headers=CORS)
     def iiif_manifest_options(self, request: Request, record_id: str) -> Any:
         return preflight()
 
@@ -109,7 +109,7 @@ class PresentationRoutes:
         found = self.iiif.call("get_collection", name)
         return iiif_document(request, found, PRESENTATION_TYPE)
 
-    @api("OPTIONS", COLLECTION, summary="CORS preflight", tags=TAGS, headers=CORS, auth=False)
+    @api("OPTIONS", COLLECTION, summary="CORS preflight", tags=TAGS, headers=CORS)
     def iiif_collection_options(self, request: Request, name: str) -> Any:
         return preflight()
 
@@ -125,7 +125,7 @@ class PresentationRoutes:
         found = self.iiif.call("get_collection", name, page)
         return iiif_document(request, found, PRESENTATION_TYPE)
 
-    @api("OPTIONS", COLLECTION_PAGE, summary="CORS preflight", tags=TAGS, headers=CORS, auth=False)
+    @api("OPTIONS", COLLECTION_PAGE, summary="CORS preflight", tags=TAGS, headers=CORS)
     def iiif_collection_page_options(self, request: Request, name: str, page: int) -> Any:
         return preflight()
 
@@ -141,7 +141,7 @@ class PresentationRoutes:
         found = self.iiif.call("get_changes")
         return iiif_document(request, found, DISCOVERY_TYPE, "public, max-age=5")
 
-    @api("OPTIONS", CHANGES, summary="CORS preflight", tags=TAGS, headers=CORS, auth=False)
+    @api("OPTIONS", CHANGES, summary="CORS preflight", tags=TAGS, headers=CORS)
     def iiif_changes_options(self, request: Request) -> Any:
         return preflight()
 
@@ -157,7 +157,7 @@ class PresentationRoutes:
         found = self.iiif.call("get_changes", page)
         return iiif_document(request, found, DISCOVERY_TYPE, "public, max-age=5")
 
-    @api("OPTIONS", CHANGES_PAGE, summary="CORS preflight", tags=TAGS, headers=CORS, auth=False)
+    @api("OPTIONS", CHANGES_PAGE, summary="CORS preflight", tags=TAGS, headers=CORS)
     def iiif_changes_page_options(self, request: Request, page: int) -> Any:
         return preflight()
 
