@@ -282,6 +282,22 @@ def test_outsiders_cannot_write(iiif, record):
     )
     assert by_key.status_code == 403
     assert count_rows(iiif) == before
+    public = post(
+        iiif, record_id, comment(canvas, visibility="public"), iiif.token_for("researcher")
+    )
+    url = path_of(public.json()["id"])
+    edit = {
+        "data": json.dumps(comment(canvas, "x")),
+        "headers": {"Content-Type": ANNO_TYPE, "If-Match": '"1"'},
+    }
+    assert iiif.request("PUT", url, **edit).status_code == 401
+    assert iiif.request("PUT", url, token=iiif.token_for("partner"), **edit).status_code == 403
+    assert iiif.request("DELETE", url, headers={"If-Match": '"1"'}).status_code == 401
+    assert iiif.request("GET", url).json()["body"]["value"] == "Bia đá thời Lê"
+    transcription = container_path(record_id, canvas) + "/transcription"
+    lines = {"lines": [{"xywh": "1,1,10,10", "text": "一"}]}
+    assert iiif.request("POST", transcription, json=lines).status_code == 401
+    assert iiif.request("GET", "/api/v1/annotation-groups").status_code == 401
 
 
 # bad input ---------------------------------------------------------------------------------------
