@@ -170,15 +170,13 @@ class PolicyAccess:
         return (probe_service(self.probe_base_url, asset_id),)
 
     def cached(self, asset_id: str, credentials: Credentials) -> Decision | None:
-        key = (asset_id, _credential_key(credentials))
-        with self._lock:
-            entry = self._decisions.get(key) or self._decisions.get((asset_id, "*"))
-            if entry is None:
-                return None
-            if entry[0] <= time.monotonic():
-                self._decisions.pop(key, None)
-                return None
-            return entry[1]
+        now = time.monotonic()
+        entry = self._decisions.get((asset_id, "*"))  # public: no credential to look at
+        if entry is None or entry[0] <= now:
+            entry = self._decisions.get((asset_id, _credential_key(credentials)))
+        if entry is None or entry[0] <= now:
+            return None  # expired entries are replaced by the next check
+        return entry[1]
 
     def check(self, asset_id: str, credentials: Credentials) -> Decision:
         decision = self.cached(asset_id, credentials)
