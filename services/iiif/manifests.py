@@ -170,6 +170,7 @@ def refresh(db: DbSession, base: str, record_id: str, correlation_id: str | None
         if old is None:
             return "absent"
         repo.delete_manifest(db, record_id)
+        repo.queue_mirror(db, [record_id])
         acts = [("Delete", url, "Manifest")]
         acts += [
             ("Update", domain.collection_url(base, c), "Collection") for c in old["collections"]
@@ -186,16 +187,26 @@ def refresh(db: DbSession, base: str, record_id: str, correlation_id: str | None
         )
         return "deleted"
     repo.replace_canvases(db, record_id, built.canvases)
-    if old is not None and old["etag"] == built.etag and not old["stale"]:
-        return "unchanged"
-    if old is not None and old["etag"] == built.etag:
-        repo.store_manifest(db, **built.stored())
+    if _same(old, built):
         return "unchanged"
     repo.store_manifest(db, **built.stored())
+    repo.queue_mirror(db, [record_id])
+    if old is not None and old["etag"] == built.etag:  # visibility or staleness only
+        return "unchanged"
     acts = domain.activities_for_change(base, old, built)
     repo.add_activities(db, acts)
     db.publish(_published_event(base, built, old is None, correlation_id))
     return "created" if old is None else "updated"
+
+
+def _same(old: dict[str, Any] | None, built: domain.Built) -> bool:
+    """Nothing to store: same bytes, same visibility, not marked for rebuild."""
+    return (
+        old is not None
+        and old["etag"] == built.etag
+        and not old["stale"]
+        and bool(old["public"]) == built.public
+    )
 
 
 def rebuild_stale(db: DbSession, base: str, limit: int) -> int:
@@ -234,16 +245,20 @@ def rebuild_all(
             if built is None:
                 continue
             old = olds.get(record_id)
-            if old is not None and old["etag"] == built.etag and not old["stale"]:
+            if _same(old, built):
                 counts["unchanged"] = counts.get("unchanged", 0) + 1
                 continue
             changed.append(built)
+            if old is not None and old["etag"] == built.etag:
+                counts["unchanged"] = counts.get("unchanged", 0) + 1
+                continue
             acts += domain.activities_for_change(base, old, built)
             events.append(_published_event(base, built, old is None, correlation_id))
             outcome = "created" if old is None else "updated"
             counts[outcome] = counts.get(outcome, 0) + 1
         repo.store_manifests(db, [b.stored() for b in changed])
         repo.replace_canvases_many(db, {b.record_id: b.canvases for b in changed})
+        repo.queue_mirror(db, [b.record_id for b in changed])
         repo.add_activities(db, _collapse(acts))
         db.publish(*events)
     return {"outcomes": counts, "seconds": round(time.monotonic() - started, 3)}

@@ -360,7 +360,7 @@ def assets_by_record(db: DbSession, ids: list[str]) -> dict[str, list[Row]]:
 
 def manifests_by_id(db: DbSession, ids: list[str]) -> dict[str, Row]:
     rows = db.execute(
-        "SELECT record_id, etag, stale, collections, label FROM manifests "
+        "SELECT record_id, etag, stale, public, collections, label FROM manifests "
         "WHERE record_id = ANY(CAST(:ids AS uuid[]))",
         {"ids": ids},
     )
@@ -406,3 +406,32 @@ def replace_canvases_many(db: DbSession, canvases: dict[str, list[Row]]) -> None
             "width = EXCLUDED.width, height = EXCLUDED.height, duration = EXCLUDED.duration",
             {"rows": json.dumps(rows)},
         )
+
+
+# the static mirror (services/iiif/static.py) --------------------------------------------------
+
+
+def public_manifests(db: DbSession) -> list[Row]:
+    return _rows(db.execute("SELECT record_id, body FROM manifests WHERE public AND NOT stale"))
+
+
+def queue_mirror(db: DbSession, record_ids: list[str]) -> None:
+    if record_ids:
+        db.execute(
+            "INSERT INTO mirror_queue (record_id) SELECT unnest(CAST(:ids AS uuid[])) "
+            "ON CONFLICT DO NOTHING",
+            {"ids": record_ids},
+        )
+
+
+def take_mirror_queue(db: DbSession, limit: int) -> list[str]:
+    rows = db.execute(
+        "DELETE FROM mirror_queue WHERE record_id IN (SELECT record_id FROM mirror_queue "
+        "ORDER BY queued_at LIMIT :limit FOR UPDATE SKIP LOCKED) RETURNING record_id",
+        {"limit": limit},
+    )
+    return [str(r[0]) for r in rows]
+
+
+def clear_mirror_queue(db: DbSession) -> None:
+    db.execute("DELETE FROM mirror_queue")

@@ -19,6 +19,7 @@ from services.iiif import repository as repo
 from services.iiif.annotations import AnnotationRpc
 from services.iiif.feeds import CatalogueRpc, MediaRpc
 from services.iiif.search import SearchRpc
+from services.iiif.static import StaticManifests, StaticMirror
 from shared import contracts  # noqa: F401 - registers the events this service consumes
 from shared.consumer import reliable_handler
 from shared.db import Database
@@ -30,6 +31,7 @@ from shared.service import DisanService
 
 STALE_INTERVAL = 1.0
 STALE_BATCH = 200
+MIRROR_INTERVAL = 0.5
 
 
 class IiifService(AnnotationRpc, SearchRpc, DisanService):
@@ -39,6 +41,7 @@ class IiifService(AnnotationRpc, SearchRpc, DisanService):
     relay = OutboxRelay("iiif")
     catalogue = CatalogueRpc("catalogue", "catalogue service", timeout=20.0)
     media = MediaRpc("media", "media service", timeout=20.0)
+    static: StaticMirror | None = StaticManifests()  # type: ignore[assignment]
 
     @property
     def _base(self) -> str:
@@ -121,3 +124,11 @@ class IiifService(AnnotationRpc, SearchRpc, DisanService):
     @timer(interval=STALE_INTERVAL)
     def rebuild_stale(self) -> None:
         manifests.rebuild_stale(self.db, self._base, STALE_BATCH)
+
+    # public manifests as files for the nginx front (ADR 061) -----------------------------------
+    @timer(interval=MIRROR_INTERVAL)
+    def mirror_public_manifests(self) -> None:
+        if self.static is None:
+            repo.clear_mirror_queue(self.db)
+            return
+        self.static.sync(self.db)

@@ -118,6 +118,8 @@ def stack_env(p: Paths) -> dict[str, str]:
     env.setdefault("DISAN_AMQP_URI", f"amqp://guest:guest@127.0.0.1:5672/{vhost}")
     # the development stack's webhooks may target receivers on this machine (production refuses)
     env.setdefault("DISAN_WEBHOOKS_ALLOW_LOOPBACK", "true")
+    # public manifests as files the front serves (ADR 061)
+    env.setdefault("DISAN_IIIF_STATIC_DIR", str(p.home / "iiif-static"))
     return env
 
 
@@ -243,6 +245,8 @@ def write_nginx_conf(settings: Settings, p: Paths) -> None:
         else "location /iiif/image/ { default_type application/json; return 503 "
         '\'{"error": {"code": "unavailable", "message": "no image server yet"}}\'; }'
     )
+    static_dir = ((settings.extra or {}).get("iiif") or {}).get("static_dir") or ""
+    manifests = iiif_static_location(str(static_dir), "@gateway") if static_dir else ""
     conf = f"""
 worker_processes 2;
 error_log {p.nginx / "logs" / "error.log"} warn;
@@ -263,11 +267,31 @@ http {{
     server {{
         listen {host}:{http.get("front", 8000)};
         {image_location}
+        {manifests}
         location / {{ proxy_pass http://gateway; {_PROXY} }}
+        location @gateway {{ proxy_pass http://gateway; {_PROXY} }}
     }}
 }}
 """
     (p.nginx / "nginx.conf").write_text(conf, encoding="utf-8")
+
+
+def iiif_static_location(static_dir: str, fallback: str) -> str:
+    """nginx: public manifests from the iiif service's mirror (ADR 061), else ``fallback``.
+
+    Only GET/HEAD of an existing file are answered here; other methods (405) and missing files
+    (restricted, withdrawn, not yet mirrored) go to the gateway, which decides.
+    """
+    profile = "http://iiif.io/api/presentation/3/context.json"
+    return (
+        'location ~ "^/iiif/presentation/3/records/[0-9a-f-]{36}/manifest$" { '
+        f"root {static_dir}; "
+        f"default_type 'application/ld+json;profile=\"{profile}\"'; "
+        "add_header Access-Control-Allow-Origin * always; "
+        'add_header Cache-Control "public, max-age=30" always; '
+        "add_header X-Content-Type-Options nosniff always; "
+        f"try_files $uri {fallback}; error_page 405 = {fallback}; }}"
+    )
 
 
 _PROXY = (
