@@ -11,6 +11,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -70,18 +71,22 @@ def search_service(base_url: str, record_id: str) -> dict[str, Any]:
     }
 
 
+@lru_cache(maxsize=4096)
+def _fold_char(ch: str) -> str:
+    decomposed = unicodedata.normalize("NFD", ch.translate(_EXTRA))
+    base = "".join(c for c in decomposed if not unicodedata.combining(c)) or ch
+    return base.lower()[0]
+
+
 def fold(text: str) -> str:
     """Lower case without diacritics, one character per input character (hits map back).
 
     Matches PostgreSQL ``lower(unaccent(...))`` for Vietnamese; combining marks of decomposed
-    input fold to nothing, so callers fold NFC text.
+    input fold to themselves, so callers fold NFC text.
     """
-    out = []
-    for ch in text:
-        decomposed = unicodedata.normalize("NFD", ch.translate(_EXTRA))
-        base = "".join(c for c in decomposed if not unicodedata.combining(c)) or ch
-        out.append(base.lower()[0])
-    return "".join(out)
+    if text.isascii():
+        return text.lower()
+    return "".join(map(_fold_char, text))
 
 
 def check_query(raw: str | None) -> str:

@@ -156,6 +156,44 @@ def matching(
     return int(total or 0), [dict(r._mapping) for r in rows]
 
 
+def words_starting(
+    db: DbSession,
+    record_id: str,
+    prefix: str,
+    pattern: str,
+    motivation: str | None,
+    viewer: str | None,
+    admin: bool,
+    scan: int,
+    limit: int,
+) -> list[Row]:
+    """Words (lower case, with their diacritics) of readable annotations whose folded form
+    starts with ``prefix``, and how often each occurs; ``pattern`` preselects the texts."""
+    seen, more = visible_sql(viewer, admin)
+    where = (
+        f"a.record_id = CAST(:record_id AS uuid) AND {seen} AND disan_fold(a.body_text) ~ :pattern"
+    )
+    params: dict[str, Any] = more | {
+        "record_id": record_id,
+        "pattern": pattern,
+        "prefix": prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",
+        "scan": scan,
+        "limit": limit,
+    }
+    if motivation is not None:
+        where += " AND a.motivation = :motivation"
+        params["motivation"] = motivation
+    rows = db.execute(
+        "SELECT lower(w) AS word, count(*) AS n FROM "  # noqa: S608 - fixed clauses
+        f"(SELECT a.body_text FROM annotations a WHERE {where} LIMIT :scan) AS t, "
+        "regexp_split_to_table(t.body_text, '[^[:alnum:]_]+') AS w "
+        "WHERE w <> '' AND disan_fold(w) LIKE :prefix "
+        "GROUP BY lower(w) ORDER BY n DESC, word LIMIT :limit",
+        params,
+    )
+    return [dict(r._mapping) for r in rows]
+
+
 # research groups -------------------------------------------------------------------------------
 
 

@@ -152,21 +152,24 @@ def autocomplete(
         return spec.autocomplete_page(auto, service, q, [], ignored)
     prefix = words[-1]
     viewer, admin = _viewer(who)
-    _, rows = store.matching(
-        db, rid, spec.sql_patterns([prefix]), motivation, viewer, admin, MAX_SCAN, 0
-    )
-    texts = [r["body_text"] for r in rows]
-    if motivation in (None, "describing"):
-        record = repo.get_record(db, rid)
-        texts += [t for _, _, t in _metadata((record or {}).get("doc"))][:MAX_METADATA]
     counts: Counter[str] = Counter()
     forms: dict[str, Counter[str]] = {}
-    for text in texts:
-        for word in _WORD.findall(text):
-            folded = spec.fold(word)
-            if folded.startswith(prefix):
-                counts[folded] += 1
-                forms.setdefault(folded, Counter())[word.lower()] += 1
+
+    def count(word: str, n: int) -> None:
+        folded = spec.fold(word)
+        if folded.startswith(prefix):
+            counts[folded] += n
+            forms.setdefault(folded, Counter())[word] += n
+
+    for row in store.words_starting(
+        db, rid, prefix, spec.sql_patterns([prefix])[0], motivation, viewer, admin, MAX_SCAN, 50
+    ):
+        count(row["word"], int(row["n"]))
+    if motivation in (None, "describing"):
+        record = repo.get_record(db, rid)
+        for _, _, text in list(_metadata((record or {}).get("doc")))[:MAX_METADATA]:
+            for word in _WORD.findall(text):
+                count(word.lower(), 1)
     terms = [(forms[f].most_common(1)[0][0], n) for f, n in counts.most_common(MAX_TERMS)]
     return spec.autocomplete_page(auto, service, q, terms, ignored)
 
