@@ -102,9 +102,7 @@ def _document(request: Request, answer: dict[str, Any], headers: dict[str, str])
 class AnnotationRoutes:
     """``/iiif/annotations/3/…``, ``/iiif/search/2/…`` and ``/api/v1/annotation-groups…``."""
 
-    iiif_annotations: ServiceClient = ServiceRpc(  # type: ignore[assignment]
-        "iiif", "iiif service", RPC_TIMEOUT
-    )
+    iiif_annotations: ServiceClient = ServiceRpc("iiif", "iiif service", RPC_TIMEOUT)
     gate: Any
 
     # containers ------------------------------------------------------------------------------
