@@ -252,14 +252,13 @@ def rebuild_bench(settings: Any, count: int) -> dict[str, Any]:
 
 
 def get_bench(settings: Any, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    from kombu import Connection
     from nameko.containers import ServiceContainer
 
     from services.gateway.rpc import ServiceRpc
     from services.gateway.service import GatewayService
     from services.iiif import manifests
     from services.iiif.service import IiifService
-    from shared.consumer import handler_queues
+    from shared.consumer import ReliableEventHandler
     from shared.db import Database, make_engine, migrate, unit_of_work
     from shared.outbox import OutboxRelay
     from shared.runner import SERVICES, nameko_config
@@ -268,19 +267,25 @@ def get_bench(settings: Any, args: argparse.Namespace, workdir: Path) -> dict[st
     unique = "bench" + uuid.uuid4().hex[:8]
     schema = f"{unique}_iiif"
     migrate(settings.database_url, schema, SERVICES["iiif"].migrations)
+    # RPC and timers only: no event handlers (this vhost's events are other stacks' business)
+    quiet = {
+        attr: (lambda self, *args, **kwargs: None)
+        for attr in dir(IiifService)
+        if any(
+            isinstance(ep, ReliableEventHandler)
+            for ep in getattr(getattr(IiifService, attr, None), "nameko_entrypoints", ())
+        )
+    }
     iiif_cls = type(
         "BenchIiif",
         (IiifService,),
-        {"name": f"{unique}_iiif", "db": Database(schema), "relay": OutboxRelay(schema)},
+        {"name": f"{unique}_iiif", "db": Database(schema), "relay": OutboxRelay(schema)} | quiet,
     )
     gateway = type(
         "BenchGateway",
         (GatewayService,),
         {"iiif": ServiceRpc(f"{unique}_iiif", "IIIF service", timeout=10.0)},
     )
-    with Connection(settings.amqp_uri) as conn:
-        for queue in handler_queues(iiif_cls.name, iiif_cls):
-            queue.bind(conn.default_channel).declare()
     static_dir = workdir / "static"
     iiif_settings = dataclasses.replace(
         settings, extra={**settings.extra, "iiif": {"static_dir": str(static_dir)}}
@@ -337,9 +342,6 @@ def get_bench(settings: Any, args: argparse.Namespace, workdir: Path) -> dict[st
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
-        with Connection(settings.amqp_uri) as conn:
-            for queue in handler_queues(iiif_cls.name, iiif_cls):
-                conn.default_channel.queue_delete(queue.name)
 
 
 def main() -> int:

@@ -10,12 +10,16 @@ signed in without the right → 403 (ADR 060).
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
 from services.gateway.http import api
 from services.gateway.rpc import ServiceClient, ServiceRpc
+from services.imageserver.keys import DERIVATIVES_BUCKET
+from services.media import domain as media_domain
 from shared.errors import NotFound
 
 PRESENTATION_TYPE = 'application/ld+json;profile="http://iiif.io/api/presentation/3/context.json"'
@@ -34,6 +38,11 @@ COLLECTION_PAGE = "/iiif/presentation/3/collections/<name>/page/<int:page>"
 CHANGES = "/iiif/discovery/1/all-changes"
 CHANGES_PAGE = "/iiif/discovery/1/all-changes/page/<int:page>"
 ELSEWHERE = ("/iiif/presentation/3/<path:rest>", "/iiif/discovery/1/<path:rest>")
+CONTENT = "/iiif/content/<asset_id>/<path:name>"
+CONTENT_NAMES = re.compile(
+    r"^(original\.[a-z0-9]{1,8}|pages/\d{5}\.jpg|thumbnail\.jpg|poster\.jpg)$"
+)
+CONTENT_EXPIRES = timedelta(minutes=15)
 PUBLIC_CACHE = "public, max-age=30"
 PRIVATE_CACHE = "private, no-cache"
 
@@ -64,6 +73,12 @@ def iiif_document(
     return response
 
 
+def _is_uuid(value: str) -> bool:
+    return bool(
+        re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", value)
+    )
+
+
 def preflight() -> Response:
     return Response(status=204)
 
@@ -73,6 +88,8 @@ class PresentationRoutes:
 
     iiif: ServiceClient = ServiceRpc("iiif", "IIIF service", timeout=10.0)  # type: ignore[assignment]
     gate: Any
+    media: ServiceClient  # MediaRoutes
+    media_store: Any  # MediaRoutes
 
     @api(
         "GET",
@@ -160,6 +177,44 @@ class PresentationRoutes:
     @api("OPTIONS", CHANGES_PAGE, summary="CORS preflight", tags=TAGS, headers=CORS)
     def iiif_changes_page_options(self, request: Request, page: int) -> Any:
         return preflight()
+
+    @api(
+        "GET",
+        CONTENT,
+        summary="A content resource of a manifest (audio, video, 3D, PDF and its pages): "
+        "a short-lived redirect to the file",
+        tags=TAGS,
+        headers=CORS,
+        responses={
+            302: "redirect to the file",
+            401: "restricted",
+            403: "restricted",
+            404: "no such file of a published record",
+        },
+    )
+    def iiif_content(self, request: Request, asset_id: str, name: str) -> Any:
+        if not CONTENT_NAMES.match(name) or not _is_uuid(asset_id):
+            raise NotFound("no such content resource")
+        asset = self.media.call("get_asset", asset_id)
+        record_id = str(asset["record_id"])
+        self.iiif.call("get_manifest", record_id)  # published records only (404 otherwise)
+        self.gate.require_item(request, "record", record_id)
+        self.gate.require_item(request, "asset", asset_id)
+        if asset.get("deleted_at") or asset.get("status") != "ready":
+            raise NotFound("no such content resource")
+        if name.startswith("original."):
+            fmt = media_domain.FORMATS.get(str(asset.get("format")))
+            if fmt is None:
+                raise NotFound("no such content resource")
+            bucket = media_domain.MASTERS_BUCKET
+            key = media_domain.master_key(asset_id, fmt.ext, int(asset.get("version") or 1))
+        else:
+            bucket, key = DERIVATIVES_BUCKET, f"assets/{asset_id}/{name}"
+        url = self.media_store.presigned_get(bucket, key, CONTENT_EXPIRES)
+        response = Response(status=302)
+        response.headers["Location"] = url
+        response.headers["Cache-Control"] = "private, max-age=600"
+        return response
 
     @api("GET", ELSEWHERE[0], summary="Unknown IIIF Presentation path", tags=TAGS, headers=CORS)
     def iiif_presentation_unknown(self, request: Request, rest: str) -> Any:

@@ -196,3 +196,36 @@ def test_an_outsider_cannot_rebuild_manifests_over_http(platform):
     ):
         answer = platform.request(method, path)
         assert answer.status_code in (404, 405), (method, path, answer.status_code)
+
+
+def test_content_resources_redirect_to_the_file_for_published_records_only(platform):
+    record_id, canvas = platform.published_with_image(width=500, height=300)
+    asset_id = canvas.rsplit("/", 1)[1]
+    answer = platform.request(
+        "GET", f"/iiif/content/{asset_id}/thumbnail.jpg", allow_redirects=False
+    )
+    assert answer.status_code == 302, answer.text
+    assert answer.headers["Access-Control-Allow-Origin"] == "*"
+    thumbnail = platform.request("GET", f"/iiif/content/{asset_id}/thumbnail.jpg")
+    assert thumbnail.status_code == 200 and thumbnail.content[:3] == b"\xff\xd8\xff"
+    original = platform.request("GET", f"/iiif/content/{asset_id}/original.png")
+    assert original.status_code == 200 and original.content[:8] == b"\x89PNG\r\n\x1a\n"
+    for path in (
+        f"/iiif/content/{asset_id}/../../masters/x",
+        f"/iiif/content/{asset_id}/pages/1.jpg",
+        f"/iiif/content/{asset_id}/secret.txt",
+        f"/iiif/content/{uuid.uuid4()}/thumbnail.jpg",
+        "/iiif/content/not-an-id/thumbnail.jpg",
+    ):
+        refused = platform.request("GET", path, allow_redirects=False)
+        assert refused.status_code == 404, (path, refused.status_code)
+    assert platform.move(record_id, "withdraw", "reviewer", "test").status_code == 200
+    wait_until(
+        lambda: (
+            platform.request(
+                "GET", f"/iiif/content/{asset_id}/thumbnail.jpg", allow_redirects=False
+            ).status_code
+            == 404
+        ),
+        timeout=5,
+    )
