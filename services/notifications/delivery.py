@@ -24,8 +24,6 @@ from typing import Any
 
 import eventlet
 import eventlet.event
-import urllib3
-import urllib3.exceptions
 from eventlet.greenpool import GreenPool
 from nameko.extensions import DependencyProvider
 from prometheus_client import Counter, Histogram
@@ -33,6 +31,7 @@ from sqlalchemy import Engine
 
 from services.notifications import domain
 from services.notifications import repository as repo
+from services.notifications.sender import Sender
 from shared.db import Database, insert_outbox
 from shared.events import make_event
 
@@ -47,7 +46,6 @@ DELAY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 USER_AGENT = "Disan-Webhooks/1"
-MAX_ANSWER = 64 * 1024
 
 
 def resolve(target: domain.Target, allow_loopback: bool) -> list[str]:
@@ -68,77 +66,6 @@ def check_url(url: Any, settings: domain.WebhookSettings) -> domain.Target:
 
 def body_of(envelope: dict[str, Any]) -> bytes:
     return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-class Sender:
-    """Keep-alive HTTP(S) connections per checked address; one request = one POST."""
-
-    def __init__(self, settings: domain.WebhookSettings) -> None:
-        self.settings = settings
-        self.pools: dict[tuple[str, str, str, int, str], urllib3.HTTPConnectionPool] = {}
-
-    def _pool(self, owner: str, target: domain.Target, address: str) -> urllib3.HTTPConnectionPool:
-        key = (owner, target.scheme, address, target.port, target.host)
-        pool = self.pools.get(key)
-        if pool is None:
-            timeout = urllib3.Timeout(
-                connect=self.settings.connect_timeout_seconds, read=self.settings.timeout_seconds
-            )
-            common: dict[str, Any] = {
-                "maxsize": self.settings.per_subscription,
-                "block": False,
-                "timeout": timeout,
-                "retries": False,
-            }
-            if target.scheme == "https":
-                pool = urllib3.HTTPSConnectionPool(
-                    address,
-                    target.port,
-                    server_hostname=target.host,
-                    assert_hostname=target.host,
-                    cert_reqs="CERT_REQUIRED",
-                    **common,
-                )
-            else:
-                pool = urllib3.HTTPConnectionPool(address, target.port, **common)
-            self.pools[key] = pool
-        return pool
-
-    def post(
-        self,
-        owner: str,
-        target: domain.Target,
-        address: str,
-        body: bytes,
-        headers: dict[str, str],
-    ) -> int:
-        """POST ``body``; the answer's status. ``owner`` (the subscription) has its own
-        connections, so one receiver's slow answers never hold another's."""
-        pool = self._pool(owner, target, address)
-        host = target.host if target.port in (80, 443) else f"{target.host}:{target.port}"
-        response = pool.urlopen(
-            "POST",
-            target.path,
-            body=body,
-            headers=headers | {"Host": host},
-            redirect=False,
-            retries=False,
-            preload_content=False,
-            assert_same_host=False,
-        )
-        try:
-            response.read(MAX_ANSWER, decode_content=False)
-        finally:
-            if response.length_remaining in (0, None):
-                response.release_conn()
-            else:  # a receiver sending more than we read: drop the connection
-                response.close()
-        return int(response.status)
-
-    def close(self) -> None:
-        for pool in self.pools.values():
-            pool.close()
-        self.pools.clear()
 
 
 def attempt(
@@ -170,7 +97,7 @@ def attempt(
             )
     except domain.Refused as exc:
         error = f"refused: {exc}"
-    except (eventlet.Timeout, urllib3.exceptions.TimeoutError):
+    except (eventlet.Timeout, TimeoutError):
         error = "timed out"
     except Exception as exc:  # noqa: BLE001 - any network failure is a failed attempt
         error = f"{type(exc).__name__}: {exc}"[:500]

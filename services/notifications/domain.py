@@ -113,6 +113,8 @@ def parse_target(url: Any, require_https: bool) -> Target:
     """Check a subscription's URL: http(s), a host, no credentials, no fragment."""
     if not isinstance(url, str) or not url or len(url) > 2000:
         raise Refused("url is an absolute http(s) URL of at most 2000 characters")
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url.strip()):
+        raise Refused("url must not contain spaces or control characters (percent-encode them)")
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https"):
         raise Refused("url must use https (or http outside production)")
