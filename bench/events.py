@@ -2,12 +2,15 @@
 
 Run:  .venv/bin/python bench/events.py [--events 20000] [--json results.json]
 
-Both pipelines run on the same broker in one run, each with its consumer in a separate process
-(so the two cores are used alike). The raw kombu pipeline publishes persistent messages to one
-durable queue and consumes them with acks: the ceiling. The Disan pipeline commits events to an
-outbox (``--producer-batch`` per transaction), the relay publishes them with confirms, and a
-reliable handler claims each event id and applies an effect in PostgreSQL. Latency is from the
-event's creation to the commit of its effect. Lost or duplicated effects are counted.
+Both pipelines run on the same broker in one run. The raw kombu pipeline publishes persistent
+messages to one durable queue and consumes them with acks in another process: the ceiling. The
+Disan pipeline is the path services use: a producing service process (``--producers`` replicas)
+commits events to its outbox (``--producer-batch`` per transaction) while its ``OutboxRelay``
+publishes them with confirms; consumer service processes (``--consumers``) run a reliable
+handler that claims each event id and applies an effect in PostgreSQL. Latency is from the
+event's creation to the commit of its effect. Lost or duplicated effects are counted. CPU is the
+user+system time of the benchmark's own processes per event (broker and database not included),
+a figure that stays meaningful when other work loads the machine.
 """
 
 from __future__ import annotations
@@ -93,6 +96,38 @@ def percentile(values: list[float], p: float) -> float:
 # roles run in subprocesses -------------------------------------------------------------------
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    fields_ = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields_[11]) + int(fields_[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_producer(first: int, last: int, producer_batch: int) -> None:
+    """A producing service: its relay runs while it commits events ``first``..``last - 1``."""
+    from nameko.containers import ServiceContainer
+
+    settings = load_settings(env=settings_env())
+    config = nameko_config(settings, PRODUCER)
+    config["DISAN_OPS_PORT"] = 0
+    relay = ServiceContainer(BenchProducer, config)
+    relay.start()
+    engine = make_engine(settings.database_url, PRODUCER, pool_size=2)
+    print("ready", flush=True)
+    sys.stdin.readline()  # go
+    for start in range(first, last, producer_batch):
+        with unit_of_work(engine) as session:
+            session.publish(
+                *(
+                    make_event(EVENT, {"n": i, "created": time.time()}, producer=PRODUCER)
+                    for i in range(start, min(start + producer_batch, last))
+                )
+            )
+    print("committed", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: eventlet.spawn_n(relay.stop))
+    relay.wait()
+    engine.dispose()
+
+
 def run_consumer(workers: int, batch: int) -> None:
     from nameko.containers import ServiceContainer
 
@@ -147,6 +182,7 @@ def bench_raw(n: int, amqp_uri: str) -> dict[str, float]:
     )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
+    cpu_before = cpu_seconds(proc.pid) + cpu_seconds(os.getpid())
     start = time.time()
     with Connection(amqp_uri) as conn:
         producer = Producer(conn.default_channel, exchange=exchange)
@@ -159,6 +195,7 @@ def bench_raw(n: int, amqp_uri: str) -> dict[str, float]:
             )
     latencies = json.loads(proc.stdout.readline())
     elapsed = time.time() - start
+    cpu = cpu_seconds(proc.pid) + cpu_seconds(os.getpid()) - cpu_before
     proc.wait(30)
     with Connection(amqp_uri) as conn:
         conn.default_channel.queue_delete(queue_name)
@@ -170,14 +207,13 @@ def bench_raw(n: int, amqp_uri: str) -> dict[str, float]:
         "p99_ms": percentile(latencies, 0.99) * 1000,
         "lost": n - len(latencies),
         "duplicated": 0,
+        "cpu_us": cpu / n * 1e6,
     }
 
 
 def bench_disan(
-    n: int, producer_batch: int, workers: int, consumers: int, batch: int
+    n: int, producer_batch: int, workers: int, consumers: int, producers: int, batch: int
 ) -> dict[str, float]:
-    from nameko.containers import ServiceContainer
-
     env = settings_env()
     settings = load_settings(env=env)
     admin = make_engine(settings.database_url, "public", pool_size=1)
@@ -196,40 +232,43 @@ def bench_disan(
             declare_queue(conn, queue)
             conn.default_channel.queue_purge(queue.name)
 
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                __file__,
-                "--role",
-                "consumer",
-                "--workers",
-                str(workers),
-                "--batch",
-                str(batch),
-            ],
+    def spawn(*args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, __file__, *args],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
+
+    consumer_procs = [
+        spawn("--role", "consumer", "--workers", str(workers), "--batch", str(batch))
         for _ in range(consumers)
     ]
+    share = -(-n // producers)
+    producer_procs = [
+        spawn(
+            "--role",
+            "producer",
+            "--range",
+            str(first),
+            str(min(first + share, n)),
+            "--producer-batch",
+            str(producer_batch),
+        )
+        for first in range(0, n, share)
+    ]
+    procs = consumer_procs + producer_procs
     for proc in procs:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-    config = nameko_config(settings, PRODUCER)
-    config["DISAN_OPS_PORT"] = 0
-    relay = ServiceContainer(BenchProducer, config)
-    relay.start()
-    producer_engine = make_engine(settings.database_url, PRODUCER, pool_size=2)
+    cpu_before = {p.pid: cpu_seconds(p.pid) for p in procs}
 
     start = time.time()
-    for first in range(0, n, producer_batch):
-        with unit_of_work(producer_engine) as session:
-            session.publish(
-                *(
-                    make_event(EVENT, {"n": i, "created": time.time()}, producer=PRODUCER)
-                    for i in range(first, min(first + producer_batch, n))
-                )
-            )
+    for proc in producer_procs:
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    for proc in producer_procs:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "committed"
     committed = time.time() - start
     deadline = time.time() + 600
     count = 0
@@ -238,22 +277,24 @@ def bench_disan(
             count = int(conn.execute(text("SELECT count(*) FROM effects")).scalar_one())
         if count >= n:
             break
-        time.sleep(0.05)
+        time.sleep(0.1)
     elapsed = time.time() - start
+    used = {p.pid: cpu_seconds(p.pid) - cpu_before[p.pid] for p in procs}
+    cpu = sum(used.values())
     print(
         f"  batch={batch}: events committed to the outbox in {committed:.2f}s, "
-        f"all effects in {elapsed:.2f}s",
+        f"all effects in {elapsed:.2f}s; CPU µs/event: producers+relays "
+        f"{sum(used[p.pid] for p in producer_procs) / n * 1e6:.0f}, consumers "
+        f"{sum(used[p.pid] for p in consumer_procs) / n * 1e6:.0f}",
         file=sys.stderr,
     )
     time.sleep(1.0)  # let any duplicate arrive before counting
     with consumer_engine.connect() as conn:
         rows = conn.execute(text("SELECT count(*), count(DISTINCT n) FROM effects")).one()
         latencies = [r[0] for r in conn.execute(text("SELECT latency FROM effects"))]
-    relay.stop()
     for proc in procs:
         proc.terminate()
         proc.wait(60)
-    producer_engine.dispose()
     consumer_engine.dispose()
     return {
         "events": n,
@@ -263,6 +304,7 @@ def bench_disan(
         "p99_ms": percentile(latencies, 0.99) * 1000,
         "lost": n - rows[1],
         "duplicated": rows[0] - rows[1],
+        "cpu_us": cpu / n * 1e6,
     }
 
 
@@ -273,6 +315,9 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=20, help="workers per consumer process")
     parser.add_argument("--consumers", type=int, default=1, help="competing consumer processes")
     parser.add_argument(
+        "--producers", type=int, default=1, help="producing service processes (each with a relay)"
+    )
+    parser.add_argument(
         "--batch",
         type=int,
         nargs="+",
@@ -280,9 +325,15 @@ def main() -> int:
         help="handler batch sizes to measure (1 = one transaction per event)",
     )
     parser.add_argument("--json", help="also write the results to this file")
-    parser.add_argument("--role", choices=["consumer", "raw-consumer"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--role", choices=["consumer", "raw-consumer", "producer"], help=argparse.SUPPRESS
+    )
     parser.add_argument("--queue", help=argparse.SUPPRESS)
+    parser.add_argument("--range", type=int, nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.role == "producer":
+        run_producer(args.range[0], args.range[1], args.producer_batch)
+        return 0
     if args.role == "consumer":
         run_consumer(args.workers, args.batch[0])
         return 0
@@ -299,20 +350,20 @@ def main() -> int:
     raw = bench_raw(args.events, settings.amqp_uri)
     runs = {
         f"outbox→relay→handler batch={b}": bench_disan(
-            args.events, args.producer_batch, args.workers, args.consumers, b
+            args.events, args.producer_batch, args.workers, args.consumers, args.producers, b
         )
         for b in args.batch
     }
     print(
         f"\n{'pipeline':<36}{'events':>8}{'events/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'lost':>6}{'dup':>5}{'ratio':>7}"
+        f"{'lost':>6}{'dup':>5}{'ratio':>7}{'CPU µs/ev':>11}"
     )
     rows = {"raw kombu publish→consume": raw, **runs}
     for name, r in rows.items():
         r["ratio"] = r["rate"] / raw["rate"]
         print(
             f"{name:<36}{r['events']:>8}{r['rate']:>10.0f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}"
-            f"{r['lost']:>6}{r['duplicated']:>5}{r['ratio']:>7.2f}"
+            f"{r['lost']:>6}{r['duplicated']:>5}{r['ratio']:>7.2f}{r['cpu_us']:>11.0f}"
         )
     print("\ngoal: ratio ≥ 0.50, nothing lost or duplicated")
     if args.json:
@@ -323,6 +374,7 @@ def main() -> int:
                     "producer_batch": args.producer_batch,
                     "workers": args.workers,
                     "consumers": args.consumers,
+                    "producers": args.producers,
                     "events": args.events,
                 },
                 indent=2,

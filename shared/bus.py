@@ -20,11 +20,12 @@ the events in its outbox and retries, a failed handler's message is requeued, no
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -201,6 +202,39 @@ class ConfirmingPublisher:
         self._returned.append(str(message.properties.get("message_id", "")))
         log.error("broker returned unroutable message to %s/%s: %s", exchange, routing_key, exc)
 
+    @contextlib.contextmanager
+    def _coalesced_writes(self, flush_at: int = 256 * 1024) -> Iterator[None]:
+        """Frames of a batch leave in a few large socket writes, not one system call each.
+
+        py-amqp writes every frame with ``transport._write`` (``sendall`` for TCP); for the
+        duration of the batch that is pointed at a buffer, sent whenever it holds ``flush_at``
+        bytes and at the end. Without that attribute (another transport) frames go out as usual.
+        """
+        transport = getattr(getattr(self._conn, "connection", None), "transport", None)
+        send = getattr(transport, "_write", None)
+        if transport is None or send is None:
+            yield
+            return
+        pending = bytearray()
+
+        def collect(frame: Any) -> None:
+            pending.extend(frame)  # a copy: py-amqp reuses its frame buffer
+            if len(pending) >= flush_at:
+                send(bytes(pending))
+                pending.clear()
+
+        shadowed = "_write" in vars(transport)
+        transport._write = collect
+        try:
+            yield
+        finally:
+            if shadowed:
+                transport._write = send
+            else:
+                del transport._write
+        if pending:
+            transport.write(bytes(pending))
+
     # publishing ----------------------------------------------------------------------------
     def publish(self, messages: Iterable[Outgoing]) -> list[str]:
         """Publish and wait for confirms; return the ids the broker returned as unroutable."""
@@ -217,20 +251,21 @@ class ConfirmingPublisher:
         channel = self._ensure()
         self._returned = []
         first = self._next_tag
-        for item in batch:
-            msg = amqp.Message(
-                item.body,
-                content_type=item.content_type,
-                content_encoding=item.content_encoding,
-                application_headers=item.headers,
-                delivery_mode=2,
-                message_id=item.message_id,
-                correlation_id=item.correlation_id,
-            )
-            channel.basic_publish(
-                msg, exchange=item.exchange, routing_key=item.routing_key, mandatory=True
-            )
-            self._next_tag += 1
+        with self._coalesced_writes():
+            for item in batch:
+                msg = amqp.Message(
+                    item.body,
+                    content_type=item.content_type,
+                    content_encoding=item.content_encoding,
+                    application_headers=item.headers,
+                    delivery_mode=2,
+                    message_id=item.message_id,
+                    correlation_id=item.correlation_id,
+                )
+                channel.basic_publish(
+                    msg, exchange=item.exchange, routing_key=item.routing_key, mandatory=True
+                )
+                self._next_tag += 1
         last = self._next_tag - 1
         deadline = time.monotonic() + self.confirm_timeout
         assert self._conn is not None

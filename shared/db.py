@@ -89,6 +89,13 @@ def _sql(statement: str) -> TextClause:
     return text(statement)
 
 
+@functools.lru_cache(maxsize=1024)
+def _driver_sql(statement: str, dialect: Any) -> str:
+    """``statement`` (``:name`` parameters) as the driver's SQL (``%(name)s``, ``%`` doubled),
+    exactly as SQLAlchemy compiles it for every execution; compiled once instead."""
+    return str(_sql(statement).compile(dialect=dialect))
+
+
 _INSERT_OUTBOX = text(
     "INSERT INTO outbox (event_id, type, envelope) "
     "SELECT CAST(e->>'event_id' AS uuid), e->>'type', e "
@@ -104,19 +111,24 @@ def insert_outbox(conn: Connection, events: list[Event]) -> None:
         conn.execute(_INSERT_OUTBOX, {"envs": envs})
 
 
+_CLAIM = text(
+    "INSERT INTO processed_events (event_id, handler) VALUES (:id, :handler) "
+    "ON CONFLICT DO NOTHING RETURNING 1"
+)
+_CLAIM_MANY = text(
+    "INSERT INTO processed_events (event_id, handler) "
+    "SELECT DISTINCT unnest(CAST(:ids AS uuid[])), :handler "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
+)
+
+
 def claim_event(conn: Connection, event_id: str, handler: str) -> bool:
     """Record that ``handler`` handles ``event_id``; False if it already did (a redelivery).
 
     A concurrent duplicate blocks on the primary key until the first transaction ends, then
     finds the row, so only one of them does the work.
     """
-    row = conn.execute(
-        text(
-            "INSERT INTO processed_events (event_id, handler) VALUES (:id, :handler) "
-            "ON CONFLICT DO NOTHING RETURNING 1"
-        ),
-        {"id": event_id, "handler": handler},
-    ).first()
+    row = conn.execute(_CLAIM, {"id": event_id, "handler": handler}).first()
     return row is not None
 
 
@@ -124,14 +136,7 @@ def claim_events(conn: Connection, event_ids: list[str], handler: str) -> set[st
     """Claim many events at once; returns the ids not handled before."""
     if not event_ids:
         return set()
-    rows = conn.execute(
-        text(
-            "INSERT INTO processed_events (event_id, handler) "
-            "SELECT DISTINCT unnest(CAST(:ids AS uuid[])), :handler "
-            "ON CONFLICT DO NOTHING RETURNING event_id"
-        ),
-        {"ids": event_ids, "handler": handler},
-    )
+    rows = conn.execute(_CLAIM_MANY, {"ids": event_ids, "handler": handler})
     return {str(r[0]) for r in rows}
 
 
@@ -150,7 +155,12 @@ class DbSession:
         return self._conn
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> CursorResult[Any]:
-        return self.connection.execute(_sql(sql), dict(params or {}))
+        if not params:
+            return self.connection.execute(_sql(sql))
+        conn = self.connection
+        # same SQL, same parameters, same result object as ``execute(text(sql), params)``,
+        # without compiling the statement again on every call (a third of a handler's CPU)
+        return conn.exec_driver_sql(_driver_sql(sql, conn.dialect), dict(params))
 
     def publish(self, *events: Event) -> None:
         """Put events in the outbox; they are sent only if this transaction commits."""

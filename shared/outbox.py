@@ -127,8 +127,10 @@ class OutboxRelay(DependencyProvider):  # type: ignore[misc]
                 backoff = min(max(backoff * 2, 0.5), 10.0)
                 eventlet.sleep(backoff)
                 continue
-            if sent < batch:
+            if sent == 0:
                 eventlet.sleep(idle)
+            elif sent < batch:
+                eventlet.sleep(0)  # let the service's workers run; then take what came since
 
     def stop(self) -> None:
         self._running = False
