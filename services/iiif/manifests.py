@@ -175,7 +175,7 @@ def refresh(db: DbSession, base: str, record_id: str, correlation_id: str | None
         acts += [
             ("Update", domain.collection_url(base, c), "Collection") for c in old["collections"]
         ]
-        repo.add_activities(db, acts)
+        repo.add_activities(db, _lifecycle(db, base, acts))
         reason = "deleted" if record is None or record["deleted"] else "withdrawn"
         db.publish(
             make_event(
@@ -194,9 +194,31 @@ def refresh(db: DbSession, base: str, record_id: str, correlation_id: str | None
     if old is not None and old["etag"] == built.etag:  # visibility or staleness only
         return "unchanged"
     acts = domain.activities_for_change(base, old, built)
-    repo.add_activities(db, acts)
+    repo.add_activities(db, _lifecycle(db, base, acts))
     db.publish(_published_event(base, built, old is None, correlation_id))
     return "created" if old is None else "updated"
+
+
+def _lifecycle(
+    db: DbSession, base: str, acts: list[tuple[str, str, str]]
+) -> list[tuple[str, str, str]]:
+    """A collection Update of a collection not (or no longer) in the stream is a Create; one
+    that left it empty, a Delete (``all`` is never deleted: it is served empty).
+
+    Called after the manifest row is written, so sizes are those after the change.
+    """
+    prefix = domain.collection_url(base, "")
+    out = []
+    for kind, object_id, object_type in acts:
+        if object_type == "Collection" and kind == "Update" and object_id.startswith(prefix):
+            name = object_id[len(prefix) :]
+            size = repo.collection_size(db, name)
+            if size == 0 and name != "all":
+                kind = "Delete"
+            elif not repo.collection_had_activity(db, object_id):
+                kind = "Create"
+        out.append((kind, object_id, object_type))
+    return out
 
 
 def _same(old: dict[str, Any] | None, built: domain.Built) -> bool:
@@ -259,7 +281,7 @@ def rebuild_all(
         repo.store_manifests(db, [b.stored() for b in changed])
         repo.replace_canvases_many(db, {b.record_id: b.canvases for b in changed})
         repo.queue_mirror(db, [b.record_id for b in changed])
-        repo.add_activities(db, _collapse(acts))
+        repo.add_activities(db, _lifecycle(db, base, _collapse(acts)))
         db.publish(*events)
     return {"outcomes": counts, "seconds": round(time.monotonic() - started, 3)}
 

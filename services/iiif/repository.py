@@ -321,6 +321,15 @@ def activities_page(db: DbSession, limit: int, offset: int) -> list[Row]:
     )
 
 
+def collection_had_activity(db: DbSession, object_id: str) -> bool:
+    """Whether the collection exists in the stream (its last activity is not a Delete)."""
+    row = db.execute(
+        "SELECT type FROM activities WHERE object_id = :id ORDER BY seq DESC LIMIT 1",
+        {"id": object_id},
+    ).first()
+    return row is not None and row[0] != "Delete"
+
+
 def activities_for(db: DbSession, object_id: str) -> list[Row]:
     return _rows(
         db.execute(

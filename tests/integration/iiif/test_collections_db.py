@@ -1,0 +1,107 @@
+"""Collections and Change Discovery over the real database: large collections are paged,
+collections are created with their first member and deleted with their last, activities are
+listed oldest first across pages.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import text
+
+from services.iiif import domain, manifests
+from services.iiif import repository as repo
+from shared.db import make_engine, migrate, unit_of_work
+from shared.runner import SERVICES
+from tests.conformance.presentation import presentation_errors
+from tests.unit.iiif.presentation_samples import record
+
+pytestmark = pytest.mark.integration
+
+BASE = "http://127.0.0.1:8000"
+
+
+@pytest.fixture
+def engine(settings):
+    schema = "t" + uuid.uuid4().hex[:10] + "_iiif"
+    migrate(settings.database_url, schema, SERVICES["iiif"].migrations)
+    engine = make_engine(settings.database_url, schema, pool_size=2)
+    yield engine
+    engine.dispose()
+    admin = make_engine(settings.database_url, "public", pool_size=1)
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def put(engine, record_id: str, state: str = "published", version: int = 2, **doc) -> str:
+    body = record(id=record_id, heritage_class="tangible_site", documentary=None) | doc
+    with unit_of_work(engine) as db:
+        repo.apply_record(
+            db, record_id, state, version, "tangible_site", body, False, datetime.now(UTC)
+        )
+        return manifests.refresh(db, BASE, record_id, None)
+
+
+def stream(engine) -> list[dict]:
+    items: list[dict] = []
+    with unit_of_work(engine) as db:
+        top = json.loads(manifests.served_changes(db, BASE, None)["body"])
+        last = int(top["last"]["id"].rsplit("/", 1)[1])
+        for page in range(last + 1):
+            doc = json.loads(manifests.served_changes(db, BASE, page)["body"])
+            assert doc["startIndex"] == page * 100
+            items += doc["orderedItems"]
+    assert len(items) == top["totalItems"]
+    return items
+
+
+def test_a_collection_is_created_with_its_first_member_and_deleted_with_its_last(engine):
+    rank = domain.collection_url(BASE, "rank-special_national")
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    put(engine, first, rank={"level": "special_national"})
+    put(engine, second, rank={"level": "special_national"})
+    put(engine, first, "withdrawn", 3)
+    put(engine, second, "withdrawn", 3)
+    kinds = [a["type"] for a in stream(engine) if a["object"]["id"] == rank]
+    assert kinds == ["Create", "Update", "Update", "Delete"]
+    with unit_of_work(engine) as db:
+        with pytest.raises(Exception, match="no collection"):
+            manifests.served_collection(db, BASE, "rank-special_national", None)
+        empty_all = json.loads(manifests.served_collection(db, BASE, "all", None)["body"])
+    assert empty_all["items"] == [] and presentation_errors(empty_all) == []
+
+
+def test_large_collections_are_paged_and_the_stream_spans_pages(engine):
+    now = datetime.now(UTC)
+    ids = sorted(str(uuid.uuid4()) for _ in range(domain.COLLECTION_PAGE + 5))
+    with unit_of_work(engine) as db:
+        for n, record_id in enumerate(ids):
+            doc = record(id=record_id, heritage_class="tangible_site", documentary=None)
+            doc["title"] = {"vi": f"Di tích {n:05d}"}
+            repo.apply_record(db, record_id, "published", 2, "tangible_site", doc, False, now)
+        outcome = manifests.rebuild_all(db, BASE, None)
+    assert outcome["outcomes"] == {"created": len(ids)}
+    with unit_of_work(engine) as db:
+        top = json.loads(manifests.served_collection(db, BASE, "all", None)["body"])
+        assert [i["type"] for i in top["items"]] == ["Collection", "Collection"]
+        page1 = json.loads(manifests.served_collection(db, BASE, "all", 1)["body"])
+        page2 = json.loads(manifests.served_collection(db, BASE, "all", "2")["body"])
+        with pytest.raises(Exception, match="page"):
+            manifests.served_collection(db, BASE, "all", 3)
+    assert len(page1["items"]) == domain.COLLECTION_PAGE and len(page2["items"]) == 5
+    assert page1["items"][0]["label"] == {"vi": ["Di tích 00000"]}
+    assert page2["partOf"][0]["id"] == domain.collection_url(BASE, "all")
+    for doc in (top, page1, page2):
+        assert presentation_errors(doc) == [], doc["id"]
+    items = stream(engine)
+    manifests_created = [a for a in items if a["object"]["type"] == "Manifest"]
+    assert len(manifests_created) == len(ids)
+    assert {a["type"] for a in manifests_created} == {"Create"}
+    collections = [a for a in items if a["object"]["type"] == "Collection"]
+    names = {a["object"]["id"] for a in collections}
+    assert len(collections) == 3 * len(names)  # one per collection per batch of 500: no flood
+    assert [a["type"] for a in collections[: len(names)]] == ["Create"] * len(names)
