@@ -229,3 +229,48 @@ def test_content_resources_redirect_to_the_file_for_published_records_only(platf
         ),
         timeout=5,
     )
+
+
+def _pdf(sizes: list[tuple[int, int]]) -> bytes:
+    import io
+
+    from PIL import Image
+
+    pages = [Image.new("RGB", size, (200, 180, 150)) for size in sizes]
+    out = io.BytesIO()
+    pages[0].save(out, format="PDF", save_all=True, append_images=pages[1:], resolution=72)
+    return out.getvalue()
+
+
+def test_a_pdf_is_one_canvas_per_page_with_the_page_sizes_from_ingest(platform):
+    from tests.integration.catalogue.conftest import record_body
+
+    body = record_body(
+        heritage_class="documentary",
+        heritage_type=None,
+        rank=None,
+        documentary={"scripts": ["han_nom"]},
+    )
+    record_id = platform.create(body)["id"]
+    answer = platform.upload(record_id, _pdf([(300, 400), (400, 300)]), "sac-phong.pdf")
+    assert answer.status_code == 202, answer.text
+    asset_id = answer.json()["asset_id"]
+    assert platform.wait_done(asset_id)["status"] == "ready"
+    platform.publish(record_id)
+
+    def two_canvases():
+        found = platform.request("GET", manifest_path(record_id))
+        return found.json() if found.status_code == 200 and found.json()["items"] else None
+
+    doc = wait_until(two_canvases, timeout=30)
+    valid(doc)
+    sizes = [(c["width"], c["height"]) for c in doc["items"]]
+    assert len(sizes) == 2 and sizes[0][0] < sizes[0][1] and sizes[1][0] > sizes[1][1]
+    assert [c["id"].rsplit("/", 1)[1] for c in doc["items"]] == ["p1", "p2"]
+    assert doc["structures"][0]["items"] == [
+        {"id": c["id"], "type": "Canvas"} for c in doc["items"]
+    ]
+    assert doc["rendering"][0]["format"] == "application/pdf"
+    page = doc["items"][1]["items"][0]["items"][0]["body"]["id"].split("/iiif/", 1)[1]
+    image = platform.request("GET", f"/iiif/{page}")
+    assert image.status_code == 200 and image.content[:3] == b"\xff\xd8\xff"
