@@ -6,7 +6,7 @@ the manifest's image service and annotation pages resolve); through the public A
 gets an image, is published, and a researcher annotates a region of its canvas. Two Chromium
 runs follow: ``--dump-dom`` (the annotation's text is in Mirador's annotation panel) and a
 screenshot (the image is there, not a blank page, and the annotation's outline is drawn in
-Mirador's default colour #00BFFF over a grey image that has no such colour).
+one of Mirador's annotation colours over a grey image that has no colour at all).
 """
 
 from __future__ import annotations
@@ -55,15 +55,13 @@ def _mirador() -> Path:
 
 
 def _grey_image() -> bytes:
-    """A 2000×1500 grey pattern (no blue at all), so the annotation outline is the only cyan."""
-    image = Image.new("RGB", (2000, 1500), (90, 90, 90))
-    draw = ImageDraw.Draw(image)
-    for x in range(0, 2000, 100):
-        shade = 60 + (x // 100) * 8
-        draw.rectangle([x, 0, x + 99, 1499], fill=(shade, shade, shade))
-    draw.ellipse([700, 400, 1300, 1100], fill=(230, 230, 230))
+    """A 2000×1500 grey picture (noise, so it is no decompression bomb; no colour at all), so
+    the annotation's outline is the only cyan on the screen."""
+    noise = Image.effect_noise((2000, 1500), 30).convert("RGB")
+    draw = ImageDraw.Draw(noise)
+    draw.ellipse([700, 400, 1300, 1100], outline=(230, 230, 230), width=40)
     out = io.BytesIO()
-    image.save(out, "PNG")
+    noise.save(out, "PNG")
     return out.getvalue()
 
 
@@ -266,7 +264,8 @@ def test_mirador_shows_the_deep_zoom_image_and_the_public_annotation(
     )
     dom = _chrome(chromium, tmp_path, page, "--dump-dom")
     assert NOTE in dom.stdout, "the annotation's text is not in Mirador's page"
-    assert "Văn bia Mirador" in dom.stdout, "the manifest's label is not shown"
+    # the window title: the manifest's label in the viewer's language (vi or en)
+    assert "Văn bia Mirador" in dom.stdout or "Mirador stele" in dom.stdout, "no manifest label"
 
     shot = tmp_path / "mirador.png"
     _chrome(chromium, tmp_path, page, f"--screenshot={shot}")
@@ -281,10 +280,15 @@ def test_mirador_shows_the_deep_zoom_image_and_the_public_annotation(
         if abs(r - g) < 6 and abs(g - b) < 6 and 50 < r < 240
     )
     assert greys > 50_000, f"too few grey pixels ({greys}): the deep-zoom image is not shown"
-    # the annotation's outline in Mirador's default stroke colour #00BFFF
-    cyan = sum(
+    # the annotation's outline, in one of Mirador's annotation colours: #00BFFF (default),
+    # #BF00FF (highlighted: "highlight all"), #FFFF00 (selected); the source image is grey and
+    # Mirador's own interface has none of these colours
+    colours = image.getcolors(maxcolors=2_000_000) or []
+    outline = sum(
         n
-        for n, (r, g, b) in image.getcolors(maxcolors=2_000_000) or []
-        if r < 60 and 150 < g < 230 and b > 200
+        for n, (r, g, b) in colours
+        if (r < 60 and 150 < g < 230 and b > 200)
+        or (r > 150 and g < 60 and b > 200)
+        or (r > 200 and g > 200 and b < 60)
     )
-    assert cyan > 200, f"no annotation outline drawn ({cyan} cyan pixels)"
+    assert outline > 200, f"no annotation outline drawn ({outline} pixels)"

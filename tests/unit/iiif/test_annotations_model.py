@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -23,16 +22,10 @@ from iiif.annotations import (
     parse_xywh,
     serialise,
 )
+from tests.conformance.presentation import presentation_errors
 
 CANVAS = "https://disan.example/iiif/presentation/3/records/r1/canvas/a1"
 ME = "https://disan.example/api/v1/users/42"
-SCHEMA = (
-    Path(__file__).resolve().parents[4]
-    / "shared"
-    / "conformance"
-    / "presentation-3"
-    / "iiif_3_0.schema.json"
-)
 
 
 def doc(**overrides):
@@ -321,16 +314,7 @@ def test_serialised_annotation_names_the_server_recorded_author_and_times():
     assert again.target == Target(CANVAS, Region(1, 2, 3, 4))
 
 
-def _validator():
-    if not SCHEMA.exists():
-        pytest.skip(f"no IIIF Presentation 3 schema at {SCHEMA} (../shared/conformance)")
-    from jsonschema import Draft7Validator
-
-    return Draft7Validator(json.loads(SCHEMA.read_text(encoding="utf-8")))
-
-
 def test_pages_and_containers_validate_against_the_presentation_3_schema():
-    validator = _validator()
     container = "https://disan.example/iiif/annotations/3/records/r1/canvases/k"
     items = [serialise(stored(n), context=False) for n in range(3)]
     label = {"vi": ["Chú giải"], "en": ["Annotations"]}
@@ -345,12 +329,11 @@ def test_pages_and_containers_validate_against_the_presentation_3_schema():
             last_page=last,
             page_url=lambda n: f"{container}?page={n}",
         )
-        errors = list(validator.iter_errors(doc_))
-        assert not errors, errors[0].message
+        assert presentation_errors(doc_) == []
     empty = annotation_page(
         f"{container}?page=0", [], container=container, total=0, page=0, last_page=0, page_url=str
     )
-    assert not list(validator.iter_errors(empty))
+    assert presentation_errors(empty) == []
     for total in (0, 3):
         coll = annotation_collection(
             container,
@@ -359,12 +342,11 @@ def test_pages_and_containers_validate_against_the_presentation_3_schema():
             first=f"{container}?page=0",
             last=f"{container}?page=0",
         )
-        assert not list(validator.iter_errors(coll))
-    assert not list(validator.iter_errors(serialise(stored())))
+        assert presentation_errors(coll) == []
+    assert presentation_errors(serialise(stored())) == []
 
 
 def test_the_schema_check_can_fail():
-    validator = _validator()
     container = "https://disan.example/c"
     bad = annotation_page(
         container,
@@ -376,4 +358,4 @@ def test_the_schema_check_can_fail():
         page_url=str,
     )
     bad["startIndex"] = 0  # not a Presentation 3 property of AnnotationPage
-    assert list(validator.iter_errors(bad))
+    assert presentation_errors(bad)
