@@ -155,9 +155,7 @@ def _term(labels: Labels, scheme: str, code: str) -> LangMap:
     return dict(found) if found else {"vi": code, "en": code}
 
 
-def collection_label(
-    name: str, labels: Labels, commune_names: dict[str, str] | None = None
-) -> LangMap:
+def collection_label(name: str, labels: Labels) -> LangMap:
     if name == "all":
         return {"vi": "Tất cả di sản Hải Phòng", "en": "All heritage of Hải Phòng"}
     if name == "unesco":
@@ -177,7 +175,7 @@ def collection_label(
             "en": f"{term.get('en', term.get('vi', code))} (district before 2025)",
         }
     term = labels.get(("commune_current", code.replace("-", "_")))
-    shown = (term or {}).get("vi") or (commune_names or {}).get(code, code)
+    shown = (term or {}).get("vi") or code
     return {"vi": f"{shown} (xã/phường từ 2025)", "en": f"{shown} (commune since 2025)"}
 
 
@@ -198,7 +196,7 @@ def collection_spec(
     pages: int,
 ) -> CollectionSpec:
     """The collection itself (one page of it when ``page`` is given)."""
-    label = collection_label(name, labels, _commune_names(name, members))
+    label = collection_label(name, labels)
     items = tuple(
         MemberSpec(
             id=manifest_url(base, str(m["record_id"])), type="Manifest", label=dict(m["label"])
@@ -210,13 +208,7 @@ def collection_spec(
         part_of = (Link(id=collection_url(base, name), type="Collection", label=label),)
         label = {k: f"{v} ({page}/{pages})" for k, v in label.items()}
     elif name != "all":
-        part_of = (
-            Link(
-                id=collection_url(base, "all"),
-                type="Collection",
-                label=collection_label("all", labels),
-            ),
-        )
+        part_of = _in_all(base, labels)
     return CollectionSpec(
         id=collection_url(base, name, page),
         label=label,
@@ -226,8 +218,13 @@ def collection_spec(
     )
 
 
-def _commune_names(name: str, members: list[dict[str, Any]]) -> dict[str, str]:
-    return {}
+def _in_all(base: str, labels: Labels) -> tuple[Link, ...]:
+    """``partOf`` of every other collection: the top collection ``all``."""
+    return (
+        Link(
+            id=collection_url(base, "all"), type="Collection", label=collection_label("all", labels)
+        ),
+    )
 
 
 def paged_collection_spec(
@@ -246,13 +243,7 @@ def paged_collection_spec(
     summary = {"vi": f"{total} hồ sơ, {pages} trang", "en": f"{total} records in {pages} pages"}
     part_of: tuple[Link, ...] = ()
     if name != "all":
-        part_of = (
-            Link(
-                id=collection_url(base, "all"),
-                type="Collection",
-                label=collection_label("all", labels),
-            ),
-        )
+        part_of = _in_all(base, labels)
     return CollectionSpec(
         id=collection_url(base, name),
         label=label,

@@ -183,36 +183,9 @@ def get_manifest(db: DbSession, record_id: str) -> Row | None:
     )
 
 
-def store_manifest(
-    db: DbSession,
-    record_id: str,
-    body: str,
-    etag: str,
-    public: bool,
-    heritage_class: str,
-    collections: list[str],
-    title_sort: str,
-    label: dict[str, Any],
-) -> None:
-    db.execute(
-        "INSERT INTO manifests (record_id, body, etag, public, stale, heritage_class, collections, "
-        "title_sort, label, built_at) VALUES (CAST(:id AS uuid), :body, :etag, :public, false, "
-        ":cls, CAST(:collections AS text[]), :title_sort, CAST(:label AS jsonb), now()) "
-        "ON CONFLICT (record_id) DO UPDATE SET body = EXCLUDED.body, etag = EXCLUDED.etag, "
-        "public = EXCLUDED.public, stale = false, heritage_class = EXCLUDED.heritage_class, "
-        "collections = EXCLUDED.collections, title_sort = EXCLUDED.title_sort, "
-        "label = EXCLUDED.label, built_at = now()",
-        {
-            "id": record_id,
-            "body": body,
-            "etag": etag,
-            "public": public,
-            "cls": heritage_class,
-            "collections": collections,
-            "title_sort": title_sort,
-            "label": json.dumps(label, ensure_ascii=False),
-        },
-    )
+def store_manifest(db: DbSession, **stored: Any) -> None:
+    """Insert or replace a record's manifest (fields of ``domain.Built.stored()``)."""
+    store_manifests(db, [stored])
 
 
 def delete_manifest(db: DbSession, record_id: str) -> Row | None:

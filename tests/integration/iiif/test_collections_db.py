@@ -10,31 +10,16 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import text
 
 from services.iiif import domain, manifests
 from services.iiif import repository as repo
-from shared.db import make_engine, migrate, unit_of_work
-from shared.runner import SERVICES
+from shared.db import unit_of_work
 from tests.conformance.presentation import presentation_errors
 from tests.unit.iiif.presentation_samples import record
 
 pytestmark = pytest.mark.integration
 
 BASE = "http://127.0.0.1:8000"
-
-
-@pytest.fixture
-def engine(settings):
-    schema = "t" + uuid.uuid4().hex[:10] + "_iiif"
-    migrate(settings.database_url, schema, SERVICES["iiif"].migrations)
-    engine = make_engine(settings.database_url, schema, pool_size=2)
-    yield engine
-    engine.dispose()
-    admin = make_engine(settings.database_url, "public", pool_size=1)
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    admin.dispose()
 
 
 def put(engine, record_id: str, state: str = "published", version: int = 2, **doc) -> str:
@@ -59,7 +44,8 @@ def stream(engine) -> list[dict]:
     return items
 
 
-def test_a_collection_is_created_with_its_first_member_and_deleted_with_its_last(engine):
+def test_a_collection_is_created_with_its_first_member_and_deleted_with_its_last(iiif_engine):
+    engine = iiif_engine
     rank = domain.collection_url(BASE, "rank-special_national")
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
     put(engine, first, rank={"level": "special_national"})
@@ -75,7 +61,8 @@ def test_a_collection_is_created_with_its_first_member_and_deleted_with_its_last
     assert empty_all["items"] == [] and presentation_errors(empty_all) == []
 
 
-def test_large_collections_are_paged_and_the_stream_spans_pages(engine):
+def test_large_collections_are_paged_and_the_stream_spans_pages(iiif_engine):
+    engine = iiif_engine
     now = datetime.now(UTC)
     ids = sorted(str(uuid.uuid4()) for _ in range(domain.COLLECTION_PAGE + 5))
     with unit_of_work(engine) as db:

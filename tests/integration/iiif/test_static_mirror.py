@@ -16,33 +16,18 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import text
 
 from services.iiif import manifests
 from services.iiif import repository as repo
 from services.iiif.static import StaticMirror, manifest_file
 from shared.cli.stack import iiif_static_location
-from shared.db import make_engine, migrate, unit_of_work
-from shared.runner import SERVICES
+from shared.db import unit_of_work
 from tests.conftest import free_port, wait_port
 from tests.unit.iiif.presentation_samples import record
 
 pytestmark = pytest.mark.integration
 
 BASE = "http://127.0.0.1:8000"
-
-
-@pytest.fixture
-def engine(settings):
-    schema = "t" + uuid.uuid4().hex[:10] + "_iiif"
-    migrate(settings.database_url, schema, SERVICES["iiif"].migrations)
-    engine = make_engine(settings.database_url, schema, pool_size=2)
-    yield engine
-    engine.dispose()
-    admin = make_engine(settings.database_url, "public", pool_size=1)
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    admin.dispose()
 
 
 def publish(engine, record_id: str, state: str = "published", version: int = 2) -> str:
@@ -64,7 +49,10 @@ def sync(engine, mirror: StaticMirror) -> int:
         return mirror.sync(db)
 
 
-def test_public_manifests_are_mirrored_and_removed_when_restricted_or_withdrawn(engine, tmp_path):
+def test_public_manifests_are_mirrored_and_removed_when_restricted_or_withdrawn(
+    iiif_engine, tmp_path
+):
+    engine = iiif_engine
     mirror = StaticMirror(tmp_path)
     stray = manifest_file(tmp_path, str(uuid.uuid4()))
     stray.parent.mkdir(parents=True)

@@ -1,0 +1,26 @@
+"""Fixtures of the iiif tests: a throwaway ``iiif`` schema with every migration."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from shared.db import make_engine, migrate
+from shared.runner import SERVICES
+
+
+@pytest.fixture
+def iiif_engine(settings: Any) -> Iterator[Any]:
+    schema = "t" + uuid.uuid4().hex[:10] + "_iiif"
+    migrate(settings.database_url, schema, SERVICES["iiif"].migrations)
+    engine = make_engine(settings.database_url, schema, pool_size=2)
+    yield engine
+    engine.dispose()
+    admin = make_engine(settings.database_url, "public", pool_size=1)
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()
