@@ -286,3 +286,84 @@ def test_the_openapi_document_describes_the_lgsp_feed_with_examples(platform):
     assert {p["name"] for p in op["parameters"]} == {"since", "cursor", "limit"}
     assert all("example" in p for p in op["parameters"])
     assert doc["paths"]["/api/v1/webhooks"]["post"]["responses"]["201"]
+
+
+def _prefs(platform, role: str, **body: object) -> str:
+    address = f"{role}-{uuid.uuid4().hex[:6]}@haiphong.example.vn"
+    answer = platform.request(
+        "PUT",
+        "/api/v1/notifications/preferences",
+        token=platform.token_for(role),
+        json={"email": address} | body,
+    )
+    assert answer.status_code == 200, answer.text
+    return address
+
+
+def test_a_fixity_failure_mails_the_administrators(platform, smtp):
+    admin = _prefs(platform, "admin", language="vi")
+    platform.notifications.publish(
+        "media.fixity_failed",
+        {
+            "asset_id": str(uuid.uuid4()),
+            "record_id": str(uuid.uuid4()),
+            "master_key": "assets/x/original.tif",
+            "expected_sha256": "a" * 64,
+            "actual_sha256": "b" * 64,
+            "detail": "mismatch",
+        },
+    )
+    (mail,) = wait_until(lambda: smtp.to(admin), timeout=20)
+    assert subject(mail).startswith("[Disan] CẢNH BÁO: kiểm tra toàn vẹn thất bại")
+    assert "b" * 64 in body(mail)
+
+
+def test_digest_readers_get_one_mail_instead_of_each(platform, smtp):
+    address = _prefs(platform, "cataloguer", digest=True, language="en")
+    record = platform.publish(platform.create(record_body())["id"])
+    held = wait_until(
+        lambda: platform.notifications.sql(
+            "SELECT subject FROM emails WHERE recipient = :r AND status = 'held'", r=address
+        ),
+        timeout=20,
+    )
+    assert any(record["inventory_number"] in row[0] for row in held)
+    assert smtp.to(address) == []
+    sent = platform.notifications.call("send_digests")
+    assert sent["digests"] >= 1
+    (digest,) = wait_until(lambda: smtp.to(address), timeout=20)
+    assert subject(digest) == f"[Disan] Daily digest: {len(held)} notifications"
+    assert record["inventory_number"] in body(digest)
+    assert platform.notifications.call("send_digests")["digests"] == 0  # nothing held twice
+
+
+def test_dead_letters_piling_up_mail_the_administrators(platform, smtp, settings):
+    from kombu import Connection
+
+    from shared.bus import DEAD_LETTERS
+
+    admin = _prefs(platform, "admin", language="vi")
+    marker = uuid.uuid4().hex
+    with Connection(settings.amqp_uri) as conn:
+        producer = conn.Producer()
+        for _ in range(10):
+            producer.publish(
+                b"{}", exchange="", routing_key=DEAD_LETTERS, headers={"x-test-marker": marker}
+            )
+    try:
+        answer = platform.notifications.call("check_dead_letters")
+        assert answer["dead_letters"] >= 10 and answer["alerted"] is True
+        assert platform.notifications.call("check_dead_letters")["alerted"] is False  # quiet
+        (mail,) = wait_until(lambda: smtp.to(admin), timeout=20)
+        assert "thông điệp lỗi đang chờ xử lý" in subject(mail)
+    finally:
+        with Connection(settings.amqp_uri) as conn:
+            channel = conn.channel()
+            others = []
+            while (message := channel.basic_get(DEAD_LETTERS)) is not None:
+                if (message.headers or {}).get("x-test-marker") == marker:
+                    channel.basic_ack(message.delivery_tag)
+                else:
+                    others.append(message.delivery_tag)
+            for tag in others:
+                channel.basic_reject(tag, requeue=True)
