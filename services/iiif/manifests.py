@@ -16,9 +16,12 @@ import time
 from typing import Any
 
 from iiif import discovery
+from iiif.auth import probe_service
 from iiif.presentation import build_collection, build_manifest
+from iiif.search import search_service
 from services.iiif import domain
 from services.iiif import repository as repo
+from services.iiif.annotations import public_annotation_pages
 from shared.contracts import iiif as _contracts  # noqa: F401 - registers the events
 from shared.db import DbSession
 from shared.errors import BadRequest, NotFound
@@ -53,33 +56,16 @@ def canvas_size(session: DbSession, canvas_url: str) -> tuple[int, int] | None:
     return int(row["width"]), int(row["height"])
 
 
-def _annotation_pages(db: DbSession, record_id: str) -> list[str]:
-    try:
-        from services.iiif.annotations import (  # type: ignore[attr-defined, unused-ignore]
-            public_annotation_pages,
-        )
-    except ImportError:
-        return []
-    pages: list[str] = public_annotation_pages(db, record_id)
-    return pages
+def _annotation_pages(db: DbSession, base: str, record_id: str) -> list[str]:
+    return public_annotation_pages(db, record_id, base)
 
 
 def _search_service(base: str, record_id: str) -> list[dict[str, Any]]:
-    try:
-        from iiif.search import search_service  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:
-        return []
-    service: dict[str, Any] = search_service(base, record_id)
-    return [service]
+    return [search_service(base, record_id)]
 
 
 def _probe(base: str, resource_id: str) -> dict[str, Any] | None:
-    try:
-        from iiif.auth import probe_service  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:
-        return None
-    probe: dict[str, Any] = probe_service(base, resource_id)
-    return probe
+    return probe_service(base, resource_id)
 
 
 # building ------------------------------------------------------------------------------------
@@ -136,7 +122,7 @@ def build(db: DbSession, base: str, record_id: str) -> domain.Built | None:
         repo.get_policy(db, record_id),
         repo.assets_of(db, record_id),
         repo.labels(db),
-        _annotation_pages(db, record_id),
+        _annotation_pages(db, base, record_id),
     )
 
 
@@ -262,7 +248,7 @@ def rebuild_all(
                 policies.get(record_id),
                 assets.get(record_id, []),
                 labels,
-                _annotation_pages(db, record_id),
+                _annotation_pages(db, base, record_id),
             )
             if built is None:
                 continue
