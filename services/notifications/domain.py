@@ -253,8 +253,8 @@ def type_matches(patterns: Iterable[str], event_type: str) -> bool:
 
 
 def filters_match(filters: Mapping[str, list[str]], data: Mapping[str, Any]) -> bool:
-    """Filters apply to events that carry the field; an event without it is not filtered
-    (a district filter needs the record's district, which catalogue events do not carry)."""
+    """Filters apply to events that carry the field (the journal adds a record's district);
+    an event without it is not filtered."""
     for key, allowed in filters.items():
         value = data.get(key)
         if value is not None and str(value) not in allowed:

@@ -7,6 +7,7 @@ mail job when staff should hear of it. All in the handler's transaction, with it
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -19,8 +20,15 @@ from shared.events import Event
 MAX_PAGE = 500
 
 
-def record(db: DbSession, event: Event) -> int:
-    """Journal ``event``; queue its deliveries and mail. Returns the deliveries queued."""
+DistrictOf = Callable[[str], str | None]
+
+
+def record(db: DbSession, event: Event, district_of: DistrictOf | None = None) -> int:
+    """Journal ``event``; queue its deliveries and mail. Returns the deliveries queued.
+
+    ``district_of(record_id)`` is asked (once per event) only when a matching subscription
+    filters by district, which no event carries: the record's district from the catalogue.
+    """
     record_id, asset_id = domain.subject_ids(event.data)
     if not repo.append_journal(db, event, record_id, asset_id):
         return 0
@@ -29,12 +37,22 @@ def record(db: DbSession, event: Event) -> int:
         repo.add_mail_job(db, kind, event.event_id, event.to_dict())
     if event.type.startswith(domain.OWN_PREFIX):
         return 0
-    subs = [
-        str(s["id"])
-        for s in repo.matching_candidates(db)
-        if domain.type_matches(s["events"], event.type)
-        and domain.filters_match(s["filters"], event.data)
-    ]
+    data = dict(event.data)
+    looked_up = False
+    subs = []
+    for sub in repo.matching_candidates(db):
+        if not domain.type_matches(sub["events"], event.type):
+            continue
+        if "district" in sub["filters"] and "district" not in data:
+            if not looked_up:
+                looked_up = True
+                found = district_of(record_id) if record_id and district_of else None
+                if found:
+                    data["district"] = found
+            if "district" not in data:
+                continue  # a district filter admits only events of records known to be there
+        if domain.filters_match(sub["filters"], data):
+            subs.append(str(sub["id"]))
     return repo.insert_deliveries(db, subs, event.to_dict())
 
 

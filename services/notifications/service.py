@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kombu import Connection
+from nameko.exceptions import RemoteError
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
@@ -64,14 +65,27 @@ class NotificationsService(DisanService):
     deliveries = DeliveryWorker()
     mailer = Mailer()
     access: ServiceClient = ServiceRpc("access", "access service", timeout=10.0)
+    catalogue: ServiceClient = ServiceRpc("catalogue", "catalogue service", timeout=10.0)
     ops = OpsServer(checks=("broker", "database"))
 
     # the journal -------------------------------------------------------------------------------
     @reliable_handler("#", batch=JOURNAL_BATCH)
     def handle_event(self, event: Event) -> None:
         """Journal every domain event; queue its webhook deliveries and mail."""
-        if journal.record(self.db, event):
+        if journal.record(self.db, event, self._district_of):
             self.deliveries.wake()
+
+    def _district_of(self, record_id: str) -> str | None:
+        """The record's (pre-2025) district, asked of the catalogue; None if it has none or
+        is gone."""
+        try:
+            found = self.catalogue.call("get_record", mailing.SYSTEM_ACTOR, record_id)
+        except RemoteError as exc:
+            if exc.exc_type == "NotFound":
+                return None
+            raise
+        district = (found.get("address") or {}).get("district_pre2025")
+        return str(district) if district else None
 
     @rpc
     def query_journal(self, actor: Any, params: Any) -> dict[str, Any]:

@@ -34,7 +34,10 @@ def platform(settings, smtp):
     notifications, stop_notifications = start_notifications(
         settings,
         smtp_port=smtp.port,
-        config={"DISAN_ACCESS_SERVICE": catalogue.access_name},
+        config={
+            "DISAN_ACCESS_SERVICE": catalogue.access_name,
+            "DISAN_CATALOGUE_SERVICE": catalogue.catalogue_name,
+        },
     )
     name = f"g{uuid.uuid4().hex[:10]}_gateway"
     gateway_cls = type("NotifyGateway", (GatewayService,), {"name": name})
@@ -367,3 +370,29 @@ def test_dead_letters_piling_up_mail_the_administrators(platform, smtp, settings
                     others.append(message.delivery_tag)
             for tag in others:
                 channel.basic_reject(tag, requeue=True)
+
+
+def test_a_district_filter_admits_only_records_of_that_district(platform, receiver):
+    key = platform.new_key(name="Quận Lê Chân", roles=["partner"])["key"]
+    created = platform.request(
+        "POST",
+        "/api/v1/webhooks",
+        key=key,
+        json={
+            "url": receiver.url("/le-chan"),
+            "events": ["catalogue.record_published"],
+            "secret": SECRET,
+            "filters": {"district": ["le_chan"]},
+        },
+    )
+    assert created.status_code == 201, created.text
+    elsewhere = record_body(
+        address={"district_pre2025": "ngo_quyen", "province_pre2025": "hai_phong"}
+    )
+    other = platform.publish(platform.create(elsewhere)["id"])
+    mine = platform.publish(platform.create(record_body())["id"])  # le_chan
+    hits = wait_until(lambda: receiver.at("/le-chan"), timeout=20)
+    time.sleep(1.0)
+    ids = [h.envelope["data"]["record_id"] for h in receiver.at("/le-chan")]
+    assert ids == [mine["id"]] and other["id"] not in ids
+    assert hits[0].envelope["type"] == "catalogue.record_published"
