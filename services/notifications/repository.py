@@ -26,6 +26,14 @@ def _run(db: Db, sql: str, params: dict[str, Any] | None = None) -> Any:
     return db.execute(text(sql), params or {})
 
 
+def _where(criteria: list[tuple[str, str, Any]]) -> tuple[list[str], dict[str, Any]]:
+    """The SQL conditions and parameters of the criteria given (None or empty: left out)."""
+    given = [
+        (clause, name, value) for clause, name, value in criteria if value not in (None, [], "")
+    ]
+    return [c for c, _, _ in given], {name: value for _, name, value in given}
+
+
 def _rows(result: Any) -> list[Row]:
     return [dict(r._mapping) for r in result]
 
@@ -77,32 +85,20 @@ def query_journal(
     recorded_since: datetime | None = None,
 ) -> list[Row]:
     """Journal rows matching every given criterion, in journal order (``seq``)."""
-    where = ["seq > :after"]
-    params: dict[str, Any] = {"after": after, "limit": limit}
-    if types:
-        where.append("type = ANY(:types)")
-        params["types"] = types
-    if type_prefix:
-        where.append("starts_with(type, :prefix)")
-        params["prefix"] = type_prefix
-    if since is not None:
-        where.append("occurred_at >= :since")
-        params["since"] = since
-    if until is not None:
-        where.append("occurred_at < :until")
-        params["until"] = until
-    if recorded_since is not None:
-        where.append("recorded_at >= :recorded_since")
-        params["recorded_since"] = recorded_since
-    if record_id:
-        where.append("record_id = CAST(:record_id AS uuid)")
-        params["record_id"] = record_id
-    if asset_id:
-        where.append("asset_id = CAST(:asset_id AS uuid)")
-        params["asset_id"] = asset_id
-    if actor:
-        where.append("actor = :actor")
-        params["actor"] = actor
+    where, params = _where(
+        [
+            ("seq > :after", "after", after),
+            ("type = ANY(:types)", "types", types),
+            ("starts_with(type, :prefix)", "prefix", type_prefix),
+            ("occurred_at >= :since", "since", since),
+            ("occurred_at < :until", "until", until),
+            ("recorded_at >= :recorded_since", "recorded_since", recorded_since),
+            ("record_id = CAST(:record_id AS uuid)", "record_id", record_id),
+            ("asset_id = CAST(:asset_id AS uuid)", "asset_id", asset_id),
+            ("actor = :actor", "actor", actor),
+        ]
+    )
+    params["limit"] = limit
     sql = f"SELECT {_JOURNAL} FROM journal WHERE {' AND '.join(where)} ORDER BY seq LIMIT :limit"
     return _rows(_run(db, sql, params))
 
@@ -215,14 +211,18 @@ def insert_test_delivery(db: Db, delivery_id: str, sub_id: str, envelope: dict[s
 def list_deliveries(
     db: Db, sub_id: str, status: str | None, before: str | None, limit: int
 ) -> list[Row]:
-    where = ["subscription_id = :sub"]
-    params: dict[str, Any] = {"sub": sub_id, "limit": limit}
-    if status:
-        where.append("status = :status")
-        params["status"] = status
-    if before:
-        where.append("(created_at, id) < (SELECT created_at, id FROM deliveries WHERE id = :b)")
-        params["b"] = before
+    where, params = _where(
+        [
+            ("subscription_id = :sub", "sub", sub_id),
+            ("status = :status", "status", status),
+            (
+                "(created_at, id) < (SELECT created_at, id FROM deliveries WHERE id = :b)",
+                "b",
+                before,
+            ),
+        ]
+    )
+    params["limit"] = limit
     sql = (
         f"SELECT {_DELIVERY} FROM deliveries WHERE {' AND '.join(where)} "
         "ORDER BY created_at DESC, id DESC LIMIT :limit"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from nameko.containers import ServiceContainer
@@ -184,20 +185,28 @@ def test_the_lgsp_feed_pages_published_changes_and_hides_drafts(platform):
     assert platform.request("GET", "/api/v1/lgsp/records/changes", key=key).status_code == 422
 
 
-def test_a_partner_manages_webhooks_over_http(platform, receiver):
-    key = platform.new_key(name="Bảo tàng Hải Phòng", roles=["partner"])["key"]
+def _subscribe(platform, url: str, filters: dict) -> tuple[str, Any]:
+    """A new partner key subscribed over HTTP to catalogue.record_published; (key, answer)."""
+    key = platform.new_key(name="Đối tác Hải Phòng", roles=["partner"])["key"]
     created = platform.request(
         "POST",
         "/api/v1/webhooks",
         key=key,
         json={
-            "url": receiver.url("/museum"),
+            "url": url,
             "events": ["catalogue.record_published"],
             "secret": SECRET,
-            "filters": {"heritage_class": ["museum_object", "tangible_site"]},
+            "filters": filters,
         },
     )
     assert created.status_code == 201, created.text
+    return key, created
+
+
+def test_a_partner_manages_webhooks_over_http(platform, receiver):
+    key, created = _subscribe(
+        platform, receiver.url("/museum"), {"heritage_class": ["museum_object", "tangible_site"]}
+    )
     sub = created.json()["id"]
     assert "secret" not in created.json()
     assert created.headers["Location"] == f"/api/v1/webhooks/{sub}"
@@ -373,19 +382,7 @@ def test_dead_letters_piling_up_mail_the_administrators(platform, smtp, settings
 
 
 def test_a_district_filter_admits_only_records_of_that_district(platform, receiver):
-    key = platform.new_key(name="Quận Lê Chân", roles=["partner"])["key"]
-    created = platform.request(
-        "POST",
-        "/api/v1/webhooks",
-        key=key,
-        json={
-            "url": receiver.url("/le-chan"),
-            "events": ["catalogue.record_published"],
-            "secret": SECRET,
-            "filters": {"district": ["le_chan"]},
-        },
-    )
-    assert created.status_code == 201, created.text
+    _subscribe(platform, receiver.url("/le-chan"), {"district": ["le_chan"]})
     elsewhere = record_body(
         address={"district_pre2025": "ngo_quyen", "province_pre2025": "hai_phong"}
     )
