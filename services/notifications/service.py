@@ -89,24 +89,24 @@ class NotificationsService(DisanService):
 
     @rpc
     def query_journal(self, actor: Any, params: Any) -> dict[str, Any]:
-        subscriptions.principal_of(actor)
+        subscriptions.principal_of(actor, subscriptions.STAFF)
         return journal.query(self.db, dict(params or {}))
 
     @rpc
     def record_journal(self, actor: Any, record_id: Any, params: Any = None) -> dict[str, Any]:
         """Everything that happened to one record, in order."""
-        subscriptions.principal_of(actor)
+        subscriptions.principal_of(actor, subscriptions.STAFF)
         return journal.query(self.db, dict(params or {}) | {"record_id": str(record_id)})
 
     @rpc
     def lgsp_changes(self, actor: Any, params: Any) -> dict[str, Any]:
-        subscriptions.principal_of(actor)
+        subscriptions.principal_of(actor, subscriptions.PARTNERS)
         return journal.lgsp_changes(self.db, dict(params or {}), self.settings.public_url)
 
     # webhooks ----------------------------------------------------------------------------------
     @rpc
     def create_subscription(self, actor: Any, body: Any) -> dict[str, Any]:
-        principal = subscriptions.principal_of(actor)
+        principal = subscriptions.principal_of(actor, subscriptions.PARTNERS)
         return subscriptions.create(self.db, principal, body, self.deliveries.settings)
 
     @rpc
@@ -160,12 +160,12 @@ class NotificationsService(DisanService):
     # e-mail ------------------------------------------------------------------------------------
     @rpc
     def get_email_preferences(self, actor: Any) -> dict[str, Any]:
-        principal = subscriptions.principal_of(actor)
+        principal = subscriptions.principal_of(actor, subscriptions.STAFF)
         return mailing.preferences_view(repo.get_preferences(self.db, principal.id), principal.id)
 
     @rpc
     def set_email_preferences(self, actor: Any, body: Any) -> dict[str, Any]:
-        principal = subscriptions.principal_of(actor)
+        principal = subscriptions.principal_of(actor, subscriptions.STAFF)
         return mailing.set_preferences(self.db, principal.id, principal.name, body)
 
     def _list_staff(self) -> list[dict[str, Any]]:

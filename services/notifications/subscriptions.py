@@ -22,12 +22,20 @@ STATUSES = ("pending", "delivered", "dead", "cancelled")
 MAX_PER_OWNER = 100
 
 
-def principal_of(actor: Any) -> Principal:
+STAFF = frozenset({"admin", "cataloguer", "reviewer"})
+PARTNERS = frozenset({"admin", "partner"})
+
+
+def principal_of(actor: Any, roles: frozenset[str] = PARTNERS | STAFF) -> Principal:
+    """The caller, if signed in with one of ``roles`` (the gateway checks too: this is the
+    service's own check, for callers inside the platform)."""
     if not isinstance(actor, dict):
         raise BadRequest("actor must be a principal")
     principal = Principal.from_dict(actor)
     if not principal.authenticated:
         raise Forbidden("sign in or use an API key")
+    if not roles & principal.roles:
+        raise Forbidden(f"this needs one of the roles {', '.join(sorted(roles))}")
     return principal
 
 

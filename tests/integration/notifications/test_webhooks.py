@@ -244,3 +244,20 @@ def test_a_name_rebound_to_loopback_after_creation_is_refused_at_delivery(
     assert rows[0].last_error.startswith("refused:")
     assert "loopback" in rows[0].last_error
     assert receiver.at("/rebound") == []
+
+
+def test_the_service_checks_roles_itself(notifications):
+    researcher = {"kind": "user", "id": "7", "name": "nghiên cứu", "roles": ["researcher"]}
+    anonymous = {"kind": "anonymous", "roles": []}
+    calls = [
+        ("query_journal", PARTNER, {}),
+        ("query_journal", researcher, {}),
+        ("lgsp_changes", researcher, {"since": "2026-01-01T00:00:00Z"}),
+        ("create_subscription", researcher, {}),
+        ("list_subscriptions", anonymous),
+        ("get_email_preferences", PARTNER),
+    ]
+    for method, actor, *args in calls:
+        with pytest.raises(RemoteError) as caught:
+            notifications.call(method, actor, *args)
+        assert caught.value.exc_type == "Forbidden", method
