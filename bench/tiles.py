@@ -378,6 +378,9 @@ def main() -> int:
     parser.add_argument("--tiles", type=int, default=2000, help="URLs in the list")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--skip-iip", action="store_true")
+    parser.add_argument(
+        "--scenarios", default="cold,warm,passthrough", help="comma-separated subset to run"
+    )
     parser.add_argument("--json", type=Path, help="write the results as JSON here")
     args = parser.parse_args()
 
@@ -431,7 +434,9 @@ def main() -> int:
 
         mixed = tile_regions(args.width, args.height, args.tiles, args.seed, aligned_only=False)
         aligned = tile_regions(args.width, args.height, args.tiles, args.seed, aligned_only=True)
+        wanted = set(args.scenarios.split(","))
         scenarios = [("cold", mixed, False), ("warm", mixed, True), ("passthrough", aligned, False)]
+        scenarios = [item for item in scenarios if item[0] in wanted]
         for scenario, regions, cached in scenarios:
             servers: list[Any] = [
                 lambda c=cached: Disan(workdir, s3_port, 256 if c else 0, args.workers)

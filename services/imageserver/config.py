@@ -39,6 +39,9 @@ class ImageServerConfig:
     keep_alive_seconds: int = 5
     purge_events: bool = True
     confined_upscale: str = "refuse"
+    # glibc: blocks from this size up are mmapped and returned to the OS when freed (0: glibc's
+    # own sliding threshold, which keeps freed tile buffers resident)
+    malloc_mmap_threshold_kb: int = 128
     access: str = "policy"  # "policy": ask the access service; "public": every asset is public
     access_service: str = "access"  # nameko name of the access service
     access_cache_seconds: float = 2.0  # how long a policy, session or decision is kept
@@ -98,6 +101,8 @@ def load_config(
         raise ConfigError("imageserver.jpeg_quality must be within 1..100")
     if config.confined_upscale not in ("refuse", "clamp"):
         raise ConfigError("imageserver.confined_upscale must be 'refuse' or 'clamp'")
+    if not 0 <= config.malloc_mmap_threshold_kb <= 32 * 1024:
+        raise ConfigError("imageserver.malloc_mmap_threshold_kb must be within 0..32768")
     if config.access not in ("policy", "public"):
         raise ConfigError("imageserver.access must be 'policy' or 'public'")
     if not 0 <= config.access_cache_seconds <= 10:

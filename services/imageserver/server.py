@@ -246,6 +246,12 @@ def main(settings: Settings) -> None:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     # libvips threads each get a glibc malloc arena otherwise: RSS balloons under load
     os.environ.setdefault("MALLOC_ARENA_MAX", "2")
+    if config.malloc_mmap_threshold_kb:
+        # freed decode buffers go back to the OS at once instead of piling up in the heaps
+        # (docs/benchmarks.md, Image tiles: memory); the spawned workers read it at start
+        threshold = str(config.malloc_mmap_threshold_kb * 1024)
+        os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", threshold)
+        os.environ.setdefault("MALLOC_TRIM_THRESHOLD_", threshold)
     config.source_dir.mkdir(parents=True, exist_ok=True)
     host = settings.bind_host
     port = settings.ports.http["imageserver"]
