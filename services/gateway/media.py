@@ -36,6 +36,15 @@ from shared.storage import ChecksumMismatch, ObjectStore
 
 RPC_TIMEOUT = 60.0
 COMPLETE_TIMEOUT = 1800.0
+SEAL_BYTES_PER_S = 20e6  # registering copies the master in S3 to seal it (ADR 052)
+
+
+def register_timeout(size: int) -> float:
+    """How long registering a master of ``size`` bytes may take: the RPC's own deadline plus
+    the server-side copy that stores its checksum, at a pessimistic 20 MB/s."""
+    return min(COMPLETE_TIMEOUT, RPC_TIMEOUT + size / SEAL_BYTES_PER_S)
+
+
 READ_CHUNK = 256 * 1024
 UPLOAD_PART_SIZE = 8 * 1024 * 1024  # 3 in flight: ~50 MB per upload, 80 GB at most
 MAX_FIELDS_BYTES = 64 * 1024
@@ -272,6 +281,7 @@ class MediaRoutes:
             stored.sha256,
             body.filename or "",
             metadata,
+            timeout=register_timeout(stored.size),
         )
         return 202, {"Location": f"/api/v1/media/{asset_id}"}, asset
 
@@ -290,7 +300,13 @@ class MediaRoutes:
         key, stored, body = self._stream_upload(request, lambda fmt: f"{staging}.{fmt.ext}")
         body.finish()
         asset = self.media.call(
-            "replace_master", _actor(request), asset_id, key, stored.sha256, body.filename or ""
+            "replace_master",
+            _actor(request),
+            asset_id,
+            key,
+            stored.sha256,
+            body.filename or "",
+            timeout=register_timeout(stored.size),
         )
         return 202, asset
 

@@ -1,4 +1,4 @@
-"""``disan fixity run``, ``disan media purge`` and ``disan media bag``: preservation from a shell.
+"""``disan fixity run``, ``disan media purge|sweep|bag``: preservation from a shell.
 
 They work on the media schema and the S3 store directly (no running service needed), writing
 the same preservation events and outbox events as the service: the relay of a running media
@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from services.media import preservation
+from services.media import preservation, sweep
+from services.media.domain import MediaLimits
 from shared.config import Settings
 from shared.db import DbSession, make_engine, migrate
 from shared.runner import SERVICES
@@ -26,10 +28,36 @@ def add_parsers(sub: Any) -> None:
     fix.add_argument("--json", action="store_true")
     fix.add_argument("--schema", default="media", help=argparse_hidden())
     med = sub.add_parser("media", help="media administration: purge deleted assets, BagIt export")
-    med.add_argument("action", choices=["purge", "bag"])
+    med.add_argument("action", choices=["purge", "bag", "sweep"])
     med.add_argument("asset_id", nargs="?", help="bag: the asset to export")
     med.add_argument("-o", "--output", default=".", help="bag: folder to write the bag in")
+    med.add_argument(
+        "--grace-hours",
+        type=float,
+        default=None,
+        help="sweep: leave unregistered masters younger than this (default: extra.media)",
+    )
+    med.add_argument("--dry-run", action="store_true", help="sweep: list, do not delete")
+    med.add_argument("--json", action="store_true")
     med.add_argument("--schema", default="media", help=argparse_hidden())
+
+
+def _sweep(args: Any, settings: Settings, db: DbSession, store: ObjectStore) -> int:
+    limits = MediaLimits.from_config(settings.extra.get("media"))
+    hours = limits.orphan_grace_hours if args.grace_hours is None else args.grace_hours
+    if hours < 0:
+        print("--grace-hours is 0 or more", file=sys.stderr)
+        return 2
+    found = sweep.sweep_orphans(db, store, timedelta(hours=hours), "cli:sweep", args.dry_run)
+    if args.json:
+        print(json.dumps([o.to_dict() for o in found], indent=2))
+        return 0
+    verb = "would remove" if args.dry_run else "removed"
+    print(f"{verb} {len(found)} orphan master(s) older than {hours:g} h")
+    for o in found:
+        owner = f", asset {o.asset_id}" if o.asset_id else ""
+        print(f"  {o.key} ({o.size} bytes, {o.last_modified}{owner})")
+    return 0
 
 
 def argparse_hidden() -> str:
@@ -63,6 +91,8 @@ def run(args: Any, settings: Settings) -> int:
             for asset_id in gone:
                 print(f"  {asset_id}")
             return 0
+        if args.action == "sweep":
+            return _sweep(args, settings, db, store)
         if not args.asset_id:
             print("say which asset: disan media bag ASSET_ID [-o FOLDER]", file=sys.stderr)
             return 2

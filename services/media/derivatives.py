@@ -86,15 +86,28 @@ def _jp2_to_tiff(src: Path, workdir: Path) -> Path:
     return out
 
 
-def image(src: Path, fmt: str, workdir: Path, asset_id: str, pyramid_key: str) -> Outputs:
-    """A tiled pyramidal JPEG TIFF (what the image server reads) and a JPEG thumbnail."""
+# formats libvips decodes front to back from a pipe (the master streams in while it is
+# decoded); the others need to seek and are read from a local copy
+STREAMED_FORMATS = frozenset({"jpeg", "png"})
+
+
+def image(src: Path | int, fmt: str, workdir: Path, asset_id: str, pyramid_key: str) -> Outputs:
+    """A tiled pyramidal JPEG TIFF (what the image server reads) and a JPEG thumbnail.
+
+    ``src`` is a file, or for ``STREAMED_FORMATS`` a file descriptor (a pipe) read once.
+    """
     import pyvips
 
     from services.media.domain import THUMBNAIL_SIZE, thumbnail_key
 
-    source = _jp2_to_tiff(src, workdir) if fmt == "jp2" else src
     try:
-        original = pyvips.Image.new_from_file(str(source), access="sequential", fail_on="error")
+        if isinstance(src, int):
+            original = pyvips.Image.new_from_source(
+                pyvips.Source.new_from_descriptor(src), "", access="sequential", fail_on="error"
+            )
+        else:
+            source = _jp2_to_tiff(src, workdir) if fmt == "jp2" else src
+            original = pyvips.Image.new_from_file(str(source), access="sequential", fail_on="error")
         technical = {
             "source_interpretation": str(original.interpretation),
             "source_format": str(original.format),

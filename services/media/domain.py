@@ -95,6 +95,7 @@ class MediaLimits:
     max_pages: int = 1000
     max_upload_bytes: int = 50 * 1024**3
     retention_days: int = 30
+    orphan_grace_hours: float = 24.0  # unregistered masters younger than this are left alone
 
     @classmethod
     def from_config(cls, config: dict[str, Any] | None) -> MediaLimits:
@@ -105,6 +106,7 @@ class MediaLimits:
             max_pages=int(config.get("max_pages", cls.max_pages)),
             max_upload_bytes=int(config.get("max_upload_bytes", cls.max_upload_bytes)),
             retention_days=int(config.get("retention_days", cls.retention_days)),
+            orphan_grace_hours=float(config.get("orphan_grace_hours", cls.orphan_grace_hours)),
         )
 
     def check_image(self, width: int, height: int, pages: int, bands: int, size: int) -> None:

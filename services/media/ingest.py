@@ -25,9 +25,9 @@ from services.media.domain import (
     safe_filename,
 )
 from shared.db import DbSession
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.events import make_event
-from shared.storage import SHA_META, ObjectNotFound, ObjectStore
+from shared.storage import ChecksumMismatch, ObjectNotFound, ObjectStore
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +89,19 @@ def register(
         raise NotFound("the uploaded object is not in storage") from None
     version = 1 if replaces is None else int(replaces["version"]) + 1
     final = master_key(asset_id, fmt.ext, version)
+    if key != final and store.exists(MASTERS_BUCKET, final):
+        _discard(store, key)
+        raise Conflict("a master already exists there; masters are never overwritten")
+    try:
+        # the SHA-256 as metadata and as S3's own checksum, which must match it
+        sealed = store.seal(MASTERS_BUCKET, key, final, sha256)
+    except ChecksumMismatch as exc:
+        _discard(store, key)
+        raise ValidationFailed(
+            f"the stored bytes do not match the upload's SHA-256 ({exc})",
+            {"reason": "checksum_mismatch"},
+        ) from None
     if key != final:
-        if store.exists(MASTERS_BUCKET, final):
-            _discard(store, key)
-            raise Conflict("a master already exists there; masters are never overwritten")
-        store.copy(MASTERS_BUCKET, key, final, metadata={SHA_META: sha256})
         _discard(store, key)
     row = {
         "id": asset_id,
@@ -143,7 +151,13 @@ def register(
         )
     for event in (
         premis_event("ingestion", actor, key=final, size=size, version=version),
-        premis_event("message digest calculation", "media", algorithm="SHA-256", value=sha256),
+        premis_event(
+            "message digest calculation",
+            "media",
+            algorithm="SHA-256",
+            value=sha256,
+            s3_checksum=sealed.checksum_sha256,
+        ),
         premis_event("format identification", "media", format=fmt.name, mime_type=fmt.mime),
         premis_event("validation", "media", checks="sniff, completeness, header limits"),
     ):

@@ -34,15 +34,18 @@ class FixityResult:
 
 
 def check_one(db: DbSession, store: ObjectStore, row: dict[str, Any], agent: str) -> FixityResult:
-    """Re-read one master version, compare its SHA-256, log it; announce a mismatch."""
+    """Re-read one master version; compare the SHA-256 of its bytes, S3's checksum and the
+    ``sha256`` metadata with the digest recorded at ingest; log it; announce a mismatch."""
     asset_id = str(row["asset_id"])
     actual: str | None
+    s3_checksum: str | None = None
     try:
-        actual = store.sha256_of(MASTERS_BUCKET, row["master_key"])
-        detail = ""
+        back = store.read_back(MASTERS_BUCKET, row["master_key"])
+        actual, s3_checksum = back.sha256, back.s3_checksum
+        detail = "; ".join(back.problems(row["sha256"]))
     except ObjectNotFound:
         actual, detail = None, "the master is missing from storage"
-    ok = actual == row["sha256"]
+    ok = not detail
     repo.add_event(
         db,
         asset_id,
@@ -54,6 +57,7 @@ def check_one(db: DbSession, store: ObjectStore, row: dict[str, Any], agent: str
             algorithm="SHA-256",
             expected=row["sha256"],
             actual=actual,
+            s3_checksum=s3_checksum,
             **({"problem": detail} if detail else {}),
         ),
     )

@@ -169,3 +169,18 @@ def events(db: DbSession, asset_id: str) -> list[dict[str, Any]]:
         {"a": asset_id},
     ).mappings()
     return [dict(r) for r in rows]
+
+
+def known_master_keys(db: DbSession) -> set[str]:
+    """Every master key a registered asset version points at (soft-deleted ones included)."""
+    rows = db.execute("SELECT master_key FROM asset_versions UNION SELECT master_key FROM assets")
+    return {str(r[0]) for r in rows}
+
+
+def existing_asset_ids(db: DbSession, ids: list[str]) -> set[str]:
+    if not ids:
+        return set()
+    rows = db.execute(
+        "SELECT id::text FROM assets WHERE id = ANY(CAST(:ids AS uuid[]))", {"ids": ids}
+    )
+    return {str(r[0]) for r in rows}

@@ -15,7 +15,7 @@ from typing import Any
 
 from nameko.timer import timer
 
-from services.media import ingest, preservation, schemas, worker
+from services.media import ingest, preservation, schemas, sweep, worker
 from services.media import repository as repo
 from services.media.dependencies import Limits, Storage
 from services.media.domain import MASTERS_BUCKET
@@ -30,6 +30,7 @@ from shared.storage import PART_SIZE, StorageError
 
 PRESIGN_EXPIRES = timedelta(hours=6)
 FIXITY_INTERVAL = 24 * 3600
+SWEEP_INTERVAL = 3600  # orphan masters: hourly, each removed once past its grace period
 
 
 def _agent(actor: Any) -> str:
@@ -218,6 +219,22 @@ class MediaService(DisanService):
     @timer(interval=FIXITY_INTERVAL, eager=False)
     def scheduled_fixity(self) -> None:
         preservation.run_fixity(self.db, self.store, 1000, agent="media:fixity-schedule")
+
+    @rpc
+    def sweep_orphans(self, grace_hours: Any = None, dry_run: bool = False) -> list[dict[str, Any]]:
+        """Remove masters no asset registered, older than the grace period (ADR 052)."""
+        hours = self.limits.orphan_grace_hours if grace_hours is None else float(grace_hours)
+        if not hours >= 0:
+            raise BadRequest("grace_hours is a number of hours, 0 or more")
+        found = sweep.sweep_orphans(
+            self.db, self.store, timedelta(hours=hours), "media:sweep", bool(dry_run)
+        )
+        return [o.to_dict() for o in found]
+
+    @timer(interval=SWEEP_INTERVAL, eager=False)
+    def scheduled_sweep(self) -> None:
+        grace = timedelta(hours=self.limits.orphan_grace_hours)
+        sweep.sweep_orphans(self.db, self.store, grace, "media:sweep-schedule")
 
     # the derivative worker ---------------------------------------------------------------------
     @reliable_handler("catalogue.record_deleted")

@@ -10,13 +10,16 @@ unreachable S3 or database raises, and the event is retried with backoff.
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import eventlet
 from eventlet import tpool
+from eventlet.greenio import GreenPipe
 
 from services.imageserver.keys import DERIVATIVES_BUCKET, derivative_key
 from services.media import derivatives
@@ -45,6 +48,49 @@ def _produce(src: Any, asset: dict[str, Any], workdir: Path, limits: MediaLimits
     raise derivatives.DerivativeFailed(f"no derivatives for kind {kind}")
 
 
+def _upload(store: ObjectStore, key: str, path: Path, content_type: str) -> None:
+    with path.open("rb") as f:
+        store.put_stream(DERIVATIVES_BUCKET, key, f, path.stat().st_size, content_type)
+
+
+def _pump(store: ObjectStore, key: str, pipe: Any) -> None:
+    """Copy the master from S3 into the pipe libvips reads (a green thread)."""
+    try:
+        for chunk in store.iter_chunks(MASTERS_BUCKET, key, 1024 * 1024):
+            pipe.write(chunk)
+    finally:
+        pipe.close()
+
+
+def _produce_streamed(
+    store: ObjectStore, asset: dict[str, Any], workdir: Path, limits: MediaLimits
+) -> Any:
+    """Decode the master while it downloads: S3 → pipe → libvips (in C, no local copy).
+
+    A failed download must not pass for a truncated master: the pump's error wins over the
+    decoder's, and is raised (retried) instead of marking the asset failed.
+    """
+    read_fd, write_fd = os.pipe()
+    pump = eventlet.spawn(_pump, store, asset["master_key"], GreenPipe(write_fd, "wb", 0))
+    try:
+        try:
+            outputs = tpool.execute(_produce, read_fd, asset, workdir, limits)
+        finally:
+            os.close(read_fd)  # a decoder that stopped early ends the pump with EPIPE
+    except derivatives.DerivativeFailed:
+        _wait_pump(pump)
+        raise
+    _wait_pump(pump)
+    return outputs
+
+
+def _wait_pump(pump: Any) -> None:
+    try:
+        pump.wait()
+    except BrokenPipeError:
+        pass  # the decoder stopped reading (it failed or needed no more): its outcome counts
+
+
 def make_derivatives(db: DbSession, store: ObjectStore, limits: MediaLimits, event: Event) -> None:
     asset_id = event.data["asset_id"]
     asset = repo.get_asset(db, asset_id, lock=True)
@@ -57,22 +103,31 @@ def make_derivatives(db: DbSession, store: ObjectStore, limits: MediaLimits, eve
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="disan-media-") as tmp:
         workdir = Path(tmp)
-        src: Path | str
-        if asset["kind"] in ("audio", "video"):
-            # ffprobe/ffmpeg read what they need over HTTP: no copy of a long recording
-            src = store.presigned_get(MASTERS_BUCKET, asset["master_key"], PROBE_URL_EXPIRES)
-        else:
-            src = workdir / f"master.{asset['master_key'].rsplit('.', 1)[-1]}"
-            store.download(MASTERS_BUCKET, asset["master_key"], str(src))
         try:
-            outputs = tpool.execute(_produce, src, asset, workdir, limits)
+            if asset["kind"] == "image" and asset["format"] in derivatives.STREAMED_FORMATS:
+                outputs = _produce_streamed(store, asset, workdir, limits)
+            else:
+                src: Path | str
+                if asset["kind"] in ("audio", "video"):
+                    # ffprobe/ffmpeg read what they need over HTTP: no copy of a long recording
+                    src = store.presigned_get(
+                        MASTERS_BUCKET, asset["master_key"], PROBE_URL_EXPIRES
+                    )
+                else:
+                    src = workdir / f"master.{asset['master_key'].rsplit('.', 1)[-1]}"
+                    store.download(MASTERS_BUCKET, asset["master_key"], str(src))
+                outputs = tpool.execute(_produce, src, asset, workdir, limits)
         except derivatives.DerivativeFailed as exc:
             _failed(db, asset, str(exc), event)
             return
-        for key, path in outputs.files.items():
-            with path.open("rb") as f:
-                content = "image/tiff" if key.endswith(".tif") else "image/jpeg"
-                store.put_stream(DERIVATIVES_BUCKET, key, f, path.stat().st_size, content)
+        uploads = [
+            eventlet.spawn(
+                _upload, store, key, path, "image/tiff" if key.endswith(".tif") else "image/jpeg"
+            )
+            for key, path in outputs.files.items()
+        ]
+        for upload in uploads:
+            upload.wait()
     technical = outputs.technical | {"derivatives": sorted(outputs.files)}
     seconds = round(time.monotonic() - started, 3)
     repo.mark_ready(db, asset_id, technical)

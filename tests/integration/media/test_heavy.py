@@ -126,6 +126,7 @@ def post(media: Any, record_id: str, body: StreamedBody) -> requests.Response:
     )
 
 
+@pytest.mark.timeout(900)  # 2 GB through moto (upload, then the sealing copy) on a busy machine
 def test_a_2_gb_upload_streams_with_bounded_memory(media):
     size = 2_000_000_000
     record_id = media.new_record()
