@@ -242,6 +242,8 @@ class _Supervisor:
 def main(settings: Settings) -> None:
     """Serve the IIIF Image API until SIGTERM or SIGINT."""
     config = load_config(settings)
+    if config.access == "policy":
+        settings.access.signing_keys()  # no token secret: refuse to start, not crash-loop
     metrics_dir = tempfile.mkdtemp(prefix="disan-imageserver-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     # libvips threads each get a glibc malloc arena otherwise: RSS balloons under load
