@@ -83,6 +83,9 @@ connection URLs composed from both ($(VAR) expansion) unless a URL comes whole f
 - name: DISAN_TOKEN_PREVIOUS_KEYS
   valueFrom:
     secretKeyRef: {name: {{ $secret }}, key: DISAN_TOKEN_PREVIOUS_KEYS, optional: true}
+- name: DISAN_SMTP_PASSWORD
+  valueFrom:
+    secretKeyRef: {name: {{ $secret }}, key: DISAN_SMTP_PASSWORD, optional: true}
 {{- if $v.postgresql.urlSecretKey }}
 - name: DISAN_DATABASE_URL
   valueFrom:
