@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -123,3 +124,55 @@ def test_a_full_unrouted_queue_refuses_and_the_outbox_keeps_the_events(
     finally:
         publisher.close()
     assert _depth(settings.amqp_uri) == 1
+
+
+class Noted(Schema):
+    thing = fields.String(required=True)
+
+
+def test_a_full_dead_letter_queue_keeps_the_failed_message_in_its_queue(
+    settings, unique, schema_factory, amqp, delete_queues, container_factory, tiny_parking
+):
+    from shared.bus import DEAD_LETTERS
+    from shared.consumer import handler_queues, reliable_handler
+    from shared.db import Database
+    from shared.dlq import list_parked
+    from shared.service import DisanService
+
+    event_type = f"{unique}.thing_noted"
+    contract(event_type)(Noted)
+    name = f"{unique}_c"
+    schema_factory(name)
+
+    class Consumer(DisanService):
+        db = Database(name)
+
+        @reliable_handler(event_type)
+        def handle_thing_noted(self, event):
+            pass
+
+    Consumer.name = name
+    (queue,) = handler_queues(name, Consumer)
+    queue.bind(amqp.default_channel).declare()
+    delete_queues.append(queue.name)
+    channel = amqp.default_channel
+    channel.queue_purge(DEAD_LETTERS)
+    wait_until(lambda: _queue_policy(tiny_parking, DEAD_LETTERS) == PARKING_POLICY)
+    publisher = ConfirmingPublisher(settings.amqp_uri)
+    try:
+        publisher.publish([Outgoing("", DEAD_LETTERS, b"{}") for _ in range(3)])  # now full
+        poison = Outgoing("disan.events", event_type, b'{"not": "an event"}', message_id=unique)
+        publisher.publish([poison])
+    finally:
+        publisher.close()
+
+    container_factory(Consumer)
+    time.sleep(3)  # the handler tried, could not park it, and gave it back (1 s pauses)
+    assert channel.queue_declare(DEAD_LETTERS, passive=True).message_count == 3
+
+    # room in the dead letters again: the poison message lands there, with its reason
+    channel.queue_purge(DEAD_LETTERS)
+    parked = wait_until(
+        lambda: [m for m in list_parked(settings.amqp_uri) if m.message_id == unique]
+    )
+    assert "invalid envelope" in parked[0].error
