@@ -9,6 +9,8 @@ unreachable S3 or database raises, and the event is retried with backoff.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import tempfile
@@ -16,10 +18,10 @@ import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import eventlet
-from eventlet import tpool
-from eventlet.greenio import GreenPipe
+from eventlet import patcher, tpool
 
 from services.imageserver.keys import DERIVATIVES_BUCKET, derivative_key
 from services.media import derivatives
@@ -27,9 +29,11 @@ from services.media import repository as repo
 from services.media.domain import MASTERS_BUCKET, MediaLimits, premis_event
 from shared.db import DbSession
 from shared.events import Event, make_event
-from shared.storage import ObjectStore
+from shared.storage import ObjectStore, StorageError
 
 log = logging.getLogger(__name__)
+_http = patcher.original("http.client")  # blocking sockets, for the transfer's OS thread
+_threading = patcher.original("threading")
 
 AGENT = "media:derivative-worker"
 PROBE_URL_EXPIRES = timedelta(hours=2)
@@ -48,18 +52,67 @@ def _produce(src: Any, asset: dict[str, Any], workdir: Path, limits: MediaLimits
     raise derivatives.DerivativeFailed(f"no derivatives for kind {kind}")
 
 
+DIRECT_PUT_MAX = 5 * 1024**3  # one PUT; larger outputs go through the multipart client
+
+
 def _upload(store: ObjectStore, key: str, path: Path, content_type: str) -> None:
-    with path.open("rb") as f:
-        store.put_stream(DERIVATIVES_BUCKET, key, f, path.stat().st_size, content_type)
+    """One output to ``derivatives``: a presigned PUT sent from an OS thread with plain
+    sockets (the service's event loop stays out of the transfer), multipart when huge."""
+    size = path.stat().st_size
+    if size > DIRECT_PUT_MAX:
+        with path.open("rb") as f:
+            store.put_stream(DERIVATIVES_BUCKET, key, f, size, content_type)
+        return
+    url = store.presigned_put(DERIVATIVES_BUCKET, key, PROBE_URL_EXPIRES)
+    tpool.execute(_put_file, url, path, size, content_type)
 
 
-def _pump(store: ObjectStore, key: str, pipe: Any) -> None:
-    """Copy the master from S3 into the pipe libvips reads (a green thread)."""
+def _connection(url: str) -> tuple[Any, str]:
+    parts = urlsplit(url)
+    cls = _http.HTTPSConnection if parts.scheme == "https" else _http.HTTPConnection
+    return cls(parts.netloc, timeout=300, blocksize=1024 * 1024), f"{parts.path}?{parts.query}"
+
+
+def _put_file(url: str, path: Path, size: int, content_type: str) -> None:
+    connection, target = _connection(url)
     try:
-        for chunk in store.iter_chunks(MASTERS_BUCKET, key, 1024 * 1024):
-            pipe.write(chunk)
+        with path.open("rb") as f:
+            connection.request(
+                "PUT",
+                target,
+                body=f,
+                headers={"Content-Length": str(size), "Content-Type": content_type},
+            )
+        response = connection.getresponse()
+        detail = response.read(2000)
+        if response.status != 200:
+            raise StorageError(f"writing {path.name}: HTTP {response.status} {detail[:200]!r}")
     finally:
-        pipe.close()
+        connection.close()
+
+
+def _pump(url: str, fd: int, failure: list[BaseException]) -> None:
+    """Copy the master from S3 into the pipe libvips reads, in an OS thread of its own with
+    plain (unpatched) sockets: the transfer never waits for the service's event loop."""
+    try:
+        connection, target = _connection(url)
+        try:
+            connection.request("GET", target)
+            response = connection.getresponse()
+            if response.status != 200:
+                raise StorageError(f"reading the master: HTTP {response.status}")
+            while chunk := response.read(1024 * 1024):
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view) :]
+        finally:
+            connection.close()
+    except BrokenPipeError:
+        pass  # the decoder stopped reading (it failed, or needed no more): its outcome counts
+    except BaseException as exc:  # noqa: BLE001 - handed to the worker, which raises it
+        failure.append(exc)
+    finally:
+        os.close(fd)
 
 
 def _produce_streamed(
@@ -67,28 +120,30 @@ def _produce_streamed(
 ) -> Any:
     """Decode the master while it downloads: S3 → pipe → libvips (in C, no local copy).
 
-    A failed download must not pass for a truncated master: the pump's error wins over the
-    decoder's, and is raised (retried) instead of marking the asset failed.
+    A failed download must not pass for a truncated master: the transfer's error wins over
+    the decoder's, and is raised (retried) instead of marking the asset failed.
     """
+    url = store.presigned_get(MASTERS_BUCKET, asset["master_key"], PROBE_URL_EXPIRES)
     read_fd, write_fd = os.pipe()
-    pump = eventlet.spawn(_pump, store, asset["master_key"], GreenPipe(write_fd, "wb", 0))
+    with contextlib.suppress(OSError):  # fewer wake-ups with a 1 MB pipe (Linux)
+        fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, 1024 * 1024)
+    failure: list[BaseException] = []
+    pump = _threading.Thread(target=_pump, args=(url, write_fd, failure), daemon=True)
+    pump.start()
     try:
         try:
             outputs = tpool.execute(_produce, read_fd, asset, workdir, limits)
         finally:
-            os.close(read_fd)  # a decoder that stopped early ends the pump with EPIPE
+            os.close(read_fd)  # a decoder that stopped early ends the transfer with EPIPE
     except derivatives.DerivativeFailed:
-        _wait_pump(pump)
+        tpool.execute(pump.join)
+        if failure:
+            raise failure[0] from None
         raise
-    _wait_pump(pump)
+    tpool.execute(pump.join)
+    if failure:
+        raise failure[0]
     return outputs
-
-
-def _wait_pump(pump: Any) -> None:
-    try:
-        pump.wait()
-    except BrokenPipeError:
-        pass  # the decoder stopped reading (it failed or needed no more): its outcome counts
 
 
 def make_derivatives(db: DbSession, store: ObjectStore, limits: MediaLimits, event: Event) -> None:
