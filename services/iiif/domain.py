@@ -611,7 +611,9 @@ def manifest_spec(inputs: Inputs, probe_of: Probe) -> tuple[ManifestSpec, list[d
     rows: list[dict[str, Any]] = []
     per_asset: dict[str, list[CanvasSpec]] = {}
     for number, asset in enumerate(inputs.assets, start=1):
-        probe = probe_of(base, str(asset["asset_id"])) if restricted else None
+        # a probe on every content resource of a restricted record, or of a restricted asset
+        own_level = asset.get("level", OPEN)
+        probe = probe_of(base, str(asset["asset_id"])) if restricted or own_level != OPEN else None
         own = _canvases_of_asset(base, record_id, asset, number, probe)
         per_asset[str(asset["asset_id"])] = own
         for c in own:

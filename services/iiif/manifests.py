@@ -78,6 +78,7 @@ def build_from(
     assets: list[dict[str, Any]],
     labels: domain.Labels,
     annotation_pages: list[str],
+    asset_policies: dict[str, dict[str, Any]] | None = None,
 ) -> domain.Built | None:
     """The manifest of a published record from its projection rows, or None."""
     if record is None or record["deleted"] or record["state"] != "published":
@@ -89,7 +90,11 @@ def build_from(
     inputs = domain.Inputs(
         base=base,
         record=record["doc"],
-        assets=[a for a in assets if a["status"] == "ready"],
+        assets=[
+            a | {"level": domain.effective_level((asset_policies or {}).get(str(a["asset_id"])))}
+            for a in assets
+            if a["status"] == "ready"
+        ],
         level=level,
         labels=labels,
         annotation_pages=annotation_pages,
@@ -116,13 +121,15 @@ def build(db: DbSession, base: str, record_id: str) -> domain.Built | None:
     record = repo.get_record(db, record_id)
     if record is None or record["state"] != "published" or record["deleted"]:
         return None
+    assets = repo.assets_of(db, record_id)
     return build_from(
         base,
         record,
         repo.get_policy(db, record_id),
-        repo.assets_of(db, record_id),
+        assets,
         repo.labels(db),
         _annotation_pages(db, base, record_id),
+        repo.policies_by_id(db, [str(a["asset_id"]) for a in assets]),
     )
 
 
@@ -235,8 +242,9 @@ def rebuild_all(
     for offset in range(0, len(ids), batch):
         chunk = ids[offset : offset + batch]
         records = repo.records_by_id(db, chunk)
-        policies = repo.policies_by_id(db, chunk)
         assets = repo.assets_by_record(db, chunk)
+        asset_ids = [str(a["asset_id"]) for rows in assets.values() for a in rows]
+        policies = repo.policies_by_id(db, chunk + asset_ids)
         olds = repo.manifests_by_id(db, chunk)
         changed: list[domain.Built] = []
         acts: list[tuple[str, str, str]] = []
@@ -249,6 +257,7 @@ def rebuild_all(
                 assets.get(record_id, []),
                 labels,
                 _annotation_pages(db, base, record_id),
+                policies,
             )
             if built is None:
                 continue

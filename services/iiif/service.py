@@ -14,7 +14,7 @@ from typing import Any
 
 from nameko.timer import timer
 
-from services.iiif import feeds, manifests
+from services.iiif import domain, feeds, manifests
 from services.iiif import repository as repo
 from services.iiif.annotations import AnnotationRpc
 from services.iiif.feeds import CatalogueRpc, MediaRpc
@@ -108,17 +108,25 @@ class IiifService(AnnotationRpc, SearchRpc, DisanService):
     @reliable_handler("access.policy_changed")
     def handle_policy_changed(self, event: Event) -> None:
         data = event.data
-        if data["resource_kind"] != "record":
-            return
+        resource_id = str(data["resource_id"])
         until = data.get("embargo_until")
         repo.apply_policy(
             self.db,
-            str(data["resource_id"]),
+            resource_id,
             str(data["level"]),
             datetime.fromisoformat(until) if isinstance(until, str) else until,
             event.occurred_at,
         )
-        manifests.refresh(self.db, self._base, str(data["resource_id"]), event.correlation_id)
+        # an asset's policy puts (or takes) the probe service on its content resources
+        record_id = (
+            resource_id
+            if data["resource_kind"] == "record"
+            else repo.record_of_asset(self.db, resource_id)
+            if domain.is_uuid(resource_id)
+            else None
+        )
+        if record_id is not None and domain.is_uuid(record_id):
+            manifests.refresh(self.db, self._base, record_id, event.correlation_id)
 
     # manifests marked for rebuild by others (annotations) --------------------------------------
     @timer(interval=STALE_INTERVAL)

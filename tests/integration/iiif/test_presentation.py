@@ -274,3 +274,23 @@ def test_a_pdf_is_one_canvas_per_page_with_the_page_sizes_from_ingest(platform):
     page = doc["items"][1]["items"][0]["items"][0]["body"]["id"].split("/iiif/", 1)[1]
     image = platform.request("GET", f"/iiif/{page}")
     assert image.status_code == 200 and image.content[:3] == b"\xff\xd8\xff"
+
+
+def test_a_restricted_image_of_a_public_record_carries_the_probe_service(platform):
+    record_id, canvas = platform.published_with_image()
+    asset_id = canvas.rsplit("/", 1)[1]
+    answer = platform.request(
+        "PUT",
+        f"/api/v1/policies/asset/{asset_id}",
+        token=platform.token_for("admin"),
+        json={"level": "restricted", "reason": "donor's wish"},
+    )
+    assert answer.status_code == 200, answer.text
+
+    def probed():
+        found = platform.request("GET", manifest_path(record_id))
+        assert found.status_code == 200  # the record stays public
+        body = found.json()["items"][0]["items"][0]["items"][0]["body"]
+        return any(s.get("type") == "AuthProbeService2" for s in body.get("service", []))
+
+    wait_until(probed, timeout=10)

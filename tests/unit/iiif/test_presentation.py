@@ -194,3 +194,17 @@ def test_canvas_spec_refuses_half_a_size_and_sizeless_canvases():
         CanvasSpec(id="https://x/c", label={"vi": "a"}, body=body)
     with pytest.raises(ValueError):
         BodySpec(id="https://x/b", type="Picture", format="image/jpeg")
+
+
+def test_a_restricted_asset_of_a_public_record_alone_gets_the_probe():
+    inputs = every_kind_inputs("public")
+    for asset in inputs.assets:
+        asset["level"] = "restricted" if asset["asset_id"] == IMAGE else "public"
+    spec, _ = domain.manifest_spec(inputs, probe)
+    doc = build_manifest(spec)
+    probed = {
+        canvas_id
+        for canvas_id, body in bodies(doc).items()
+        if any(s.get("type") == "AuthProbeService2" for s in body.get("service", []))
+    }
+    assert probed == {domain.canvas_url(BASE, RECORD_ID, IMAGE)}
