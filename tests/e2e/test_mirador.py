@@ -25,11 +25,13 @@ import requests
 from PIL import Image, ImageDraw, ImageStat
 
 from shared.cli.infra import psql_superuser
+from shared.runner import SERVICES
 from tests.conftest import free_port
 from tests.e2e.test_image_viewer import _chromium
 from tests.integration.catalogue.conftest import record_body
 
-pytestmark = pytest.mark.e2e
+# npm install (first run), `disan up` and a browser: well beyond the suite's 300 s per test.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 
 E2E = Path(__file__).resolve().parent
 MIRADOR = E2E / "node_modules" / "mirador" / "dist" / "mirador.min.js"
@@ -72,6 +74,7 @@ def stack(tmp_path_factory):
         "DISAN_FRONT_PORT": free_port(),
         "DISAN_GATEWAY_PORT": free_port(),
         "DISAN_IMAGESERVER_PORT": free_port(),
+        **{f"DISAN_OPS_PORT_{name.upper()}": free_port() for name in SERVICES},
     }
     env = {k: v for k, v in os.environ.items() if not k.startswith("DISAN_")}
     env |= {k: str(v) for k, v in ports.items()}

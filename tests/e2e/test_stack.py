@@ -16,7 +16,7 @@ from shared.cli.infra import psql_superuser
 from shared.runner import SERVICES
 from tests.conftest import free_port
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]  # `disan up` on a loaded machine
 
 DISAN = str(Path(sys.executable).parent / "disan")
 
