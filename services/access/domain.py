@@ -114,6 +114,20 @@ class Policy:
 DEFAULT_POLICY = Policy()
 
 
+def asset_policy(own: Policy | None, record: Policy | None) -> tuple[Policy, bool]:
+    """An asset's policy and whether it came from its record.
+
+    The asset's own policy wins, even when it is more open than its record's (a cataloguer
+    may publish one image of a restricted record); without one the asset inherits its
+    record's; without either it is public.
+    """
+    if own is not None:
+        return own, False
+    if record is not None:
+        return record, True
+    return DEFAULT_POLICY, False
+
+
 # resources -------------------------------------------------------------------------------------
 
 

@@ -282,6 +282,30 @@ def upsert_policy(
 # audit -----------------------------------------------------------------------------------------
 
 
+def apply_asset_record(
+    session: DbSession, asset_id: str, record_id: str, deleted: bool, at: datetime
+) -> None:
+    """Keep which record an asset belongs to (idempotent; an older event changes nothing)."""
+    session.execute(
+        "INSERT INTO asset_records (asset_id, record_id, deleted, updated_at) "
+        "VALUES (:a, :r, :d, :at) ON CONFLICT (asset_id) DO UPDATE SET "
+        "record_id = EXCLUDED.record_id, deleted = EXCLUDED.deleted, "
+        "updated_at = EXCLUDED.updated_at WHERE asset_records.updated_at <= EXCLUDED.updated_at",
+        {"a": asset_id, "r": record_id, "d": deleted, "at": at},
+    )
+
+
+def record_policy_of_asset(session: DbSession, asset_id: str) -> Row | None:
+    """The policy of the record an asset belongs to (``None`` if unknown or it has none)."""
+    return _one(
+        session,
+        "SELECT p.resource_kind, p.resource_id, p.level, p.embargo_until, p.reason, "
+        "p.updated_at, p.updated_by FROM asset_records a JOIN policies p "
+        "ON p.resource_kind = 'record' AND p.resource_id = a.record_id WHERE a.asset_id = :a",
+        {"a": asset_id},
+    )
+
+
 def insert_audit(
     session: DbSession,
     event_id: str,

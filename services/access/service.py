@@ -71,18 +71,27 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else "\ufffd" for c in text)
 
 
-def policy_view(kind: str, resource_id: str, row: repo.Row | None) -> dict[str, Any]:
-    policy = (
-        domain.DEFAULT_POLICY
-        if row is None
-        else domain.Policy(row["level"], row["embargo_until"], row["reason"])
-    )
+def _policy(row: repo.Row | None) -> domain.Policy | None:
+    return None if row is None else domain.Policy(row["level"], row["embargo_until"], row["reason"])
+
+
+def policy_view(
+    kind: str, resource_id: str, row: repo.Row | None, record: repo.Row | None = None
+) -> dict[str, Any]:
+    """The policy answer; an asset without a policy of its own shows its record's (``record``)
+    with ``inherited_from`` naming that record (``None`` otherwise)."""
+    policy, inherited = domain.asset_policy(_policy(row), _policy(record))
     return {
         "resource_kind": kind,
         "resource_id": resource_id,
         "level": policy.level,
         "embargo_until": policy.embargo_until.isoformat() if policy.embargo_until else None,
         "reason": policy.reason,
+        "inherited_from": (
+            {"resource_kind": "record", "resource_id": record["resource_id"]}
+            if inherited and record is not None
+            else None
+        ),
     }
 
 
@@ -504,12 +513,18 @@ class AccessService(DisanService):
     # item policies -------------------------------------------------------------------------
     @rpc
     def get_policy(self, resource_kind: str, resource_id: str) -> dict[str, Any]:
-        """The policy of a record or asset; items without one are public."""
+        """The policy of a record or asset: an asset without one has its record's; items
+        without either are public."""
         if resource_kind not in domain.RESOURCE_KINDS:
             raise ValidationFailed(f"resource kind is one of {', '.join(domain.RESOURCE_KINDS)}")
-        return policy_view(
-            resource_kind, resource_id, repo.get_policy(self.db, resource_kind, resource_id)
-        )
+        return self._policy_view(resource_kind, resource_id)
+
+    def _policy_view(self, resource_kind: str, resource_id: str) -> dict[str, Any]:
+        row = repo.get_policy(self.db, resource_kind, resource_id)
+        record = None
+        if row is None and resource_kind == "asset":
+            record = repo.record_policy_of_asset(self.db, resource_id)
+        return policy_view(resource_kind, resource_id, row, record)
 
     @rpc
     def set_policy(
@@ -551,9 +566,7 @@ class AccessService(DisanService):
             },
             principal.subject,
         )
-        return policy_view(
-            resource_kind, resource_id, repo.get_policy(self.db, resource_kind, resource_id)
-        )
+        return self._policy_view(resource_kind, resource_id)
 
     # audit ---------------------------------------------------------------------------------
     @rpc
@@ -596,4 +609,20 @@ class AccessService(DisanService):
         """Keep every access.* event in the audit log (the projection admins query)."""
         repo.insert_audit(
             self.db, event.event_id, event.type, event.occurred_at, event.actor, event.data
+        )
+
+    @reliable_handler("media.asset_ingested", "media.asset_deleted")
+    def handle_asset_event(self, event: Event) -> None:
+        """Keep which record each asset belongs to, for the policy an asset inherits.
+
+        A deleted asset keeps its record (its files live until the purge, as closed as the
+        record), so a redelivered or late event never opens anything.
+        """
+        data = event.data
+        repo.apply_asset_record(
+            self.db,
+            str(data["asset_id"]),
+            str(data["record_id"]),
+            event.type == "media.asset_deleted",
+            event.occurred_at,
         )

@@ -179,7 +179,10 @@ class AccessGate(ServiceRpc):
 
     def purge(self, event_type: str, data: dict[str, Any]) -> None:
         if event_type == "access.policy_changed":
-            self.policies.pop((data.get("resource_kind"), data.get("resource_id")))
+            if data.get("resource_kind") == "record":
+                self.policies.clear()  # its assets without a policy of their own inherit it
+            else:
+                self.policies.pop((data.get("resource_kind"), data.get("resource_id")))
             return
         self.credentials.clear()
         if event_type == "*":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +18,9 @@ import pytest
 import pyvips
 import requests
 
+from shared.bus import ConfirmingPublisher
+from shared.events import make_event
+from shared.outbox import to_outgoing
 from tests.integration.access.conftest import PASSWORD, Platform, start_platform
 from tests.integration.conftest import wait_until
 from tests.integration.imageserver.support import ServerProcess, upload_pyramid, write_pyramid
@@ -43,6 +47,53 @@ class Stack:
     def user(self, role: str) -> str:
         self.platform.token_for(role)
         return str(self.platform.users[role]["username"])
+
+    def set_policy(self, kind: str, resource_id: str, level: str) -> None:
+        answer = self.platform.request(
+            "PUT",
+            f"/api/v1/policies/{kind}/{resource_id}",
+            token=self.platform.token_for("cataloguer"),
+            json={"level": level},
+        )
+        assert answer.status_code == 200, answer.text
+
+    def new_asset(self) -> str:
+        asset = str(uuid.uuid4())
+        pyramid = write_pyramid(
+            pyvips.Image.xyz(300, 200)[1].cast("uchar"), self.images.log.with_name(f"{asset}.tif")
+        )
+        upload_pyramid(self.platform.settings, asset, pyramid)
+        return asset
+
+    def announce(self, event_type: str, data: dict[str, Any], times: int = 1) -> None:
+        """A media.* event on the bus, as the media service's outbox relay sends it
+        (``times`` > 1: the same event redelivered)."""
+        publisher = ConfirmingPublisher(self.platform.settings.amqp_uri)
+        try:
+            with publisher.lock:
+                event = make_event(event_type, data, producer="media")
+                publisher.publish([to_outgoing(event.to_dict()) for _ in range(times)])
+        finally:
+            publisher.close()
+
+    def ingest(self, asset: str, record: str, times: int = 1) -> None:
+        self.announce(
+            "media.asset_ingested",
+            {
+                "asset_id": asset,
+                "record_id": record,
+                "format": "tiff",
+                "kind": "image",
+                "size": 1234,
+                "sha256": "0" * 64,
+                "master_key": f"assets/{asset}/original.tif",
+            },
+            times,
+        )
+
+    def policy(self, asset: str) -> dict[str, Any]:
+        with self.platform.rpc() as access:
+            return dict(access.get_policy("asset", asset))
 
 
 @pytest.fixture(scope="module")
@@ -377,3 +428,109 @@ def test_records_have_probe_services_too(stack: Stack) -> None:
     assert status() == 401
     assert status(stack.platform.token_for("researcher")) == 403
     assert status(stack.platform.token_for("cataloguer")) == 200
+
+
+# an asset inherits its record's policy (ADR 022) ------------------------------------------------
+def test_an_asset_of_a_restricted_record_is_restricted_too(stack: Stack) -> None:
+    record = str(uuid.uuid4())
+    stack.set_policy("record", record, "restricted")
+    asset = stack.new_asset()
+    stack.ingest(asset, record)
+    wait_until(lambda: stack.policy(asset)["inherited_from"] is not None, timeout=10)
+    assert stack.policy(asset) == {
+        "resource_kind": "asset",
+        "resource_id": asset,
+        "level": "restricted",
+        "embargo_until": None,
+        "reason": "",
+        "inherited_from": {"resource_kind": "record", "resource_id": record},
+    }
+    assert stack.image(asset).status_code == 401
+    assert "service" in stack.image(asset, "/info.json").json()
+    researcher = stack.platform.token_for("researcher")
+    allowed = stack.image(asset, Authorization=f"Bearer {researcher}")
+    assert allowed.status_code == 200, allowed.text
+    assert allowed.headers["Cache-Control"].startswith("private")
+    assert stack.image(asset).status_code == 401  # the cached tile is still refused
+    assert int(stack.probe(asset).json()["status"]) == 401
+    assert int(stack.probe(asset, researcher).json()["status"]) == 200
+
+    # a redelivered ingest event changes nothing
+    stack.ingest(asset, record, times=2)
+    assert stack.image(asset).status_code == 401
+
+    # the record made public: the tile and the probe follow within the purge time
+    stack.set_policy("record", record, "public")
+    wait_until(lambda: stack.image(asset).status_code == 200, timeout=10)
+    wait_until(lambda: int(stack.probe(asset).json()["status"]) == 200, timeout=10)
+    stack.set_policy("record", record, "staff_only")
+    wait_until(lambda: stack.image(asset).status_code == 401, timeout=10)
+    wait_until(lambda: int(stack.probe(asset).json()["status"]) == 401, timeout=10)
+
+
+def test_an_asset_s_own_policy_wins_over_its_record_s(stack: Stack) -> None:
+    record = str(uuid.uuid4())
+    stack.set_policy("record", record, "restricted")
+    asset = stack.new_asset()
+    stack.set_policy("asset", asset, "public")
+    stack.ingest(asset, record)
+    sibling = stack.new_asset()
+    stack.ingest(sibling, record)
+    wait_until(lambda: stack.policy(sibling)["inherited_from"] is not None, timeout=10)
+    assert stack.policy(asset)["level"] == "public"
+    assert stack.policy(asset)["inherited_from"] is None
+    assert stack.image(asset).status_code == 200
+    assert int(stack.probe(asset).json()["status"]) == 200
+    assert stack.image(sibling).status_code == 401
+
+
+def test_the_projection_is_idempotent_and_keeps_deleted_assets(stack: Stack) -> None:
+    record, asset = str(uuid.uuid4()), str(uuid.uuid4())
+    stack.set_policy("record", record, "restricted")
+    stack.ingest(asset, record, times=3)  # one event, redelivered
+    stack.ingest(asset, record)  # and announced again
+    wait_until(lambda: stack.policy(asset)["level"] == "restricted", timeout=10)
+    stack.announce(
+        "media.asset_deleted",
+        {"asset_id": asset, "record_id": record, "purge_after": "2026-12-31T00:00:00Z"},
+    )
+    rows = stack.platform.sql("SELECT record_id FROM asset_records WHERE asset_id = :a", a=asset)
+    assert [tuple(r) for r in rows] == [(record,)]
+    wait_until(
+        lambda: stack.platform.sql(
+            "SELECT deleted FROM asset_records WHERE asset_id = :a", a=asset
+        )[0][0],
+        timeout=10,
+    )
+    assert stack.policy(asset)["level"] == "restricted"
+
+
+def test_a_record_policy_change_purges_decisions_before_they_expire(
+    stack: Stack, test_env: dict[str, str], tmp_path: Any
+) -> None:
+    """With decisions kept 10 s, the record's change still reaches its assets at once: the
+    image server forgets every decision on a record's ``access.policy_changed``."""
+    slow = ServerProcess(
+        test_env,
+        tmp_path / "cache",
+        DISAN_IMAGESERVER_ACCESS="policy",
+        DISAN_IMAGESERVER_ACCESS_SERVICE=stack.platform.access_name,
+        DISAN_IMAGESERVER_ACCESS_CACHE_SECONDS="10",
+        DISAN_IMAGESERVER_WORKERS="1",  # one decision cache: the next request meets it
+        DISAN_REDIS_PREFIX=stack.platform.prefix,
+    )
+    slow.start()
+    try:
+        record, asset = str(uuid.uuid4()), stack.new_asset()
+        stack.set_policy("record", record, "restricted")
+        stack.ingest(asset, record)
+        wait_until(lambda: stack.policy(asset)["inherited_from"] is not None, timeout=10)
+        url = f"{slow.url}/iiif/image/3/{asset}{TILE}"
+        time.sleep(1)  # the image server's purge queue is bound by now
+        decided = time.monotonic()
+        assert requests.get(url).status_code == 401  # decided, kept 10 s
+        stack.set_policy("record", record, "public")
+        wait_until(lambda: requests.get(url).status_code == 200, timeout=8)
+        assert time.monotonic() - decided < 10, "served only after the decision expired"
+    finally:
+        slow.stop()
