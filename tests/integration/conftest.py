@@ -97,3 +97,37 @@ def delete_queues(settings):
                 channel.queue_delete(name)
             except Exception:  # noqa: BLE001 - cleanup best effort
                 channel = conn.channel()
+
+
+@pytest.fixture
+def no_catch_all(settings):
+    """Unbind, for one test, any queue bound to every event (``#`` on ``disan.events``, e.g. a
+    notifications journal left by an earlier test): tests of unrouted events need none."""
+    import json
+    import shutil
+    import subprocess
+    from urllib.parse import urlsplit
+
+    from shared.bus import EVENTS_EXCHANGE
+
+    vhost = urlsplit(settings.amqp_uri).path.lstrip("/")
+    queues: list[str] = []
+    if shutil.which("rabbitmqctl") is not None:
+        out = subprocess.run(
+            ["rabbitmqctl", "-q", "list_bindings", "-p", vhost, "--formatter", "json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
+        queues = [
+            b["destination_name"]
+            for b in json.loads(out or "[]")
+            if b["source_name"] == EVENTS_EXCHANGE and b["routing_key"] == "#"
+        ]
+    with Connection(settings.amqp_uri) as conn:
+        for queue in queues:
+            conn.default_channel.queue_unbind(queue, EVENTS_EXCHANGE, "#")
+    yield
+    with Connection(settings.amqp_uri) as conn:
+        for queue in queues:
+            conn.default_channel.queue_bind(queue, EVENTS_EXCHANGE, "#")

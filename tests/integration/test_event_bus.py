@@ -222,7 +222,7 @@ def test_relay_killed_between_publish_and_mark_causes_no_double_effect(
 
 
 def test_event_nobody_listens_to_is_kept_as_unrouted_and_replayable(
-    unique, settings, schema_factory, amqp, delete_queues, container_factory
+    unique, settings, schema_factory, amqp, delete_queues, container_factory, no_catch_all
 ):
     event_type = f"{unique}.orphan_happened"
     contract(event_type)(ThingHappened)

@@ -66,7 +66,7 @@ def _depth(amqp_uri: str) -> int:
 
 
 @pytest.fixture
-def tiny_parking(settings):
+def tiny_parking(settings, no_catch_all):
     """The test vhost's parking queues bounded to 3 messages; the configured bound after."""
     vhost = urlsplit(settings.amqp_uri).path.lstrip("/")
     with Connection(settings.amqp_uri) as conn:
