@@ -152,7 +152,13 @@ def _published_event(
 
 
 def refresh(db: DbSession, base: str, record_id: str, correlation_id: str | None) -> str:
-    """Bring a record's stored manifest in line with the projection; returns what happened."""
+    """Bring a record's stored manifest in line with the projection; returns what happened.
+
+    The manifest row is locked first, so every path that refreshes a record (events, the stale
+    timer, which already holds the lock, a read finding it stale) takes its locks in one order
+    and two refreshes of one record never deadlock over its canvases.
+    """
+    repo.lock_manifest(db, record_id)
     built = build(db, base, record_id)
     old = repo.get_manifest(db, record_id)
     url = domain.manifest_url(base, record_id)

@@ -198,6 +198,13 @@ def delete_manifest(db: DbSession, record_id: str) -> Row | None:
     )
 
 
+def lock_manifest(db: DbSession, record_id: str) -> None:
+    """Lock a record's manifest row (if it has one) until the transaction ends."""
+    db.execute(
+        "SELECT 1 FROM manifests WHERE record_id = CAST(:id AS uuid) FOR UPDATE", {"id": record_id}
+    )
+
+
 def mark_stale(db: DbSession, record_id: str) -> bool:
     row = db.execute(
         "UPDATE manifests SET stale = true WHERE record_id = CAST(:id AS uuid) RETURNING 1",
