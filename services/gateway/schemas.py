@@ -92,9 +92,14 @@ class PolicyResponse(Schema):
     level = fields.String()
     embargo_until = fields.String(allow_none=True)
     reason = fields.String()
+    # an asset without a policy of its own: the record it inherits from (ADR 022)
+    inherited_from = fields.Dict(allow_none=True)
 
 
 class AccessDecisionResponse(PolicyResponse):
+    class Meta:
+        exclude = ("inherited_from",)
+
     allowed = fields.Boolean()
     status = fields.Integer()
     explanation = fields.String()

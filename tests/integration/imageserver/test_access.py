@@ -445,6 +445,11 @@ def test_an_asset_of_a_restricted_record_is_restricted_too(stack: Stack) -> None
         "reason": "",
         "inherited_from": {"resource_kind": "record", "resource_id": record},
     }
+    staff = stack.platform.request(
+        "GET", f"/api/v1/policies/asset/{asset}", token=stack.platform.token_for("cataloguer")
+    )
+    assert staff.status_code == 200, staff.text
+    assert staff.json()["inherited_from"] == {"resource_kind": "record", "resource_id": record}
     assert stack.image(asset).status_code == 401
     assert "service" in stack.image(asset, "/info.json").json()
     researcher = stack.platform.token_for("researcher")
