@@ -277,9 +277,12 @@ def start_notifications(
         handle.publisher.close()
         handle.engine.dispose()
         with Connection(settings.amqp_uri) as conn:
-            for queue in handler_queues(name, cls):
+            # its handler queue (bound to "#": left behind, it would swallow every event of
+            # this vhost) and its RPC queue
+            for queue in [q.name for q in handler_queues(name, cls)] + [f"rpc-{name}"]:
                 try:
-                    conn.default_channel.queue_delete(queue.name)
+                    with conn.channel() as channel:
+                        channel.queue_delete(queue)
                 except Exception:  # noqa: BLE001 - cleanup best effort
                     pass
         admin = make_engine(settings.database_url, "public", pool_size=1)

@@ -28,13 +28,19 @@ class ScriptedServer:
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
         self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
+        self.stopping = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
 
     def _serve(self) -> None:
         while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
+            conn, _ = self.sock.accept()
+            if self.stopping:
+                # closed by the thread that reads it: with eventlet, closing a socket another
+                # green thread waits on leaves a stale reader on a file descriptor that the
+                # next socket (someone else's) reuses
+                conn.close()
+                self.sock.close()
                 return
             self.connections += 1
             threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
@@ -64,7 +70,9 @@ class ScriptedServer:
                     return
 
     def close(self) -> None:
-        self.sock.close()
+        self.stopping = True
+        socket.create_connection(("127.0.0.1", self.port)).close()  # wakes accept()
+        self.thread.join(5)
 
 
 def sender_for(server: ScriptedServer) -> tuple[Sender, domain.Target]:
