@@ -14,6 +14,7 @@ from typing import Any
 from services.access.domain import POLICY_LEVELS, Principal
 from services.catalogue import domain
 from shared.db import DbSession
+from shared.errors import ValidationFailed
 
 MAX_TOKENS = 12
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -107,7 +108,7 @@ def search(
     if sort == "relevance" and not words:
         sort = "title"
     if sort == "distance" and near is None:
-        raise domain.ValidationFailed("sort=distance needs near=lat,lon,km")
+        raise ValidationFailed("sort=distance needs near=lat,lon,km")
     key_sql, direction, key_type = _SORT_KEYS[sort]
     source = "records" + (f", {_tsquery_sql()} query" if words else "")
     filters = " AND ".join(where) or "true"

@@ -197,7 +197,7 @@ class CatalogueService(DisanService):
             principal.subject,
         ):
             raise Conflict(f"{scheme} already has a term {term['code']!r}")
-        return {"scheme": scheme} | term
+        return {"scheme": scheme} | dict(term)
 
     # demo data -----------------------------------------------------------------------------
     @rpc

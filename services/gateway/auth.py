@@ -188,7 +188,7 @@ class AccessGate(ServiceRpc):
         if event_type == "*":
             self.policies.clear()
 
-    def get_dependency(self, worker_ctx: Any) -> Gate:
+    def get_dependency(self, worker_ctx: Any) -> Gate:  # type: ignore[override]
         return Gate(self, super().get_dependency(worker_ctx))
 
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from marshmallow import Schema, fields
-from werkzeug.wrappers import Request
 
-from services.gateway.http import api
+from services.gateway.http import ApiRequest, api
 from services.gateway.rpc import ServiceClient
 from services.gateway.webhooks import PARTNERS
 
@@ -113,6 +112,6 @@ class LgspRoutes:
         response_schema=LgspChanges,
         responses={422: "neither since nor cursor, or a malformed one"},
     )
-    def lgsp_changes(self, request: Request) -> Any:
+    def lgsp_changes(self, request: ApiRequest) -> Any:
         params = {n: request.args[n] for n in ("since", "cursor", "limit") if request.args.get(n)}
         return self.notifications.call("lgsp_changes", request.principal.to_dict(), params)

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from marshmallow import Schema, fields
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 from werkzeug.wrappers import Request
 
-from services.gateway.http import PUBLIC, STAFF, api, read_json
+from services.gateway.http import PUBLIC, STAFF, ApiRequest, api, read_json
 from services.gateway.rpc import ServiceClient, ServiceRpc
 from services.media import sniff
 from services.media.dependencies import Storage
@@ -158,7 +158,7 @@ def _expected_sha(request: Request, fields_before: dict[str, str]) -> str | None
     return value.lower()
 
 
-def _actor(request: Request) -> dict[str, Any]:
+def _actor(request: ApiRequest) -> dict[str, Any]:
     return request.principal.to_dict()  # type: ignore[no-any-return]
 
 
@@ -212,12 +212,14 @@ class MediaRoutes:
     """``/api/v1/records/{id}/media…`` and ``/api/v1/media…``."""
 
     media: ServiceClient = ServiceRpc("media", "media service", RPC_TIMEOUT)
-    media_store: ObjectStore = Storage()  # type: ignore[assignment]
+    media_store: ObjectStore = Storage()
     catalogue: Any
     gate: Any
     settings: Any
 
-    def _stream_upload(self, request: Request, key_of: Any) -> tuple[str, Any, StreamedMultipart]:
+    def _stream_upload(
+        self, request: ApiRequest, key_of: Any
+    ) -> tuple[str, Any, StreamedMultipart]:
         """Stream the ``file`` part to ``masters``; (key, stored object, parsed body)."""
         limits = MediaLimits.from_config(self.settings.extra.get("media"))
         mimetype, options = parse_options_header(request.headers.get("Content-Type", ""))
@@ -240,7 +242,7 @@ class MediaRoutes:
             stored = self.media_store.put_stream(
                 MASTERS_BUCKET,
                 key,
-                body,
+                cast(IO[bytes], body),  # a reader with read(n), as put_stream needs
                 -1,
                 fmt.mime,
                 expected_sha256=expected,
@@ -263,7 +265,7 @@ class MediaRoutes:
         response_schema=UploadAccepted,
         responses=_UPLOAD_ERRORS,
     )
-    def upload_media(self, request: Request, record_id: str) -> Any:
+    def upload_media(self, request: ApiRequest, record_id: str) -> Any:
         record = self.catalogue.call("get_record", _actor(request), record_id)
         asset_id = str(uuid.uuid4())
         key, stored, body = self._stream_upload(request, lambda fmt: master_key(asset_id, fmt.ext))
@@ -294,7 +296,7 @@ class MediaRoutes:
         response_schema=UploadAccepted,
         responses=_UPLOAD_ERRORS,
     )
-    def replace_media(self, request: Request, asset_id: str) -> Any:
+    def replace_media(self, request: ApiRequest, asset_id: str) -> Any:
         self.media.call("get_asset", asset_id)
         staging = f"uploads/{uuid.uuid4()}"
         key, stored, body = self._stream_upload(request, lambda fmt: f"{staging}.{fmt.ext}")
@@ -321,7 +323,7 @@ class MediaRoutes:
         roles=EDITORS,
         request_schema=MultipartStart,
     )
-    def start_multipart(self, request: Request, record_id: str) -> Any:
+    def start_multipart(self, request: ApiRequest, record_id: str) -> Any:
         record = self.catalogue.call("get_record", _actor(request), record_id)
         body = read_json(request, MultipartStart(), max_bytes=10_000)
         return 201, self.media.call(
@@ -338,7 +340,7 @@ class MediaRoutes:
         response_schema=UploadAccepted,
         responses=_UPLOAD_ERRORS,
     )
-    def complete_multipart(self, request: Request, record_id: str, asset_id: str) -> Any:
+    def complete_multipart(self, request: ApiRequest, record_id: str, asset_id: str) -> Any:
         record = self.catalogue.call("get_record", _actor(request), record_id)
         body = read_json(request, MultipartComplete(), max_bytes=100_000)
         if body["sha256"] and not _SHA.match(body["sha256"]):
@@ -366,7 +368,7 @@ class MediaRoutes:
         response_schema=AssetResponse,
         responses={404: "no such asset"},
     )
-    def get_media(self, request: Request, asset_id: str) -> Any:
+    def get_media(self, request: ApiRequest, asset_id: str) -> Any:
         asset = self.media.call("get_asset", asset_id)
         self.gate.require_item(request, "asset", asset["asset_id"])
         if asset["deleted_at"] and not set(STAFF) & set(request.principal.roles):
@@ -380,7 +382,7 @@ class MediaRoutes:
         tags=("media",),
         roles=(PUBLIC,),
     )
-    def list_media(self, request: Request, record_id: str) -> Any:
+    def list_media(self, request: ApiRequest, record_id: str) -> Any:
         record = self.catalogue.call("get_record", _actor(request), record_id)
         self.gate.require_item(request, "record", record["id"])
         return {"items": self.media.call("list_assets", record["id"])}
@@ -392,7 +394,7 @@ class MediaRoutes:
         tags=("media",),
         roles=STAFF,
     )
-    def media_events(self, request: Request, asset_id: str) -> Any:
+    def media_events(self, request: ApiRequest, asset_id: str) -> Any:
         return {"items": self.media.call("asset_events", asset_id)}
 
     @api(
@@ -402,7 +404,7 @@ class MediaRoutes:
         tags=("media",),
         roles=STAFF,
     )
-    def media_versions(self, request: Request, asset_id: str) -> Any:
+    def media_versions(self, request: ApiRequest, asset_id: str) -> Any:
         return {"items": self.media.call("asset_versions", asset_id)}
 
     @api(
@@ -412,5 +414,5 @@ class MediaRoutes:
         tags=("media",),
         roles=("admin", "cataloguer"),
     )
-    def delete_media(self, request: Request, asset_id: str) -> Any:
+    def delete_media(self, request: ApiRequest, asset_id: str) -> Any:
         return self.media.call("delete_asset", _actor(request), asset_id)

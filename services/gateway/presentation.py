@@ -86,7 +86,7 @@ def preflight() -> Response:
 class PresentationRoutes:
     """``/iiif/presentation/3/…`` manifests and collections, ``/iiif/discovery/1/…`` changes."""
 
-    iiif: ServiceClient = ServiceRpc("iiif", "IIIF service", timeout=10.0)  # type: ignore[assignment]
+    iiif: ServiceClient = ServiceRpc("iiif", "IIIF service", timeout=10.0)
     gate: Any
     media: ServiceClient  # MediaRoutes
     media_store: Any  # MediaRoutes

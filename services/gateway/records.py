@@ -19,6 +19,7 @@ from services.catalogue.errors import unpack
 from services.gateway.http import (
     PUBLIC,
     STAFF,
+    ApiRequest,
     api,
     error_response,
     json_response,
@@ -71,16 +72,14 @@ def if_match(request: Request, required: bool = True) -> int | None | Response:
     return int(match.group(1))
 
 
-def _actor(request: Request) -> dict[str, Any]:
+def _actor(request: ApiRequest) -> dict[str, Any]:
     return request.principal.to_dict()  # type: ignore[no-any-return]
 
 
 class RecordRoutes:
     """Every ``/api/v1/records…`` and ``/api/v1/vocabularies…`` route."""
 
-    catalogue: ServiceClient = ServiceRpc(  # type: ignore[assignment]
-        "catalogue", "catalogue", RPC_TIMEOUT, unpack
-    )
+    catalogue: ServiceClient = ServiceRpc("catalogue", "catalogue", RPC_TIMEOUT, unpack)
     gate: Any
     openapi_examples = EXAMPLES  # whole request and response bodies (services/gateway/openapi.py)
 
@@ -98,7 +97,7 @@ class RecordRoutes:
         response_schema=SearchResponse,
         responses={400: "invalid cursor", 422: "invalid parameter"},
     )
-    def search_records(self, request: Request) -> Any:
+    def search_records(self, request: ApiRequest) -> Any:
         params = request.args.to_dict()
         return self.catalogue.call("search_records", _actor(request), params)
 
@@ -110,7 +109,7 @@ class RecordRoutes:
         tags=("records",),
         roles=(PUBLIC,),
     )
-    def record_facets(self, request: Request) -> Any:
+    def record_facets(self, request: ApiRequest) -> Any:
         params = request.args.to_dict() | {"limit": "1"}
         params.pop("cursor", None)
         result = self.catalogue.call("search_records", _actor(request), params)
@@ -133,7 +132,7 @@ class RecordRoutes:
             422: "invalid record (per field)",
         },
     )
-    def create_record(self, request: Request) -> Any:
+    def create_record(self, request: ApiRequest) -> Any:
         body = read_json(request, max_bytes=MAX_RECORD_BYTES)
         record = self.catalogue.call("create_record", _actor(request), body)
         headers = etag(record) | {"Location": f"/api/v1/records/{record['id']}"}
@@ -148,7 +147,7 @@ class RecordRoutes:
         response_schema=RecordResponse,
         responses={404: "no such record"},
     )
-    def get_record(self, request: Request, record_id: str) -> Any:
+    def get_record(self, request: ApiRequest, record_id: str) -> Any:
         record = self.catalogue.call("get_record", _actor(request), record_id)
         self.gate.require_item(request, "record", record["id"])
         return 200, etag(record), record
@@ -170,7 +169,7 @@ class RecordRoutes:
             428: "If-Match missing",
         },
     )
-    def update_record(self, request: Request, record_id: str) -> Any:
+    def update_record(self, request: ApiRequest, record_id: str) -> Any:
         expected = if_match(request)
         if isinstance(expected, Response):
             return expected
@@ -187,7 +186,7 @@ class RecordRoutes:
         roles=("admin",),
         responses={404: "no such record", 409: "published", 412: "changed", 428: "no If-Match"},
     )
-    def delete_record(self, request: Request, record_id: str) -> Any:
+    def delete_record(self, request: ApiRequest, record_id: str) -> Any:
         expected = if_match(request)
         if isinstance(expected, Response):
             return expected
@@ -211,7 +210,7 @@ class RecordRoutes:
             422: "unknown action or no comment",
         },
     )
-    def transition_record(self, request: Request, record_id: str) -> Any:
+    def transition_record(self, request: ApiRequest, record_id: str) -> Any:
         expected = if_match(request, required=False)
         body = read_json(request, max_bytes=10_000)
         if not isinstance(body, dict):
@@ -236,7 +235,7 @@ class RecordRoutes:
         roles=STAFF,
         responses={404: "no such record"},
     )
-    def record_history(self, request: Request, record_id: str) -> Any:
+    def record_history(self, request: ApiRequest, record_id: str) -> Any:
         return {"items": self.catalogue.call("record_history", _actor(request), record_id)}
 
     @api(
@@ -248,7 +247,7 @@ class RecordRoutes:
         roles=STAFF,
         responses={404: "no such version"},
     )
-    def record_version(self, request: Request, record_id: str, version: str) -> Any:
+    def record_version(self, request: ApiRequest, record_id: str, version: str) -> Any:
         return self.catalogue.call("record_version", _actor(request), record_id, version)
 
     @api(
@@ -260,7 +259,7 @@ class RecordRoutes:
         roles=STAFF,
         responses={404: "no such version"},
     )
-    def record_diff(self, request: Request, record_id: str) -> Any:
+    def record_diff(self, request: ApiRequest, record_id: str) -> Any:
         old, new = request.args.get("from", "1"), request.args.get("to", "")
         return self.catalogue.call("record_diff", _actor(request), record_id, old, new)
 
@@ -274,7 +273,7 @@ class RecordRoutes:
         response_schema=RecordResponse,
         responses={404: "no such version", 412: "changed", 428: "no If-Match"},
     )
-    def restore_record(self, request: Request, record_id: str) -> Any:
+    def restore_record(self, request: ApiRequest, record_id: str) -> Any:
         expected = if_match(request)
         if isinstance(expected, Response):
             return expected
@@ -307,7 +306,7 @@ class RecordRoutes:
             422: "some rows are invalid: the report lists row, field, reason",
         },
     )
-    def import_records(self, request: Request) -> Any:
+    def import_records(self, request: ApiRequest) -> Any:
         fmt = request.args.get("format") or {
             "text/csv": "csv",
             "application/x-ndjson": "jsonl",
@@ -340,7 +339,7 @@ class RecordRoutes:
         tags=("records",),
         roles=STAFF,
     )
-    def export_records(self, request: Request) -> Any:
+    def export_records(self, request: ApiRequest) -> Any:
         fmt = request.args.get("format", "jsonl")
         if fmt not in importer.FORMATS:
             raise BadRequest("format is csv or jsonl")
@@ -364,7 +363,7 @@ class RecordRoutes:
         tags=("vocabularies",),
         roles=(PUBLIC,),
     )
-    def list_vocabularies(self, request: Request) -> Any:
+    def list_vocabularies(self, request: ApiRequest) -> Any:
         return {"items": self.catalogue.call("list_vocabularies")}
 
     @api(
@@ -375,7 +374,7 @@ class RecordRoutes:
         roles=(PUBLIC,),
         responses={404: "no such vocabulary"},
     )
-    def get_vocabulary(self, request: Request, scheme: str) -> Any:
+    def get_vocabulary(self, request: ApiRequest, scheme: str) -> Any:
         return json_response(self.catalogue.call("get_vocabulary", scheme))
 
     @api(
@@ -387,6 +386,6 @@ class RecordRoutes:
         request_schema=catalogue_schemas.TermSchema,
         responses={404: "no such vocabulary", 409: "code exists", 422: "invalid term"},
     )
-    def add_term(self, request: Request, scheme: str) -> Any:
+    def add_term(self, request: ApiRequest, scheme: str) -> Any:
         body = read_json(request, max_bytes=10_000)
         return 201, self.catalogue.call("add_term", _actor(request), scheme, body)

@@ -101,9 +101,7 @@ _JOURNAL_QUERY = (
 class WebhookRoutes:
     """Webhook subscriptions, the event journal and e-mail preferences."""
 
-    notifications: ServiceClient = ServiceRpc(  # type: ignore[assignment]
-        "notifications", "notifications service", RPC_TIMEOUT
-    )
+    notifications: ServiceClient = ServiceRpc("notifications", "notifications service", RPC_TIMEOUT)
 
     # webhooks ----------------------------------------------------------------------------------
     @api(
@@ -238,7 +236,7 @@ class WebhookRoutes:
         query=_JOURNAL_QUERY,
     )
     def journal(self, request: Request) -> Any:
-        params = _params(request, *(q["name"] for q in _JOURNAL_QUERY))
+        params = _params(request, *(str(q["name"]) for q in _JOURNAL_QUERY))
         return self.notifications.call("query_journal", _actor(request), params)
 
     @api(

@@ -493,7 +493,7 @@ class AnnotationRpc:
 
     db: DbSession
     settings: Any
-    correlation: str
+    correlation: Any  # shared.service.Correlation: the request's id as a str
 
     @property
     def _public_base(self) -> str:

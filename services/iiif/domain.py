@@ -174,8 +174,8 @@ def collection_label(name: str, labels: Labels) -> LangMap:
             "vi": f"{term.get('vi', code)} (quận/huyện trước 2025)",
             "en": f"{term.get('en', term.get('vi', code))} (district before 2025)",
         }
-    term = labels.get(("commune_current", code.replace("-", "_")))
-    shown = (term or {}).get("vi") or code
+    current = labels.get(("commune_current", code.replace("-", "_")))
+    shown = (current or {}).get("vi") or code
     return {"vi": f"{shown} (xã/phường từ 2025)", "en": f"{shown} (commune since 2025)"}
 
 
@@ -529,14 +529,14 @@ def _canvases_of_asset(
         duration = asset.get("duration")
         if not duration:
             return []
-        w, h = asset.get("width"), asset.get("height")
-        sized = kind == "video" and bool(w) and bool(h)
+        aw, ah = asset.get("width"), asset.get("height")
+        sized = kind == "video" and bool(aw) and bool(ah)
         body = BodySpec(
             id=content_url(base, aid, f"original.{asset.get('format') or 'bin'}"),
             type=BODY_TYPES[kind],
             format=str(asset.get("mime_type") or f"{kind}/{asset.get('format')}"),
-            width=int(w) if sized and w else None,
-            height=int(h) if sized and h else None,
+            width=int(aw) if sized and aw else None,
+            height=int(ah) if sized and ah else None,
             duration=float(duration),
             extra_services=extra,
         )
@@ -545,8 +545,8 @@ def _canvases_of_asset(
                 id=canvas_url(base, record_id, aid),
                 label=label,
                 body=body,
-                width=int(w) if sized and w else None,
-                height=int(h) if sized and h else None,
+                width=int(aw) if sized and aw else None,
+                height=int(ah) if sized and ah else None,
                 duration=float(duration),
                 thumbnail=_thumb(base, asset),
             )

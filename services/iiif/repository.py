@@ -248,8 +248,8 @@ def collection_names(db: DbSession) -> list[str]:
 
 
 def labels(db: DbSession) -> dict[tuple[str, str], dict[str, str]]:
-    rows = db.execute("SELECT scheme, code, labels FROM labels")
-    return {(str(r[0]), str(r[1])): dict(r[2]) for r in rows}
+    rows = db.execute("SELECT scheme, code, labels FROM labels").mappings()
+    return {(str(r["scheme"]), str(r["code"])): dict(r["labels"]) for r in rows}
 
 
 def known_schemes(db: DbSession) -> set[str]:

@@ -41,7 +41,7 @@ class IiifService(AnnotationRpc, SearchRpc, DisanService):
     relay = OutboxRelay("iiif")
     catalogue = CatalogueRpc("catalogue", "catalogue service", timeout=20.0)
     media = MediaRpc("media", "media service", timeout=20.0)
-    static: StaticMirror | None = StaticManifests()  # type: ignore[assignment]
+    static: StaticMirror | None = StaticManifests()
 
     @property
     def _base(self) -> str:
@@ -129,12 +129,12 @@ class IiifService(AnnotationRpc, SearchRpc, DisanService):
             manifests.refresh(self.db, self._base, record_id, event.correlation_id)
 
     # manifests marked for rebuild by others (annotations) --------------------------------------
-    @timer(interval=STALE_INTERVAL)
+    @timer(interval=STALE_INTERVAL)  # type: ignore[untyped-decorator]
     def rebuild_stale(self) -> None:
         manifests.rebuild_stale(self.db, self._base, STALE_BATCH)
 
     # public manifests as files for the nginx front (ADR 061) -----------------------------------
-    @timer(interval=MIRROR_INTERVAL)
+    @timer(interval=MIRROR_INTERVAL)  # type: ignore[untyped-decorator]
     def mirror_public_manifests(self) -> None:
         if self.static is None:
             repo.clear_mirror_queue(self.db)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any, cast
 
 from services.media import repository as repo
 from services.media import sniff
@@ -50,7 +50,7 @@ def check_object(
     technical: dict[str, Any] = {"format": fmt.name, "mime_type": fmt.mime, "size": size}
     if fmt.kind == "image":
         with store.open_ranged(MASTERS_BUCKET, key) as f:
-            header = sniff.inspect_image(f, size, fmt, limits)
+            header = sniff.inspect_image(cast(IO[bytes], f), size, fmt, limits)
         technical |= {
             "width": header.width,
             "height": header.height,

@@ -216,7 +216,7 @@ class MediaService(DisanService):
         results = preservation.run_fixity(self.db, self.store, int(limit))
         return [r.__dict__ for r in results]
 
-    @timer(interval=FIXITY_INTERVAL, eager=False)
+    @timer(interval=FIXITY_INTERVAL, eager=False)  # type: ignore[untyped-decorator]
     def scheduled_fixity(self) -> None:
         preservation.run_fixity(self.db, self.store, 1000, agent="media:fixity-schedule")
 
@@ -231,7 +231,7 @@ class MediaService(DisanService):
         )
         return [o.to_dict() for o in found]
 
-    @timer(interval=SWEEP_INTERVAL, eager=False)
+    @timer(interval=SWEEP_INTERVAL, eager=False)  # type: ignore[untyped-decorator]
     def scheduled_sweep(self) -> None:
         grace = timedelta(hours=self.limits.orphan_grace_hours)
         sweep.sweep_orphans(self.db, self.store, grace, "media:sweep-schedule")
