@@ -398,6 +398,8 @@ def up(timeout: float = 120) -> int:
     _print(f"  API           {base}/api/v1/openapi.json")
     _print(f"  health        {base}/healthz  {base}/readyz")
     _print(f"  IIIF image    {base}/iiif/image/3/{{asset_id}}/info.json")
+    _print(f"  IIIF manifests {base}/iiif/presentation/3/collections/all")
+    _print(f"  IIIF changes  {base}/iiif/discovery/1/all-changes")
     _print(f"  S3 endpoint   http://{settings.s3.endpoint}")
     _print(
         f"  admin         {env.get('DISAN_ADMIN_USER', '')} / "
