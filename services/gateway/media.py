@@ -46,7 +46,7 @@ def register_timeout(size: int) -> float:
 
 
 READ_CHUNK = 256 * 1024
-UPLOAD_PART_SIZE = 8 * 1024 * 1024  # 3 in flight: ~50 MB per upload, 80 GB at most
+UPLOAD_PART_SIZE = 8 * 1024 * 1024  # one part in flight (put_stream): ~3 parts held, 80 GB at most
 MAX_FIELDS_BYTES = 64 * 1024
 EDITORS = ("cataloguer",)
 _SHA = re.compile(r"^[0-9a-fA-F]{64}$")
