@@ -35,6 +35,40 @@ def _chromium() -> str:
     return found
 
 
+def headless_chromium(
+    chromium: str,
+    page: Path,
+    profile: Path,
+    *mode: str,
+    window: str = "800,600",
+    budget_ms: int = 8000,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """Open a local page in headless Chromium (``mode``: ``--screenshot=…``, ``--dump-dom``)."""
+    return subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--allow-file-access-from-files",
+            f"--user-data-dir={profile}",
+            f"--window-size={window}",
+            f"--virtual-time-budget={budget_ms}",
+            *mode,
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def _openseadragon() -> Path:
     """OpenSeadragon from npm, into the git-ignored tests/e2e/node_modules when missing."""
     if not OSD.exists():
@@ -105,27 +139,7 @@ OpenSeadragon({{id: "v", tileSources: {json.dumps(info)}, showNavigationControl:
     )
     shot = tmp_path / "shot.png"
     before = _tiles_served(viewer_server)
-    subprocess.run(
-        [
-            chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--allow-file-access-from-files",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--window-size=800,600",
-            "--virtual-time-budget=8000",
-            f"--screenshot={shot}",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
+    headless_chromium(chromium, page, tmp_path / "profile", f"--screenshot={shot}")
     assert shot.exists(), "Chromium wrote no screenshot"
     assert _tiles_served(viewer_server) > before, "the viewer fetched no tile"
     image = Image.open(shot).convert("RGB")

@@ -27,7 +27,7 @@ from PIL import Image, ImageDraw, ImageStat
 from shared.cli.infra import psql_superuser
 from shared.runner import SERVICES
 from tests.conftest import free_port
-from tests.e2e.test_image_viewer import _chromium
+from tests.e2e.test_image_viewer import _chromium, headless_chromium
 from tests.integration.catalogue.conftest import record_body
 
 # npm install (first run), `disan up` and a browser: well beyond the suite's 300 s per test.
@@ -209,27 +209,8 @@ def annotated_manifest(stack):
 
 
 def _chrome(chromium: str, tmp: Path, page: Path, *mode: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--allow-file-access-from-files",
-            f"--user-data-dir={tmp / 'profile'}",
-            "--window-size=1280,900",
-            "--virtual-time-budget=20000",
-            *mode,
-            page.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
+    return headless_chromium(
+        chromium, page, tmp / "profile", *mode, window="1280,900", budget_ms=20000, timeout=240
     )
 
 
