@@ -104,6 +104,30 @@ class ImportReport(Schema):
     )
 
 
+class SchemeCount(Schema):
+    scheme = fields.String(metadata={"example": "rank"})
+    terms = fields.Integer(metadata={"description": "how many terms the vocabulary has"})
+
+
+class VocabulariesResponse(Schema):
+    items = fields.List(fields.Nested(SchemeCount))
+
+
+class TermResponse(catalogue_schemas.TermSchema):
+    added_by = fields.String(
+        allow_none=True, metadata={"description": "who added the term (null: seeded from the file)"}
+    )
+
+
+class VocabularyResponse(Schema):
+    scheme = fields.String()
+    terms = fields.List(fields.Nested(TermResponse), metadata={"description": "ordered by code"})
+
+
+class AddedTermResponse(catalogue_schemas.TermSchema):
+    scheme = fields.String()
+
+
 class RestoreRequest(Schema):
     version = fields.Integer(required=True, metadata={"example": 2})
     comment = fields.String(load_default="", metadata={"example": "undo a wrong edit"})
@@ -270,5 +294,53 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "export_records": {
         "response": "id," + CSV_BODY.replace("\nHP-DT", f"\n{RECORD_ID},HP-DT"),
         "response_type": "text/csv",
+    },
+    "list_vocabularies": {
+        "response": {
+            "items": [
+                {"scheme": "commune_current", "terms": 2},
+                {"scheme": "commune_pre2025", "terms": 31},
+                {"scheme": "rank", "terms": 4},
+            ]
+        }
+    },
+    "get_vocabulary": {
+        "response": {
+            "scheme": "rank",
+            "terms": [
+                {
+                    "code": "city",
+                    "labels": {"vi": "Di tích cấp thành phố", "en": "City-level relic"},
+                    "broader": None,
+                    "note": None,
+                    "added_by": None,
+                },
+                {
+                    "code": "special_national",
+                    "labels": {"vi": "Di tích quốc gia đặc biệt", "en": "Special national relic"},
+                    "broader": None,
+                    "note": {
+                        "vi": "Do Thủ tướng Chính phủ xếp hạng.",
+                        "en": "Ranked by the Prime Minister.",
+                    },
+                    "added_by": None,
+                },
+            ],
+        }
+    },
+    "add_term": {
+        "request": {
+            "code": "hop_thanh",
+            "labels": {"vi": "Xã Hợp Thành", "en": "Hợp Thành commune"},
+            "broader": "thuy_nguyen",
+            "note": {"vi": "Tên trước ngày 1/7/2025.", "en": "Name before 1 July 2025."},
+        },
+        "response": {
+            "scheme": "commune_pre2025",
+            "code": "hop_thanh",
+            "labels": {"vi": "Xã Hợp Thành", "en": "Hợp Thành commune"},
+            "broader": "thuy_nguyen",
+            "note": {"vi": "Tên trước ngày 1/7/2025.", "en": "Name before 1 July 2025."},
+        },
     },
 }

@@ -27,6 +27,7 @@ from services.gateway.http import (
 )
 from services.gateway.record_docs import (
     EXAMPLES,
+    AddedTermResponse,
     DeleteResponse,
     DiffResponse,
     FacetsResponse,
@@ -36,6 +37,8 @@ from services.gateway.record_docs import (
     RestoreRequest,
     SearchResponse,
     VersionResponse,
+    VocabulariesResponse,
+    VocabularyResponse,
 )
 from services.gateway.rpc import ServiceClient, ServiceRpc
 from shared.errors import BadRequest, PayloadTooLarge
@@ -362,6 +365,7 @@ class RecordRoutes:
         summary="The controlled vocabularies and how many terms each has",
         tags=("vocabularies",),
         roles=(PUBLIC,),
+        response_schema=VocabulariesResponse,
     )
     def list_vocabularies(self, request: ApiRequest) -> Any:
         return {"items": self.catalogue.call("list_vocabularies")}
@@ -372,6 +376,7 @@ class RecordRoutes:
         summary="The terms of one vocabulary with vi/en labels",
         tags=("vocabularies",),
         roles=(PUBLIC,),
+        response_schema=VocabularyResponse,
         responses={404: "no such vocabulary"},
     )
     def get_vocabulary(self, request: ApiRequest, scheme: str) -> Any:
@@ -384,6 +389,8 @@ class RecordRoutes:
         tags=("vocabularies",),
         roles=("admin",),
         request_schema=catalogue_schemas.TermSchema,
+        response_schema=AddedTermResponse,
+        ok_status=201,
         responses={404: "no such vocabulary", 409: "code exists", 422: "invalid term"},
     )
     def add_term(self, request: ApiRequest, scheme: str) -> Any:

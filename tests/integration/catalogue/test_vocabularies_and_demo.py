@@ -6,20 +6,35 @@ import uuid
 
 import pytest
 import requests
+from jsonschema import Draft202012Validator
 
 from services.catalogue import demo
+from services.gateway.openapi import build_openapi
+from services.gateway.service import GatewayService
 from tests.integration.catalogue.conftest import record_body
 from tests.integration.conftest import wait_until
 
 pytestmark = pytest.mark.integration
 
+SPEC = build_openapi(GatewayService, "http://127.0.0.1:8000", "test")
+
+
+def documented(path: str, method: str, status: int, body: object) -> list[str]:
+    """What in a real answer disagrees with the OpenAPI document's schema of it."""
+    op = SPEC["paths"][path][method]
+    schema = op["responses"][str(status)]["content"]["application/json"]["schema"]
+    validator = Draft202012Validator(schema | {"components": SPEC["components"]})
+    return [e.message for e in validator.iter_errors(body)]
+
 
 def test_seeded_vocabularies_have_vi_and_en_labels(catalogue):
-    schemes = {
-        v["scheme"] for v in catalogue.request("GET", "/api/v1/vocabularies").json()["items"]
-    }
+    listed = catalogue.request("GET", "/api/v1/vocabularies").json()
+    assert documented("/api/v1/vocabularies", "get", 200, listed) == []
+    schemes = {v["scheme"] for v in listed["items"]}
     assert {"rank", "district", "period", "material", "unesco_list", "heritage_type"} <= schemes
-    ranks = catalogue.request("GET", "/api/v1/vocabularies/rank").json()["terms"]
+    vocabulary = catalogue.request("GET", "/api/v1/vocabularies/rank").json()
+    assert documented("/api/v1/vocabularies/{scheme}", "get", 200, vocabulary) == []
+    ranks = vocabulary["terms"]
     special = next(t for t in ranks if t["code"] == "special_national")
     assert special["labels"] == {
         "vi": "Di tích quốc gia đặc biệt",
@@ -40,6 +55,7 @@ def test_admins_extend_a_vocabulary_and_records_may_use_the_new_term(catalogue):
     )
     added = catalogue.request("POST", path, token=catalogue.token_for("admin"), json=term)
     assert added.status_code == 201, added.text
+    assert documented("/api/v1/vocabularies/{scheme}/terms", "post", 201, added.json()) == []
     again = catalogue.request("POST", path, token=catalogue.token_for("admin"), json=term)
     assert again.status_code == 409
     bad = catalogue.request(
