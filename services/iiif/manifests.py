@@ -4,7 +4,8 @@ A manifest is built from the projection alone (record document, assets, policy, 
 labels, public annotation pages) and stored as the exact bytes served, with a strong ETag.
 Each build that changes the bytes appends Change Discovery activities and announces
 ``iiif.manifest_published``; a record that leaves ``published`` loses its manifest (404), gets a
-Delete activity and ``iiif.manifest_removed``.
+Delete activity and ``iiif.manifest_removed``. Activities are written last in their transaction,
+under the stream's lock, so they are numbered in commit order (ADR 060).
 """
 
 from __future__ import annotations
@@ -156,8 +157,18 @@ def refresh(db: DbSession, base: str, record_id: str, correlation_id: str | None
 
     The manifest row is locked first, so every path that refreshes a record (events, the stale
     timer, which already holds the lock, a read finding it stale) takes its locks in one order
-    and two refreshes of one record never deadlock over its canvases.
+    and two refreshes of one record never deadlock over its canvases. Its activities are the
+    last statements: the caller commits right after (every handler does).
     """
+    outcome, acts = _refresh(db, base, record_id, correlation_id)
+    append_activities(db, base, acts)
+    return outcome
+
+
+def _refresh(
+    db: DbSession, base: str, record_id: str, correlation_id: str | None
+) -> tuple[str, list[tuple[str, str, str]]]:
+    """:func:`refresh` without writing its activities: what happened and the activities."""
     repo.lock_manifest(db, record_id)
     built = build(db, base, record_id)
     old = repo.get_manifest(db, record_id)
@@ -167,14 +178,13 @@ def refresh(db: DbSession, base: str, record_id: str, correlation_id: str | None
         if record is not None and record["deleted"]:
             repo.replace_canvases(db, record_id, [])
         if old is None:
-            return "absent"
+            return "absent", []
         repo.delete_manifest(db, record_id)
         repo.queue_mirror(db, [record_id])
         acts = [("Delete", url, "Manifest")]
         acts += [
             ("Update", domain.collection_url(base, c), "Collection") for c in old["collections"]
         ]
-        repo.add_activities(db, _lifecycle(db, base, acts))
         reason = "deleted" if record is None or record["deleted"] else "withdrawn"
         db.publish(
             make_event(
@@ -184,18 +194,31 @@ def refresh(db: DbSession, base: str, record_id: str, correlation_id: str | None
                 correlation_id=correlation_id,
             )
         )
-        return "deleted"
+        return "deleted", acts
     repo.replace_canvases(db, record_id, built.canvases)
     if _same(old, built):
-        return "unchanged"
+        return "unchanged", []
     repo.store_manifest(db, **built.stored())
     repo.queue_mirror(db, [record_id])
     if old is not None and old["etag"] == built.etag:  # visibility or staleness only
-        return "unchanged"
-    acts = domain.activities_for_change(base, old, built)
-    repo.add_activities(db, _lifecycle(db, base, acts))
+        return "unchanged", []
     db.publish(_published_event(base, built, old is None, correlation_id))
-    return "created" if old is None else "updated"
+    return ("created" if old is None else "updated"), domain.activities_for_change(base, old, built)
+
+
+def append_activities(db: DbSession, base: str, acts: list[tuple[str, str, str]]) -> None:
+    """Write a transaction's activities: its last statements before the commit (ADR 060).
+
+    The stream's lock is taken first, so no other transaction numbers activities until this one
+    ends: sequence order is commit order, and a harvester that read the stream up to some point
+    never finds an activity appear before it later (Change Discovery 1.0 reads newest last and
+    stops at the last activity it saw). Collection lifecycles are decided under the lock too,
+    from what is committed, so two transactions never both create one collection.
+    """
+    if not acts:
+        return
+    repo.lock_activities(db)
+    repo.add_activities(db, _lifecycle(db, base, acts))
 
 
 def _lifecycle(
@@ -204,7 +227,9 @@ def _lifecycle(
     """A collection Update of a collection not (or no longer) in the stream is a Create; one
     that left it empty, a Delete (``all`` is never deleted: it is served empty).
 
-    Called after the manifest row is written, so sizes are those after the change.
+    Called after the manifest rows are written, so sizes are those after the changes; a
+    collection that is empty and was never in the stream (entered and left in one transaction)
+    gets no activity.
     """
     prefix = domain.collection_url(base, "")
     out = []
@@ -212,9 +237,12 @@ def _lifecycle(
         if object_type == "Collection" and kind == "Update" and object_id.startswith(prefix):
             name = object_id[len(prefix) :]
             size = repo.collection_size(db, name)
+            existed = repo.collection_had_activity(db, object_id)
             if size == 0 and name != "all":
+                if not existed:
+                    continue
                 kind = "Delete"
-            elif not repo.collection_had_activity(db, object_id):
+            elif not existed:
                 kind = "Create"
         out.append((kind, object_id, object_type))
     return out
@@ -231,20 +259,29 @@ def _same(old: dict[str, Any] | None, built: domain.Built) -> bool:
 
 
 def rebuild_stale(db: DbSession, base: str, limit: int) -> int:
+    """Refresh up to ``limit`` records marked for rebuild; their activities are written once,
+    at the end (one Update per collection), so the stream's lock is held only until commit."""
     ids = repo.stale_ids(db, limit)
+    acts: list[tuple[str, str, str]] = []
     for record_id in ids:
-        refresh(db, base, record_id, None)
+        acts += _refresh(db, base, record_id, None)[1]
+    append_activities(db, base, _collapse(acts))
     return len(ids)
 
 
 def rebuild_all(
     db: DbSession, base: str, correlation_id: str | None, batch: int = 500
 ) -> dict[str, Any]:
-    """Rebuild every published record's manifest, ``batch`` records per few statements."""
+    """Rebuild every published record's manifest, ``batch`` records per few statements.
+
+    The activities of the whole rebuild are written at its end (one Update per collection), so
+    the stream's lock is held only until commit, not for the rebuild.
+    """
     started = time.monotonic()
     counts: dict[str, int] = {}
     labels = repo.labels(db)
     ids = repo.published_ids(db)
+    acts: list[tuple[str, str, str]] = []
     for offset in range(0, len(ids), batch):
         chunk = ids[offset : offset + batch]
         records = repo.records_by_id(db, chunk)
@@ -253,7 +290,6 @@ def rebuild_all(
         policies = repo.policies_by_id(db, chunk + asset_ids)
         olds = repo.manifests_by_id(db, chunk)
         changed: list[domain.Built] = []
-        acts: list[tuple[str, str, str]] = []
         events = []
         for record_id in chunk:
             built = build_from(
@@ -282,13 +318,13 @@ def rebuild_all(
         repo.store_manifests(db, [b.stored() for b in changed])
         repo.replace_canvases_many(db, {b.record_id: b.canvases for b in changed})
         repo.queue_mirror(db, [b.record_id for b in changed])
-        repo.add_activities(db, _lifecycle(db, base, _collapse(acts)))
         db.publish(*events)
+    append_activities(db, base, _collapse(acts))
     return {"outcomes": counts, "seconds": round(time.monotonic() - started, 3)}
 
 
 def _collapse(acts: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
-    """One Update per collection per batch (manifests keep every activity, in order)."""
+    """One Update per collection (manifests keep every activity, in order)."""
     seen: set[str] = set()
     out: list[tuple[str, str, str]] = []
     for act in acts:

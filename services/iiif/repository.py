@@ -275,8 +275,29 @@ def put_labels(db: DbSession, scheme: str, terms: list[Row]) -> None:
 # activities (Change Discovery) -----------------------------------------------------------------
 
 
+# Key of the advisory lock that orders the stream; the second key is the schema's hash, so two
+# iiif schemas in one database (tests, the bench) do not wait on each other.
+ACTIVITY_LOCK = 0x1F0060
+
+
+def lock_activities(db: DbSession) -> None:
+    """Take the stream's transaction-scoped lock (ADR 060): until this transaction ends, no other
+    can number an activity, so sequence order is commit order.
+
+    Take it last, right before :func:`add_activities`, and commit soon after: every other
+    transaction appending activities waits for it.
+    """
+    db.execute(
+        "SELECT pg_advisory_xact_lock(:key, hashtext(current_schema()))", {"key": ACTIVITY_LOCK}
+    )
+
+
 def add_activities(db: DbSession, activities: list[tuple[str, str, str]]) -> None:
-    """Append ``(type, object_id, object_type)`` activities, in this order."""
+    """Append ``(type, object_id, object_type)`` activities, in this order.
+
+    The caller holds :func:`lock_activities`, or a transaction committing later could number
+    its activities before this one's and a harvester would miss them.
+    """
     if activities:
         db.execute(
             "INSERT INTO activities (type, object_id, object_type) "
