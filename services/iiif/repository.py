@@ -87,7 +87,8 @@ def apply_policy(
         "INSERT INTO policies (record_id, level, embargo_until, updated_at) "
         "VALUES (:id, :level, :until, :at) ON CONFLICT (record_id) DO UPDATE SET "
         "level = EXCLUDED.level, embargo_until = EXCLUDED.embargo_until, "
-        "updated_at = EXCLUDED.updated_at WHERE policies.updated_at <= EXCLUDED.updated_at "
+        "updated_at = EXCLUDED.updated_at, embargo_released = false "
+        "WHERE policies.updated_at <= EXCLUDED.updated_at "
         "RETURNING 1",
         {"id": record_id, "level": level, "until": embargo_until, "at": at},
     ).first()
@@ -96,6 +97,25 @@ def apply_policy(
 
 def get_policy(db: DbSession, record_id: str) -> Row | None:
     return _row(db.execute("SELECT * FROM policies WHERE record_id = :id", {"id": record_id}))
+
+
+def ended_embargoes(db: DbSession, now: datetime, limit: int) -> list[str]:
+    """Records and assets whose embargo ended by ``now`` and was not yet applied, locked
+    (SKIP LOCKED: each replica takes its own) until the caller's transaction ends."""
+    rows = db.execute(
+        "SELECT record_id FROM policies WHERE level = 'embargoed' AND NOT embargo_released "
+        "AND embargo_until <= :now ORDER BY embargo_until LIMIT :limit FOR UPDATE SKIP LOCKED",
+        {"now": now, "limit": limit},
+    )
+    return [str(r[0]) for r in rows]
+
+
+def mark_embargo_released(db: DbSession, resource_ids: list[str]) -> None:
+    if resource_ids:
+        db.execute(
+            "UPDATE policies SET embargo_released = true WHERE record_id = ANY(:ids)",
+            {"ids": resource_ids},
+        )
 
 
 # assets ----------------------------------------------------------------------------------------

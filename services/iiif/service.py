@@ -9,10 +9,10 @@ what this service returns (``services/gateway/presentation.py``).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from nameko.timer import timer
+from nameko.timer import Timer, timer
 
 from services.iiif import domain, feeds, manifests
 from services.iiif import repository as repo
@@ -22,7 +22,7 @@ from services.iiif.search import SearchRpc
 from services.iiif.static import StaticManifests, StaticMirror
 from shared import contracts  # noqa: F401 - registers the events this service consumes
 from shared.consumer import reliable_handler
-from shared.db import Database
+from shared.db import Database, DbSession
 from shared.errors import BadRequest
 from shared.events import Event
 from shared.outbox import OutboxRelay
@@ -32,6 +32,49 @@ from shared.service import DisanService
 STALE_INTERVAL = 1.0
 STALE_BATCH = 200
 MIRROR_INTERVAL = 0.5
+EMBARGO_INTERVAL = 60.0  # extra.iiif.embargo_check_seconds (DISAN_IIIF_EMBARGO_CHECK_SECONDS)
+EMBARGO_BATCH = 50
+
+
+def embargo_interval(settings: Any) -> float:
+    """Seconds between two looks for ended embargoes (``extra.iiif.embargo_check_seconds``)."""
+    raw = ((getattr(settings, "extra", None) or {}).get("iiif") or {}).get("embargo_check_seconds")
+    if raw in (None, ""):
+        return EMBARGO_INTERVAL
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"extra.iiif.embargo_check_seconds is a number, not {raw!r}") from None
+    if not 0.1 <= value <= 86_400:
+        raise ValueError("extra.iiif.embargo_check_seconds is between 0.1 and 86400")
+    return value
+
+
+class EmbargoTimer(Timer):  # type: ignore[misc]
+    """A nameko timer whose interval comes from the service's settings when it starts."""
+
+    def setup(self) -> None:
+        self.interval = embargo_interval(self.container.config.get("DISAN_SETTINGS"))
+
+
+def release_ended_embargoes(db: DbSession, base: str, now: datetime, limit: int) -> list[str]:
+    """Refresh the manifests of records whose embargo, or an asset's, ended by ``now`` and was
+    not applied yet; returns the records refreshed. Idempotent: each policy is marked released
+    in this transaction (a new policy clears the mark)."""
+    ids = repo.ended_embargoes(db, now, limit)
+    if not ids:
+        return []
+    repo.mark_embargo_released(db, ids)
+    records: list[str] = []
+    for resource_id in ids:
+        if not domain.is_uuid(resource_id):
+            continue
+        record_id = repo.record_of_asset(db, resource_id) or resource_id.lower()
+        if record_id not in records:
+            records.append(record_id)
+    for record_id in records:
+        manifests.refresh(db, base, record_id, None)
+    return records
 
 
 class IiifService(AnnotationRpc, SearchRpc, DisanService):
@@ -132,6 +175,17 @@ class IiifService(AnnotationRpc, SearchRpc, DisanService):
     @timer(interval=STALE_INTERVAL)  # type: ignore[untyped-decorator]
     def rebuild_stale(self) -> None:
         manifests.rebuild_stale(self.db, self._base, STALE_BATCH)
+
+    # embargoes ending by the clock (no event says so) ----------------------------------------
+    @EmbargoTimer.decorator(interval=EMBARGO_INTERVAL)  # type: ignore[untyped-decorator]
+    def release_embargoes(self) -> None:
+        """Rebuild the manifests of records whose (or whose assets') embargo has ended.
+
+        Each ended embargo is taken once: its policy row is locked (SKIP LOCKED, so replicas
+        share the work) and marked released in the transaction that rebuilds the manifest; a
+        new policy clears the mark. The clock is this process's, as in ``effective_level``.
+        """
+        release_ended_embargoes(self.db, self._base, datetime.now(UTC), EMBARGO_BATCH)
 
     # public manifests as files for the nginx front (ADR 061) -----------------------------------
     @timer(interval=MIRROR_INTERVAL)  # type: ignore[untyped-decorator]

@@ -9,6 +9,7 @@ projection the way it does in production: catalogue and media events, then RPC b
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Any
 
@@ -96,6 +97,10 @@ def start_annotation_platform(settings: Any) -> tuple[AnnotationPlatform, Any]:
         for queue in handler_queues("iiif", cls):
             queue.bind(conn.default_channel).declare()
     config = nameko_config(platform.settings, "iiif")
+    # the embargo timer looks every half second here (60 s by default)
+    extra = dict(platform.settings.extra or {})
+    extra["iiif"] = dict(extra.get("iiif") or {}) | {"embargo_check_seconds": 0.5}
+    config["DISAN_SETTINGS"] = dataclasses.replace(platform.settings, extra=extra)
     config["DISAN_OPS_PORT"] = 0
     config["DISAN_ACCESS_SERVICE"] = platform.access_name
     config["DISAN_CATALOGUE_SERVICE"] = platform.catalogue_name

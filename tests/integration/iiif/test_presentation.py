@@ -294,3 +294,48 @@ def test_a_restricted_image_of_a_public_record_carries_the_probe_service(platfor
         return any(s.get("type") == "AuthProbeService2" for s in body.get("service", []))
 
     wait_until(probed, timeout=10)
+
+
+def test_an_embargo_ending_makes_the_manifest_public_without_any_event(platform):
+    from datetime import UTC, datetime, timedelta
+
+    record_id, _ = platform.published_with_image()
+    until = datetime.now(UTC) + timedelta(seconds=6)
+    answer = platform.request(
+        "PUT",
+        f"/api/v1/policies/record/{record_id}",
+        token=platform.token_for("admin"),
+        json={"level": "embargoed", "embargo_until": until.isoformat(), "reason": "until opening"},
+    )
+    assert answer.status_code == 200, answer.text
+
+    def built(public: bool) -> bool:
+        rows = platform.iiif_sql(
+            "SELECT public FROM manifests WHERE record_id = CAST(:r AS uuid)", r=record_id
+        )
+        return bool(rows) and rows[0][0] is public
+
+    wait_until(lambda: built(False), timeout=10)
+    assert platform.request("GET", manifest_path(record_id)).status_code == 401
+    staff = platform.token_for("reviewer")
+    restricted = platform.request("GET", manifest_path(record_id), token=staff)
+    assert restricted.status_code == 200, restricted.text
+    assert restricted.headers["Cache-Control"].startswith("private")
+    body = restricted.json()["items"][0]["items"][0]["items"][0]["body"]
+    assert any(s.get("type") == "AuthProbeService2" for s in body["service"])
+    url = f"{platform.settings.public_url.rstrip('/')}{manifest_path(record_id)}"
+    seen = sum(1 for a in changes(platform) if a["object"]["id"] == url)
+    events = len(platform.iiif_outbox("iiif.manifest_published"))
+    # no policy, record or media event from now on: only the clock
+    wait_until(lambda: built(True), timeout=20)
+    assert datetime.now(UTC) >= until
+    opened = platform.request("GET", manifest_path(record_id))
+    assert opened.status_code == 200, opened.text
+    assert opened.headers["Cache-Control"].startswith("public")
+    doc = opened.json()
+    valid(doc)
+    body = doc["items"][0]["items"][0]["items"][0]["body"]
+    assert not any(s.get("type") == "AuthProbeService2" for s in body["service"])
+    stream = [a for a in changes(platform) if a["object"]["id"] == url]
+    assert len(stream) == seen + 1 and stream[-1]["type"] == "Update"
+    assert len(platform.iiif_outbox("iiif.manifest_published")) == events + 1
