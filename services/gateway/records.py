@@ -9,7 +9,7 @@ gate for the record's policy, exactly as other item routes do. Edits carry the v
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, overload
 
 from werkzeug.wrappers import Request, Response
 
@@ -41,7 +41,7 @@ from services.gateway.record_docs import (
     VocabularyResponse,
 )
 from services.gateway.rpc import ServiceClient, ServiceRpc
-from shared.errors import BadRequest, PayloadTooLarge
+from shared.errors import BadRequest, PayloadTooLarge, PreconditionRequired
 
 RPC_TIMEOUT = 30.0
 IMPORT_TIMEOUT = 600.0
@@ -58,15 +58,17 @@ def etag(record: dict[str, Any]) -> dict[str, str]:
     return {"ETag": f'"{record["version"]}"'} | SAFE
 
 
-def if_match(request: Request, required: bool = True) -> int | None | Response:
-    """The version from ``If-Match``; a 428 response when it is required and missing."""
+@overload
+def if_match(request: Request) -> int: ...
+@overload
+def if_match(request: Request, required: bool) -> int | None: ...
+def if_match(request: Request, required: bool = True) -> int | None:
+    """The version from ``If-Match``; 428 (PreconditionRequired) when required and missing."""
     header = request.headers.get("If-Match")
     if header is None:
         if required:
-            return error_response(
-                428,
-                "precondition_required",
-                "send If-Match with the ETag of the version you edited (GET the record first)",
+            raise PreconditionRequired(
+                "send If-Match with the ETag of the version you edited (GET the record first)"
             )
         return None
     match = _ETAG.match(header)
@@ -174,8 +176,6 @@ class RecordRoutes:
     )
     def update_record(self, request: ApiRequest, record_id: str) -> Any:
         expected = if_match(request)
-        if isinstance(expected, Response):
-            return expected
         body = read_json(request, max_bytes=MAX_RECORD_BYTES)
         record = self.catalogue.call("update_record", _actor(request), record_id, body, expected)
         return 200, etag(record), record
@@ -191,8 +191,6 @@ class RecordRoutes:
     )
     def delete_record(self, request: ApiRequest, record_id: str) -> Any:
         expected = if_match(request)
-        if isinstance(expected, Response):
-            return expected
         return self.catalogue.call("delete_record", _actor(request), record_id, expected)
 
     @api(
@@ -214,7 +212,7 @@ class RecordRoutes:
         },
     )
     def transition_record(self, request: ApiRequest, record_id: str) -> Any:
-        expected = if_match(request, required=False)
+        expected = if_match(request, False)
         body = read_json(request, max_bytes=10_000)
         if not isinstance(body, dict):
             raise BadRequest('send {"action": ..., "comment": ...}')
@@ -278,8 +276,6 @@ class RecordRoutes:
     )
     def restore_record(self, request: ApiRequest, record_id: str) -> Any:
         expected = if_match(request)
-        if isinstance(expected, Response):
-            return expected
         body = read_json(request, RestoreRequest(), max_bytes=10_000)
         record = self.catalogue.call(
             "restore_record",

@@ -75,6 +75,7 @@ def test_put_needs_if_match_and_a_stale_etag_is_412(catalogue):
     body["title"] = {"vi": "Tên mới", "en": "New name"}
     missing = catalogue.request("PUT", path, token=token, json=body)
     assert missing.status_code == 428
+    assert missing.json()["error"]["code"] == "precondition_required"
     first = catalogue.request("PUT", path, token=token, json=body, headers={"If-Match": '"1"'})
     assert first.status_code == 200, first.text
     assert first.headers["ETag"] == '"2"'

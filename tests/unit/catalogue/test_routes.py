@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from services.gateway.openapi import build_openapi
 from services.gateway.records import if_match
 from services.gateway.service import GatewayService
+from shared.errors import HTTP_STATUS, PreconditionRequired
 
 
 def doc():
@@ -45,4 +48,6 @@ def test_if_match_accepts_strong_and_weak_etags_and_answers_428_without_one():
     assert if_match(_Request('"3"')) == 3
     assert if_match(_Request('W/"12"')) == 12
     assert if_match(_Request(None), required=False) is None
-    assert if_match(_Request(None)).status_code == 428
+    with pytest.raises(PreconditionRequired) as missing:
+        if_match(_Request(None))
+    assert HTTP_STATUS[type(missing.value).__name__] == 428
