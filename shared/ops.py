@@ -1,14 +1,18 @@
 """The ops port of every service: ``/healthz``, ``/readyz`` and ``/metrics``.
 
 A small eventlet WSGI server of its own, so services without HTTP entrypoints have one too and
-the gateway's public routes stay separate from operational ones.
+the gateway's public routes stay separate from operational ones. Processes outside nameko (the
+image server's supervisor, the Cantaloupe purger) serve the same app from a thread
+(``threaded_ops_server``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import eventlet
@@ -29,27 +33,69 @@ class _Silent:
 
 
 def health_app(
-    service: str, ready: Callable[[], dict[str, str]]
+    service: str,
+    ready: Callable[[], dict[str, str]],
+    health: Callable[[], dict[str, Any]] | None = None,
+    metrics: Callable[[], bytes] = generate_latest,
 ) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
+    """The ops WSGI app; ``health`` adds fields to ``/healthz``, ``metrics`` renders metrics."""
+
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == "/metrics":
             start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST)])
-            return [generate_latest()]
+            return [metrics()]
         body: dict[str, Any]
         if path == "/healthz":
             status, body = "200 OK", {"status": "ok", "service": service}
+            if health is not None:
+                body |= health()
         elif path == "/readyz":
             checks = ready()
             ok = all(v == "ok" for v in checks.values())
             status = "200 OK" if ok else "503 Service Unavailable"
             body = {"status": "ok" if ok else "unavailable", "service": service, "checks": checks}
         else:
-            status, body = "404 Not Found", {"error": {"code": "not_found", "message": path}}
+            status = "404 Not Found"
+            body = {"error": {"code": "not_found", "message": path, "details": {}}}
         start_response(status, [("Content-Type", "application/json")])
         return [json.dumps(body).encode()]
 
     return app
+
+
+def threaded_ops_server(
+    host: str,
+    port: int,
+    app: Callable[[dict[str, Any], StartResponse], Iterable[bytes]],
+) -> ThreadingHTTPServer:
+    """Serve an ops app (``health_app``) from daemon threads, for processes outside nameko."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            return None
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            answer: dict[str, Any] = {}
+
+            def start_response(status: str, headers: list[tuple[str, str]]) -> None:
+                answer["status"], answer["headers"] = status, headers
+
+            body = b"".join(app({"PATH_INFO": self.path.split("?", 1)[0]}, start_response))
+            self.send_response(int(answer["status"].split(" ", 1)[0]))
+            for name, value in answer["headers"]:
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="ops", daemon=True).start()
+    return server
 
 
 class OpsServer(DependencyProvider):  # type: ignore[misc]

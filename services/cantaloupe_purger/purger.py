@@ -9,7 +9,6 @@ Cantaloupe's cache time-to-live; a failed purge is retried a few times, then cou
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -18,10 +17,10 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+from prometheus_client import Counter
 
 from shared.cantaloupe import (
     CantaloupeClient,
@@ -30,6 +29,7 @@ from shared.cantaloupe import (
     CantaloupeSettings,
 )
 from shared.config import ConfigError, Settings
+from shared.ops import health_app, threaded_ops_server
 
 log = logging.getLogger(__name__)
 
@@ -116,40 +116,7 @@ class Purger:
 
 def ops_server(host: str, port: int, ready: Callable[[], dict[str, str]]) -> ThreadingHTTPServer:
     """``/healthz``, ``/readyz`` (broker consumer and Cantaloupe reachable), ``/metrics``."""
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            return None
-
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-            status, content_type = 200, "application/json"
-            if self.path == "/metrics":
-                body, content_type = generate_latest(), CONTENT_TYPE_LATEST
-            elif self.path == "/healthz":
-                body = json.dumps({"status": "ok", "service": SERVICE}).encode()
-            elif self.path == "/readyz":
-                checks = ready()
-                ok = all(v == "ok" for v in checks.values())
-                status = 200 if ok else 503
-                body = json.dumps(
-                    {"status": "ok" if ok else "unavailable", "service": SERVICE, "checks": checks}
-                ).encode()
-            else:
-                status = 404
-                body = json.dumps({"error": {"code": "not_found", "message": self.path}}).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="ops", daemon=True).start()
-    return server
+    return threaded_ops_server(host, port, health_app(SERVICE, ready))
 
 
 def main() -> int:

@@ -10,7 +10,6 @@ with a thread pool for pyvips; see docs/decisions/020-imageserver-http-stack.md.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import multiprocessing
 import os
@@ -20,7 +19,7 @@ import socket
 import tempfile
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -128,58 +127,21 @@ def _worker(
 def _ops_server(
     settings: Settings, host: str, port: int, alive: Any, purges: Any
 ) -> ThreadingHTTPServer:
-    from services.imageserver.metrics import CONTENT_TYPE_LATEST, render_metrics
+    from services.imageserver.metrics import render_metrics
     from shared.health import run_checks
+    from shared.ops import health_app, threaded_ops_server
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
+    def ready() -> dict[str, str]:
+        checks = run_checks(settings, ("storage",))
+        if alive() == 0:
+            checks["workers"] = "none running"
+        return checks
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            return None
+    def health() -> dict[str, Any]:
+        return {"workers": alive(), "purge_events": purges()}
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-            content_type = "application/json"
-            status = 200
-            if self.path == "/metrics":
-                body, content_type = render_metrics(), CONTENT_TYPE_LATEST
-            elif self.path == "/healthz":
-                body = json.dumps(
-                    {
-                        "status": "ok",
-                        "service": "imageserver",
-                        "workers": alive(),
-                        "purge_events": purges(),
-                    }
-                ).encode()
-            elif self.path == "/readyz":
-                checks = run_checks(settings, ("storage",))
-                if alive() == 0:
-                    checks["workers"] = "none running"
-                ok = all(value == "ok" for value in checks.values())
-                status = 200 if ok else 503
-                body = json.dumps(
-                    {
-                        "status": "ok" if ok else "unavailable",
-                        "service": "imageserver",
-                        "checks": checks,
-                    }
-                ).encode()
-            else:
-                status = 404
-                body = json.dumps(
-                    {"error": {"code": "not_found", "message": self.path, "details": {}}}
-                ).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="ops", daemon=True).start()
-    return server
+    app = health_app("imageserver", ready, health, render_metrics)
+    return threaded_ops_server(host, port, app)
 
 
 # supervisor -------------------------------------------------------------------------------
