@@ -37,7 +37,7 @@ from iiif.image import (
     resolve,
     scale_factors_for,
 )
-from iiif.image.info import CONTEXT_V2
+from iiif.image.info import CONTEXT_V2, FEATURES_V3
 from services.imageserver.access import (
     AccessChecker,
     AccessUnavailable,
@@ -65,25 +65,8 @@ PREFIXES = {3: "/iiif/image/3/", 2: "/iiif/image/2/"}
 INFO_MEDIA_TYPE_V2 = f'application/ld+json;profile="{CONTEXT_V2}"'
 EXTRA_FORMATS = ("png", "webp", "tif", "gif")
 EXTRA_QUALITIES = ("color", "gray", "bitonal")
-EXTRA_FEATURES = (
-    "baseUriRedirect",
-    "canonicalLinkHeader",
-    "cors",
-    "jsonldMediaType",
-    "mirroring",
-    "profileLinkHeader",
-    "regionByPct",
-    "regionByPx",
-    "regionSquare",
-    "rotationArbitrary",
-    "rotationBy90s",
-    "sizeByConfinedWh",
-    "sizeByH",
-    "sizeByPct",
-    "sizeByW",
-    "sizeByWh",
-    "sizeUpscaling",
-)
+# every feature Image API 3.0 names is supported (info_json lists those beyond level 2)
+EXTRA_FEATURES = tuple(sorted(FEATURES_V3))
 CORS = [
     (b"access-control-allow-origin", b"*"),
     (b"access-control-expose-headers", b"Link, ETag, Last-Modified, Content-Length"),
