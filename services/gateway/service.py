@@ -16,6 +16,7 @@ from services.gateway.auth import AccessGate, Gate
 from services.gateway.http import SIGNED_IN, STAFF, ApiRequest, api, json_response, read_json
 from services.gateway.iiif_auth import IiifAuthRoutes
 from services.gateway.lgsp import LgspRoutes
+from services.gateway.linked_data import LinkedDataRoutes
 from services.gateway.media import MediaRoutes
 from services.gateway.openapi import build_openapi
 from services.gateway.presentation import PresentationRoutes
@@ -38,6 +39,7 @@ def _actor(request: ApiRequest) -> dict[str, Any]:
 
 class GatewayService(
     RecordRoutes,
+    LinkedDataRoutes,
     MediaRoutes,
     PresentationRoutes,
     IiifAuthRoutes,

@@ -42,6 +42,9 @@ PROVIDER_LABEL = {
     "en": "Hải Phòng digital heritage platform (Disan)",
 }
 ATTRIBUTION = {"vi": "Ghi công", "en": "Attribution"}
+# seeAlso profiles (ADR 066): the vocabulary of the JSON-LD, the metadata format of the XML
+DCTERMS_PROFILE = "http://purl.org/dc/terms/"
+OAI_DC_PROFILE = "http://www.openarchives.org/OAI/2.0/oai_dc/"
 BODY_TYPES = {
     "image": "Image",
     "audio": "Sound",
@@ -79,6 +82,21 @@ def manifest_url(base: str, record_id: str) -> str:
 def canvas_url(base: str, record_id: str, asset_id: str, page: int = 0) -> str:
     suffix = f"/p{page}" if page else ""
     return f"{base}/iiif/presentation/3/records/{record_id}/canvas/{asset_id}{suffix}"
+
+
+def record_page_url(base: str, record_id: str) -> str:
+    """The record's web page (the manifest's homepage; the linked-data documents' subject)."""
+    return f"{base}/records/{record_id}"
+
+
+def record_jsonld_url(base: str, record_id: str) -> str:
+    """The record as JSON-LD with Dublin Core terms (services/gateway/linked_data.py)."""
+    return f"{base}/api/v1/records/{record_id}/jsonld"
+
+
+def record_dc_xml_url(base: str, record_id: str) -> str:
+    """The record as Dublin Core XML, OAI-PMH ``oai_dc`` (services/gateway/linked_data.py)."""
+    return f"{base}/api/v1/records/{record_id}/dc.xml"
 
 
 def collection_url(base: str, name: str, page: int | None = None) -> str:
@@ -601,6 +619,33 @@ def _structures(
     ]
 
 
+def see_also(base: str, record_id: str) -> tuple[Link, ...]:
+    """The record's metadata as linked data (Dublin Core in JSON-LD and in XML), then as the
+    plain JSON of the API; all answer under the record's access rules, as the manifest does."""
+    return (
+        Link(
+            id=record_jsonld_url(base, record_id),
+            type="Dataset",
+            label={"vi": "Hồ sơ (JSON-LD, Dublin Core)", "en": "Record (JSON-LD, Dublin Core)"},
+            format="application/ld+json",
+            profile=DCTERMS_PROFILE,
+        ),
+        Link(
+            id=record_dc_xml_url(base, record_id),
+            type="Dataset",
+            label={"vi": "Hồ sơ (Dublin Core XML)", "en": "Record (Dublin Core XML)"},
+            format="application/xml",
+            profile=OAI_DC_PROFILE,
+        ),
+        Link(
+            id=f"{base}/api/v1/records/{record_id}",
+            type="Dataset",
+            label={"vi": "Hồ sơ (JSON)", "en": "Record (JSON)"},
+            format="application/json",
+        ),
+    )
+
+
 def manifest_spec(inputs: Inputs, probe_of: Probe) -> tuple[ManifestSpec, list[dict[str, Any]]]:
     """The manifest of a published record, and the canvas rows to keep (id, size, asset)."""
     base, doc = inputs.base, inputs.record
@@ -670,21 +715,14 @@ def manifest_spec(inputs: Inputs, probe_of: Probe) -> tuple[ManifestSpec, list[d
         provider=provider(base),
         homepage=(
             Link(
-                id=f"{base}/records/{record_id}",
+                id=record_page_url(base, record_id),
                 type="Text",
                 label=dict(doc["title"]),
                 format="text/html",
                 language=("vi", "en"),
             ),
         ),
-        see_also=(
-            Link(
-                id=f"{base}/api/v1/records/{record_id}",
-                type="Dataset",
-                label={"vi": "Hồ sơ (JSON)", "en": "Record (JSON)"},
-                format="application/json",
-            ),
-        ),
+        see_also=see_also(base, record_id),
         rendering=rendering,
         part_of=part_of,
         thumbnail=thumbnail,

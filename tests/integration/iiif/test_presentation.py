@@ -5,6 +5,7 @@ documents read back through the gateway over HTTP and checked against the IIIF s
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
@@ -339,3 +340,70 @@ def test_an_embargo_ending_makes_the_manifest_public_without_any_event(platform)
     stream = [a for a in changes(platform) if a["object"]["id"] == url]
     assert len(stream) == seen + 1 and stream[-1]["type"] == "Update"
     assert len(platform.iiif_outbox("iiif.manifest_published")) == events + 1
+
+
+def test_see_also_links_resolve_to_the_records_dublin_core_under_its_access_rules(platform):
+    import xml.etree.ElementTree as ET
+
+    record_id, _ = platform.published_with_image()
+    doc = platform.request("GET", manifest_path(record_id)).json()
+    valid(doc)
+    base = platform.settings.public_url.rstrip("/")
+    links = {s["format"]: s for s in doc["seeAlso"]}
+    assert set(links) >= {"application/ld+json", "application/xml", "application/json"}
+    title = platform.request("GET", f"/api/v1/records/{record_id}").json()["title"]
+
+    def fetch(link: dict, token: str | None = None):
+        assert link["id"].startswith(base), link
+        return platform.request("GET", link["id"][len(base) :], token=token)
+
+    answer = fetch(links["application/ld+json"])
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["Content-Type"].startswith("application/ld+json")
+    assert answer.headers["Access-Control-Allow-Origin"] == "*"
+    ld = json.loads(answer.content)
+    assert ld["@id"] == f"{base}/records/{record_id}"
+    assert {t["@language"]: t["@value"] for t in ld["dcterms:title"]} == title
+    assert {"@id": f"{base}{manifest_path(record_id)}"} in ld["dcterms:hasFormat"]
+    answer = fetch(links["application/xml"])
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["Content-Type"].startswith("application/xml")
+    root = ET.fromstring(answer.content)
+    dc = "{http://purl.org/dc/elements/1.1/}"
+    lang = "{http://www.w3.org/XML/1998/namespace}lang"
+    assert {t.get(lang): t.text for t in root.findall(f"{dc}title")} == title
+    assert fetch(links["application/json"]).json()["title"] == title
+
+    # restricted: each rendering answers as the record does, for each caller
+    answer = platform.request(
+        "PUT",
+        f"/api/v1/policies/record/{record_id}",
+        token=platform.token_for("admin"),
+        json={"level": "restricted", "reason": "fragile"},
+    )
+    assert answer.status_code == 200, answer.text
+    time.sleep(1.0)  # the gateway's policy cache (0.5 s in tests)
+    partner = platform.token_for("partner")
+    for token, status in ((None, 401), (partner, 403), (platform.token_for("researcher"), 200)):
+        record = platform.request("GET", f"/api/v1/records/{record_id}", token=token)
+        assert record.status_code == status, record.text
+        for link in links.values():
+            answer = fetch(link, token)
+            assert answer.status_code == status, (link["id"], answer.text)
+            if status != 200:
+                assert answer.json()["error"]["code"] == record.json()["error"]["code"]
+    # a draft is 404 for the public, readable by staff
+    from tests.integration.catalogue.conftest import record_body
+
+    draft = platform.create(record_body())["id"]
+    for path in (f"/api/v1/records/{draft}/jsonld", f"/api/v1/records/{draft}/dc.xml"):
+        assert platform.request("GET", path).status_code == 404
+        staff = platform.request("GET", path, token=platform.token_for("cataloguer"))
+        assert staff.status_code == 200, staff.text
+    ld = platform.request(
+        "GET", f"/api/v1/records/{draft}/jsonld", token=platform.token_for("reviewer")
+    )
+    assert "dcterms:hasFormat" not in ld.json()
+    for bad in ("not-a-uuid", "00000000-0000-4000-8000-000000000000"):
+        answer = platform.request("GET", f"/api/v1/records/{bad}/dc.xml")
+        assert answer.status_code in (400, 404) and answer.json()["error"]["code"]

@@ -48,7 +48,17 @@ def test_manifest_says_who_what_where_in_vietnamese_first():
     assert doc["rights"] == "http://rightsstatements.org/vocab/InC-EDU/1.0/"
     assert doc["provider"][0]["type"] == "Agent"
     assert doc["homepage"][0]["id"] == f"{BASE}/records/{RECORD_ID}"
-    assert doc["seeAlso"][0]["id"] == f"{BASE}/api/v1/records/{RECORD_ID}"
+    see_also = {s["format"]: s for s in doc["seeAlso"]}
+    assert see_also["application/ld+json"] == {
+        "id": f"{BASE}/api/v1/records/{RECORD_ID}/jsonld",
+        "type": "Dataset",
+        "label": {"vi": ["Hồ sơ (JSON-LD, Dublin Core)"], "en": ["Record (JSON-LD, Dublin Core)"]},
+        "format": "application/ld+json",
+        "profile": "http://purl.org/dc/terms/",
+    }
+    assert see_also["application/xml"]["id"] == f"{BASE}/api/v1/records/{RECORD_ID}/dc.xml"
+    assert see_also["application/xml"]["profile"] == "http://www.openarchives.org/OAI/2.0/oai_dc/"
+    assert see_also["application/json"]["id"] == f"{BASE}/api/v1/records/{RECORD_ID}"
     assert doc["thumbnail"][0]["id"].startswith(f"{BASE}/iiif/image/3/{IMAGE}/full/400,")
 
 
