@@ -137,8 +137,18 @@ def run_consumer(workers: int, batch: int) -> None:
     container = ServiceContainer(consumer_class(batch), config)
     signal.signal(signal.SIGTERM, lambda *_: eventlet.spawn_n(container.stop))
     container.start()
+    profile_dir = os.environ.get("DISAN_BENCH_PROFILE")  # CPU profile of each consumer process
+    profiler = None
+    if profile_dir:
+        import cProfile
+
+        profiler = cProfile.Profile(time.process_time)
+        profiler.enable()
     print("ready", flush=True)
     container.wait()
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(f"{profile_dir}/consumer-batch{batch}-{os.getpid()}.prof")
 
 
 def run_raw_consumer(n: int, amqp_uri: str, queue_name: str) -> None:

@@ -11,14 +11,20 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
+from eventlet import patcher
+from eventlet.green import select as green_select
+from eventlet.hubs import trampoline
 from nameko.extensions import DependencyProvider
+from psycopg import waiting as pg_waiting
 from sqlalchemy import Connection, Engine, TextClause, create_engine, event, exc, text
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.engine.url import make_url
@@ -52,6 +58,7 @@ def make_engine(database_url: str, schema: str, pool_size: int = 10) -> Engine:
     (a dead one is replaced transparently), not on every checkout: a busy worker pool — an
     event handler taking one connection per message — saves a round trip per unit of work.
     """
+    use_green_wait()
     url = make_url(database_url)
     if url.drivername in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+psycopg")
@@ -81,6 +88,82 @@ def _ping_if_idle(engine: Engine, dbapi_connection: Any, record: Any, proxy: Any
         engine.dialect.do_ping(dbapi_connection)
     except Exception as error:  # noqa: BLE001 - the pool reconnects on DisconnectionError
         raise exc.DisconnectionError(f"pooled connection is dead: {error}") from error
+
+
+_WAIT_R, _WAIT_W = 1, 2  # psycopg.waiting.Wait.R, .W
+_READY_NONE, _READY_R, _READY_W = 0, 1, 2  # psycopg.waiting.Ready.NONE, .R, .W
+
+
+class _Idle(Exception):
+    """psycopg's wait interval passed with the socket not ready (checked, then waited again)."""
+
+
+def _wait_green(
+    gen: Generator[Any, Any, Any], fileno: int, interval: float = 0.0, timeout: float | None = None
+) -> Any:
+    """psycopg's wait function for eventlet: the green thread waits on the hub for the socket.
+
+    Same contract as ``psycopg.waiting.wait_selector`` (the generator gets the readiness it
+    waited for, ``READY_NONE`` after each ``interval`` without it, a closed socket raises, a
+    ``timeout`` raises ``_WaitTimeout``), without building a selector and a green ``select``
+    per wait: one ``trampoline`` on the hub, which never blocks it. Waits for both directions
+    (rare: a flush that would block) go through the green ``select``.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        state = next(gen)
+        while True:
+            wait_for = interval
+            if deadline is not None:
+                wait_for = max(0.0, min(interval, deadline - time.monotonic()))
+            if state == _WAIT_R or state == _WAIT_W:
+                try:
+                    trampoline(
+                        fileno,
+                        read=state == _WAIT_R,
+                        write=state == _WAIT_W,
+                        timeout=wait_for,
+                        timeout_exc=_Idle,
+                    )
+                    ready = _READY_R if state == _WAIT_R else _READY_W
+                except _Idle:
+                    ready = _READY_NONE
+            else:
+                rl, wl, _ = green_select.select(
+                    (fileno,) if state & _WAIT_R else (),
+                    (fileno,) if state & _WAIT_W else (),
+                    (),
+                    wait_for,
+                )
+                ready = (_READY_R if rl else _READY_NONE) | (_READY_W if wl else _READY_NONE)
+            if not ready:
+                try:
+                    os.fstat(fileno)
+                except OSError as error:
+                    raise psycopg.OperationalError("connection socket closed") from error
+            state = gen.send(ready)
+            if deadline is not None and time.monotonic() >= deadline:
+                raise psycopg.errors._WaitTimeout("wait timeout expired")
+    except StopIteration as stop:
+        return stop.value
+
+
+def use_green_wait() -> bool:
+    """Make psycopg wait with :func:`_wait_green` in a process eventlet has monkey-patched.
+
+    psycopg picks its wait function when first imported (``PSYCOPG_WAIT_FUNC=wait_selector``,
+    set by ``shared``, which any process without eventlet keeps); its connections call
+    ``psycopg.waiting.wait`` at each wait, so setting it takes effect at once. ``DISAN_PG_WAIT=
+    selector`` keeps psycopg's own. Returns whether the green wait is in use.
+    """
+    if pg_waiting.wait is _wait_green:
+        return True
+    if os.environ.get("DISAN_PG_WAIT", "green") != "green" or not patcher.is_monkey_patched(
+        "select"
+    ):
+        return False
+    pg_waiting.wait = _wait_green
+    return True
 
 
 @functools.lru_cache(maxsize=1024)
