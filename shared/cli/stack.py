@@ -276,22 +276,21 @@ http {{
     (p.nginx / "nginx.conf").write_text(conf, encoding="utf-8")
 
 
+# The front's rule for public manifest files: one file for `disan up`, compose and Helm (ADR 061)
+IIIF_STATIC_TEMPLATE = ROOT / "deploy" / "compose" / "nginx" / "iiif-manifest-files.conf.template"
+
+
 def iiif_static_location(static_dir: str, fallback: str) -> str:
     """nginx: public manifests from the iiif service's mirror (ADR 061), else ``fallback``.
 
     Only GET/HEAD of an existing file are answered here; other methods (405) and missing files
-    (restricted, withdrawn, not yet mirrored) go to the gateway, which decides.
+    (restricted, withdrawn, not yet mirrored) go to the gateway, which decides. The rule is
+    ``IIIF_STATIC_TEMPLATE``, the file the compose front and the Helm chart render too.
     """
-    profile = "http://iiif.io/api/presentation/3/context.json"
-    return (
-        'location ~ "^/iiif/presentation/3/records/[0-9a-f-]{36}/manifest$" { '
-        f"root {static_dir}; "
-        f"default_type 'application/ld+json;profile=\"{profile}\"'; "
-        "add_header Access-Control-Allow-Origin * always; "
-        'add_header Cache-Control "public, max-age=30" always; '
-        "add_header X-Content-Type-Options nosniff always; "
-        f"try_files $uri {fallback}; error_page 405 = {fallback}; }}"
-    )
+    text = IIIF_STATIC_TEMPLATE.read_text(encoding="utf-8")
+    lines = [line.strip() for line in text.splitlines() if not line.lstrip().startswith("#")]
+    rule = " ".join(line for line in lines if line)
+    return rule.replace("${DISAN_IIIF_STATIC_ROOT}", static_dir).replace("@gateway", fallback)
 
 
 _PROXY = (

@@ -168,13 +168,104 @@ def test_bootstrap_creates_the_extensions_the_local_stack_creates() -> None:
     assert set(re.findall(r'"(\w+)"', listed.group(1))) == created
 
 
-def test_front_routes_images_to_the_image_server_and_the_rest_to_the_gateway() -> None:
+def test_front_routes_images_to_the_image_server_and_the_rest_to_the_gateway(
+    compose: dict[str, Any],
+) -> None:
     conf = (ROOT / "deploy" / "compose" / "nginx" / "default.conf.template").read_text()
     http = config_defaults("http")
-    assert f"server gateway:{http['gateway']};" in conf
+    assert "server ${DISAN_GATEWAY_UPSTREAM};" in conf
+    front_env = compose["services"]["front"]["environment"]
+    assert front_env["DISAN_GATEWAY_UPSTREAM"] == f"gateway:{http['gateway']}"
     assert "server ${DISAN_IMAGE_UPSTREAM};" in conf
     assert re.search(r"location /iiif/image/ \{ proxy_pass http://disan_images; \}", conf)
     assert re.search(r"location / \{ proxy_pass http://disan_gateway; \}", conf)
+    assert re.search(r"location @gateway \{ proxy_pass http://disan_gateway; \}", conf)
+
+
+MANIFEST_RULE = ROOT / "deploy" / "compose" / "nginx" / "iiif-manifest-files.conf.template"
+
+
+def _mounts(service: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """target -> (source, mode) of a service's short-syntax volumes."""
+    out = {}
+    for volume in service.get("volumes", []):
+        source, target, *mode = volume.split(":")
+        out[target] = (source, mode[0] if mode else "rw")
+    return out
+
+
+def test_iiif_writes_public_manifest_files_the_front_serves_read_only(
+    compose: dict[str, Any],
+) -> None:
+    """ADR 061 in compose: a named volume the iiif service mirrors public manifests to (its
+    ``extra.iiif.static_dir``), mounted read-only in the front, which includes the manifest rule
+    rendered from the one template `disan up` uses too."""
+    services = compose["services"]
+    static_dir = services["iiif"]["environment"]["DISAN_IIIF_STATIC_DIR"]
+    source, mode = _mounts(services["iiif"])[static_dir]
+    assert source in compose["volumes"] and mode == "rw"
+    front = services["front"]
+    root = front["environment"]["DISAN_IIIF_STATIC_ROOT"]
+    assert _mounts(front)[root] == (source, "ro")
+    rule_source, rule_mode = _mounts(front)["/etc/nginx/templates/iiif-manifest-files.inc.template"]
+    assert (ROOT / rule_source).resolve() == MANIFEST_RULE and rule_mode == "ro"
+    conf = (ROOT / "deploy" / "compose" / "nginx" / "default.conf.template").read_text()
+    assert "include /etc/nginx/conf.d/iiif-manifest-files.inc;" in conf
+    rule = MANIFEST_RULE.read_text()
+    assert "root ${DISAN_IIIF_STATIC_ROOT};" in rule
+    assert "try_files $uri @gateway;" in rule and "error_page 405 = @gateway;" in rule
+
+
+def test_the_iiif_service_reads_the_files_directory_from_its_environment(
+    compose: dict[str, Any],
+) -> None:
+    from services.iiif.static import static_dir_of
+    from shared.config import load_settings
+
+    raw = compose["services"]["iiif"]["environment"]
+    env = {k: _interpolate(str(v), DUMMY_ENV) for k, v in raw.items()}
+    settings = load_settings(env=env)
+    assert str(static_dir_of(settings)) == env["DISAN_IIIF_STATIC_DIR"]
+
+
+def test_disan_up_renders_the_same_manifest_rule() -> None:
+    from shared.cli.stack import iiif_static_location
+
+    rendered = iiif_static_location("/srv/files", "@gateway")
+    for line in MANIFEST_RULE.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            expected = line.strip().replace("${DISAN_IIIF_STATIC_ROOT}", "/srv/files")
+            assert expected in rendered
+
+
+def test_the_image_prepares_the_files_directory_for_its_user(compose: dict[str, Any]) -> None:
+    """A new named volume takes the owner of the image's directory: the service's user."""
+    dockerfile = (ROOT / "deploy" / "docker" / "Dockerfile").read_text()
+    static_dir = compose["services"]["iiif"]["environment"]["DISAN_IIIF_STATIC_DIR"]
+    assert re.search(rf"mkdir -p [^&]*{re.escape(static_dir)}", dockerfile)
+    assert re.search(rf"chown disan:disan [^&]*{re.escape(static_dir)}", dockerfile)
+
+
+def test_docker_compose_resolves_the_manifest_files_volume(tmp_path: Path) -> None:
+    tool = shutil.which("docker-compose")
+    if tool is None:
+        pytest.skip("Debian package docker-compose (v1) is not installed")
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), **DUMMY_ENV}
+    done = subprocess.run(
+        [tool, "-f", str(COMPOSE), "--project-directory", str(ROOT), "config"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    resolved = yaml.safe_load(done.stdout)
+    assert "iiif-manifests" in resolved["volumes"]
+    front = _mounts(resolved["services"]["front"])
+    iiif = _mounts(resolved["services"]["iiif"])
+    static_dir = resolved["services"]["iiif"]["environment"]["DISAN_IIIF_STATIC_DIR"]
+    assert iiif[static_dir] == ("iiif-manifests", "rw")
+    assert front["/var/lib/disan/iiif-static"] == ("iiif-manifests", "ro")
 
 
 def test_compose_image_upstream_defaults_to_our_image_server(compose: dict[str, Any]) -> None:

@@ -267,7 +267,9 @@ def test_only_gateway_and_image_server_take_outside_traffic(rendered: Any) -> No
         for name, dep in by_kind(docs, "Deployment").items()
         if dep["spec"]["template"]["metadata"]["labels"].get("disan.io/public") == "true"
     }
-    assert labelled == {"disan-gateway", "disan-imageserver"}, variant
+    # and the front of the manifest files where they are on (production): ADR 061
+    front = {"disan-front"} if VARIANTS[variant].get("manifestFiles", {}).get("enabled") else set()
+    assert labelled == {"disan-gateway", "disan-imageserver"} | front, variant
 
 
 def test_ingress_keeps_the_public_urls(default_docs: list[dict[str, Any]]) -> None:
@@ -379,3 +381,114 @@ def test_the_dashboard_is_offered_to_grafanas_sidecar(default_docs: list[dict[st
     config = by_kind(default_docs, "ConfigMap")["disan-dashboard"]
     assert config["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert json.loads(config["data"]["disan.json"])["uid"] == "disan-overview"
+
+
+# public manifests as files (ADR 061, manifestFiles) -------------------------------------------
+
+STATIC_DIR = "/var/lib/disan/iiif-static"
+
+
+def _mount(pod: dict[str, Any], container: dict[str, Any], path: str) -> tuple[dict, dict]:
+    """The volume mounted at ``path`` in ``container`` and the mount itself."""
+    mount = next(m for m in container["volumeMounts"] if m["mountPath"] == path)
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    return volume, mount
+
+
+def test_manifest_files_are_off_unless_asked(default_docs: list[dict[str, Any]]) -> None:
+    assert not by_kind(default_docs, "PersistentVolumeClaim")
+    assert "disan-front" not in by_kind(default_docs, "Deployment")
+    iiif = _container(by_kind(default_docs, "Deployment")["disan-iiif"])
+    assert "DISAN_IIIF_STATIC_DIR" not in {e["name"] for e in iiif["env"]}
+
+
+def test_iiif_pods_write_manifest_files_to_one_read_write_many_volume(
+    production_docs: list[dict[str, Any]],
+) -> None:
+    from services.iiif.static import static_dir_of
+    from shared.config import load_settings
+
+    claim = by_kind(production_docs, "PersistentVolumeClaim")["disan-manifest-files"]["spec"]
+    assert claim["accessModes"] == ["ReadWriteMany"]  # every iiif replica, every front pod
+    assert claim["storageClassName"] == PRODUCTION["manifestFiles"]["storageClass"]
+    assert claim["resources"]["requests"]["storage"] == PRODUCTION["manifestFiles"]["size"]
+    dep = by_kind(production_docs, "Deployment")["disan-iiif"]
+    pod, container = dep["spec"]["template"]["spec"], _container(dep)
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    volume, mount = _mount(pod, container, env["DISAN_IIIF_STATIC_DIR"])
+    assert volume["persistentVolumeClaim"]["claimName"] == "disan-manifest-files"
+    assert not mount.get("readOnly")
+    settings = load_settings(env=_resolve_pod_env(container))
+    assert str(static_dir_of(settings)) == STATIC_DIR
+
+
+def test_the_front_serves_the_files_read_only_with_the_compose_rules(
+    production_docs: list[dict[str, Any]],
+) -> None:
+    dep = by_kind(production_docs, "Deployment")["disan-front"]
+    pod, nginx = dep["spec"]["template"]["spec"], _container(dep, "nginx")
+    env = {e["name"]: e["value"] for e in nginx["env"]}
+    volume, mount = _mount(pod, nginx, env["DISAN_IIIF_STATIC_ROOT"])
+    assert volume["persistentVolumeClaim"] == {
+        "claimName": "disan-manifest-files",
+        "readOnly": True,
+    }
+    assert mount["readOnly"] is True
+    assert env["DISAN_GATEWAY_UPSTREAM"] == "disan-gateway:8001"
+    templates, _ = _mount(pod, nginx, "/etc/nginx/templates")
+    config = by_kind(production_docs, "ConfigMap")[templates["configMap"]["name"]]["data"]
+    nginx_dir = CHART.parents[1] / "deploy" / "compose" / "nginx"
+    # the very files compose runs (the chart links to them), not copies
+    assert config["default.conf.template"] == (nginx_dir / "default.conf.template").read_text()
+    assert (
+        config["iiif-manifest-files.inc.template"]
+        == (nginx_dir / "iiif-manifest-files.conf.template").read_text()
+    )
+    assert "include /etc/nginx/conf.d/iiif-manifest-files.inc;" in config["default.conf.template"]
+    assert "set_real_ip_from 10.42.0.0/16;" in config["realip.conf.template"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert nginx["livenessProbe"] and nginx["readinessProbe"]
+    service = by_kind(production_docs, "Service")["disan-front"]
+    assert service["spec"]["ports"][0]["targetPort"] == "http"
+
+
+def test_the_front_configuration_renders_to_valid_nginx(
+    production_docs: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    from tests.unit.deploy import test_nginx
+
+    if test_nginx.NGINX is None:
+        pytest.skip("Debian package nginx is not installed")
+    config = by_kind(production_docs, "ConfigMap")["disan-front"]["data"]
+    nginx = _container(by_kind(production_docs, "Deployment")["disan-front"], "nginx")
+    env = {e["name"]: e["value"] for e in nginx["env"]}
+    env |= {"DISAN_GATEWAY_UPSTREAM": "127.0.0.1:8001", "DISAN_IMAGE_UPSTREAM": "127.0.0.1:8002"}
+    rule = test_nginx._envsubst(config["iiif-manifest-files.inc.template"], env)
+    (tmp_path / "iiif-manifest-files.inc").write_text(rule)
+    server = test_nginx._envsubst(config["default.conf.template"], env).replace(
+        "/etc/nginx/conf.d/", f"{tmp_path}/"
+    )
+    server = server.replace("listen 8000;", "listen 127.0.0.1:18003;")
+    conf = config["realip.conf.template"] + server
+    assert f"root {STATIC_DIR};" in rule
+    done = test_nginx._check(conf, tmp_path)
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_ingress_sends_manifests_to_the_front_and_it_reaches_the_gateway(
+    production_docs: list[dict[str, Any]],
+) -> None:
+    ingress = by_kind(production_docs, "Ingress")["disan"]
+    paths = {
+        p["path"]: p["backend"]["service"]["name"]
+        for p in ingress["spec"]["rules"][0]["http"]["paths"]
+    }
+    assert paths == {
+        "/iiif/image/": "disan-imageserver",
+        "/iiif/presentation/3/records/": "disan-front",
+        "/": "disan-gateway",
+    }
+    policy = by_kind(production_docs, "NetworkPolicy")["disan-front-to-gateway"]["spec"]
+    assert policy["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "gateway"
+    source = policy["ingress"][0]["from"][0]["podSelector"]["matchLabels"]
+    assert source["app.kubernetes.io/component"] == "front"

@@ -48,12 +48,27 @@ def _nginx() -> None:
         pytest.skip("Debian package nginx is not installed (disan infra installs it)")
 
 
-def test_front_configuration_is_valid_nginx(tmp_path: Path) -> None:
+FRONT_ENV = {
+    "DISAN_IMAGE_UPSTREAM": "127.0.0.1:8002",
+    "DISAN_GATEWAY_UPSTREAM": "127.0.0.1:8001",
+    "DISAN_IIIF_STATIC_ROOT": "/var/lib/disan/iiif-static",
+}
+
+
+def render_front(tmp_path: Path, env: dict[str, str]) -> str:
+    """The compose front as the nginx image renders its two templates (the manifest rule into
+    ``conf.d/iiif-manifest-files.inc``, included by the server), the include pointed here."""
+    rule = (ROOT / "deploy/compose/nginx/iiif-manifest-files.conf.template").read_text()
+    (tmp_path / "iiif-manifest-files.inc").write_text(_envsubst(rule, env), encoding="utf-8")
     text = (ROOT / "deploy/compose/nginx/default.conf.template").read_text(encoding="utf-8")
-    conf = _envsubst(text, {"DISAN_IMAGE_UPSTREAM": "127.0.0.1:8002"})
-    conf = conf.replace("server gateway:", "server 127.0.0.1:").replace(
-        "listen 8000;", "listen 127.0.0.1:18000;"
-    )
+    include = "include /etc/nginx/conf.d/iiif-manifest-files.inc;"
+    assert include in text
+    return _envsubst(text, env).replace(include, f"include {tmp_path}/iiif-manifest-files.inc;")
+
+
+def test_front_configuration_is_valid_nginx(tmp_path: Path) -> None:
+    conf = render_front(tmp_path, FRONT_ENV).replace("listen 8000;", "listen 127.0.0.1:18000;")
+    assert "${DISAN" not in conf + (tmp_path / "iiif-manifest-files.inc").read_text()
     done = _check(conf, tmp_path)
     assert done.returncode == 0, done.stderr
 
