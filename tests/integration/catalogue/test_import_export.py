@@ -221,3 +221,63 @@ def test_relations_may_point_to_rows_later_in_the_file(catalogue):
     bad = upload(catalogue, json.dumps(dangling) + "\n", fmt="jsonl")
     assert bad.status_code == 422
     assert bad.json()["error"]["details"]["errors"][0]["field"] == "relations.target"
+
+
+def test_imported_rows_get_the_columns_a_single_create_gets_and_a_known_policy(catalogue):
+    """COPY path: folded sort title, facets, search vector, and a policy that came first."""
+    p = "IMP-" + uuid.uuid4().hex[:6].upper()
+    restricted_id, plain_id = str(uuid.uuid4()), str(uuid.uuid4())
+    catalogue.catalogue_sql(
+        "INSERT INTO record_policies (record_id, level, embargo_until, updated_at) "
+        "VALUES (:id, 'restricted', '2031-01-01T00:00:00Z', now())",
+        id=restricted_id,
+    )
+    tab_title = f"Đình\tLàng \\ Hàng Kênh {p}"  # a tab and a backslash survive COPY's text format
+    rows = [
+        record_body(inventory_number=f"{p}-R", title={"vi": f"Chùa Dư Hàng {p}"})
+        | {"id": restricted_id},
+        record_body(
+            inventory_number=f"{p}-P",
+            title={"vi": tab_title, "en": "Hang Kenh communal house"},
+            rank={"level": "national"},
+            address={"district_pre2025": "le_chan"},
+            location={"lat": 20.85, "lon": 106.68, "approximate": False},
+        )
+        | {"id": plain_id},
+    ]
+    answer = upload(catalogue, "".join(json.dumps(r) + "\n" for r in rows), fmt="jsonl")
+    assert answer.status_code == 201, answer.text
+    got = {
+        r[0]: r[1:]
+        for r in catalogue.catalogue_sql(
+            "SELECT id::text, access_level, embargo_until IS NOT NULL, title_sort, rank, "
+            "district, lat, data -> 'title' ->> 'vi', "
+            "search_vector @@ plainto_tsquery('simple', disan_fold(:q)) "
+            "FROM records WHERE inventory_number LIKE :p",
+            p=p + "%",
+            q=f"dinh lang hang kenh {p}",
+        )
+    }
+    assert got[restricted_id][:2] == ("restricted", True)
+    assert got[plain_id] == (
+        "public",
+        False,
+        f"dinh\tlang \\ hang kenh {p}".lower(),
+        "national",
+        "le_chan",
+        20.85,
+        tab_title,
+        True,
+    )
+    versions = catalogue.catalogue_sql(
+        "SELECT v.data = r.data FROM record_versions v JOIN records r ON r.id = v.record_id "
+        "WHERE r.inventory_number LIKE :p",
+        p=p + "%",
+    )
+    assert versions == [(True,), (True,)]
+    catalogue.publish(plain_id)  # found by a diacritic-free search right after the import
+    found = catalogue.request(
+        "GET", "/api/v1/records", params={"q": f"dinh hang kenh {p}", "district": "le_chan"}
+    )
+    assert found.status_code == 200, found.text
+    assert [i["id"] for i in found.json()["items"]] == [plain_id]
