@@ -12,11 +12,12 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from eventlet import wsgi
 from marshmallow import Schema
 from marshmallow import ValidationError as SchemaValidationError
 from nameko.exceptions import RemoteError
 from nameko.web.handlers import HttpRequestHandler
-from nameko.web.server import WebServer, WsgiApp
+from nameko.web.server import HttpOnlyProtocol, WebServer, WsgiApp
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
@@ -31,6 +32,15 @@ STAFF = ("admin", "cataloguer", "reviewer")
 SIGNED_IN = ("admin", "cataloguer", "reviewer", "researcher", "partner")
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Long URLs (ADR 066). A query string longer than MAX_QUERY_BYTES reaches the route and is a 400
+# ``query_too_long`` (with the route's headers, CORS included); a request line longer than
+# MAX_REQUEST_LINE is refused by the HTTP server itself with a 414 ``uri_too_long`` in the same
+# JSON format, and so is a header line over eventlet's 8 KiB (431). The nginx front has the
+# same request-line limit (shared/cli/stack.py).
+MAX_QUERY_BYTES = 8 * 1024
+MAX_REQUEST_LINE = 32 * 1024
+DRAIN_BYTES = 256 * 1024
 
 
 def json_response(
@@ -128,9 +138,79 @@ class JsonWsgiApp(WsgiApp):  # type: ignore[misc]
         return response(environ, start_response)
 
 
+def refusal(status: int, reason: str, code: str, message: str) -> bytes:
+    """A complete HTTP/1.1 response in the error format, for what the server refuses itself."""
+    body = json.dumps(error_body(code, message), ensure_ascii=False).encode("utf-8")
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: {JSON}; charset=utf-8\r\n"
+        f"Content-Length: {len(body)}\r\nAccess-Control-Allow-Origin: *\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+class JsonHttpProtocol(HttpOnlyProtocol):  # type: ignore[misc]
+    """eventlet's protocol, but a request line or header over the limits is answered in the
+    error format (eventlet answers an empty 414 or 400)."""
+
+    def _read_request_line(self) -> Any:
+        line = super()._read_request_line()
+        limit = self.server.url_length_limit
+        if len(line) >= limit:
+            self._refuse(
+                414,
+                "URI Too Long",
+                "uri_too_long",
+                f"the URL is longer than {limit} bytes: send a shorter query",
+            )
+            return ""  # eventlet then closes the connection
+        return line
+
+    def parse_request(self) -> bool:
+        try:
+            return bool(super().parse_request())
+        except (wsgi.HeaderLineTooLong, wsgi.HeadersTooLarge):
+            self._refuse(
+                431,
+                "Request Header Fields Too Large",
+                "header_too_large",
+                f"a header line is longer than {wsgi.MAX_HEADER_LINE} bytes, or all headers "
+                f"longer than {wsgi.MAX_TOTAL_HEADER_SIZE}",
+            )
+            return False
+
+    def _refuse(self, status: int, reason: str, code: str, message: str) -> None:
+        self.close_connection = 1
+        try:
+            self.wfile.write(refusal(status, reason, code, message))
+            self.wfile.flush()
+            self._drain()
+        except OSError:
+            pass
+
+    def _drain(self) -> None:
+        """Read what the client is still sending of the request head (bounded, briefly), so
+        closing does not reset the connection before the client reads the answer."""
+        self.connection.settimeout(1.0)
+        rfile: Any = getattr(self.rfile, "fp", self.rfile)  # not the header reader (limits)
+        read = 0
+        while read < DRAIN_BYTES:
+            chunk = rfile.readline(64 * 1024)
+            read += len(chunk)
+            if chunk in (b"", b"\r\n", b"\n"):
+                break
+
+
 class JsonWebServer(WebServer):  # type: ignore[misc]
     def get_wsgi_app(self) -> Any:
         return JsonWsgiApp(self)
+
+    def get_wsgi_server(
+        self, sock: Any, wsgi_app: Any, protocol: Any = JsonHttpProtocol, debug: bool = False
+    ) -> Any:
+        server = super().get_wsgi_server(sock, wsgi_app, protocol=protocol, debug=debug)
+        server.url_length_limit = MAX_REQUEST_LINE
+        return server
 
 
 class ApiRoute(HttpRequestHandler):  # type: ignore[misc]
@@ -230,6 +310,14 @@ def api(method: str, url: str, **options: Any) -> Callable[[F], F]:
         @functools.wraps(fn)
         def guarded(self: Any, request: ApiRequest, *args: Any, **kwargs: Any) -> Any:
             request.principal = ANONYMOUS
+            size = len(request.environ.get("QUERY_STRING") or "")
+            if size > MAX_QUERY_BYTES:
+                return error_response(
+                    400,
+                    "query_too_long",
+                    f"the query string is {size} bytes; at most {MAX_QUERY_BYTES} are accepted",
+                    {"max_bytes": MAX_QUERY_BYTES, "bytes": size},
+                )
             try:
                 if auth:
                     gate = _gate_of(self)

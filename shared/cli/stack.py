@@ -266,6 +266,7 @@ http {{
     upstream imageserver {{ server {host}:{http.get("imageserver", 8002)}; keepalive 64; }}
     server {{
         listen {host}:{http.get("front", 8000)};
+        {FRONT_LIMITS}
         {image_location}
         {manifests}
         location / {{ proxy_pass http://gateway; {_PROXY} }}
@@ -292,6 +293,23 @@ def iiif_static_location(static_dir: str, fallback: str) -> str:
     rule = " ".join(line for line in lines if line)
     return rule.replace("${DISAN_IIIF_STATIC_ROOT}", static_dir).replace("@gateway", fallback)
 
+
+# Long URLs and headers (ADR 066): request lines and header lines up to 32 KB go through (the
+# gateway answers a query string over 8 KB with its 400 query_too_long); longer ones are refused
+# here, in the API's error format. deploy/compose/nginx/default.conf.template has the same lines.
+FRONT_LIMITS = (
+    "large_client_header_buffers 4 32k; "
+    "error_page 414 /.disan/uri_too_long; "
+    "error_page 494 =431 /.disan/header_too_large; "
+    "location = /.disan/uri_too_long { internal; default_type application/json; "
+    "add_header Access-Control-Allow-Origin * always; "
+    """return 414 '{"error": {"code": "uri_too_long", "message": "the URL is longer than 32 KB: """
+    """send a shorter query", "details": null}}'; } """
+    "location = /.disan/header_too_large { internal; default_type application/json; "
+    "add_header Access-Control-Allow-Origin * always; "
+    """return 431 '{"error": {"code": "header_too_large", "message": "a request header is """
+    """longer than 32 KB", "details": null}}'; }"""
+)
 
 _PROXY = (
     'proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $http_host; '

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
+import subprocess
+from urllib.parse import urlsplit
 
 import pytest
+import requests
 from nameko.exceptions import RemoteError
 from nameko.standalone.rpc import ServiceRpcProxy
 
 from services.iiif import annotations as service_annotations
+from shared.cli.stack import Paths, write_nginx_conf
+from shared.config import ServicePorts
+from tests.conftest import free_port, wait_port
 from tests.integration.conftest import wait_until
 from tests.integration.iiif.annotation_platform import start_annotation_platform
 
@@ -142,10 +150,18 @@ def test_bad_queries_are_400_and_outsiders_of_a_restricted_record_are_refused(ii
         answer = search(iiif, record_id, **params)
         assert answer.status_code == 400, (params, answer.text)
         assert answer.json()["error"]["message"]
-    # 10 KB of query string is over the HTTP server's request-line limit (8 KB, as nginx's):
-    # refused before the application, 414; nothing is searched
+    # 10 KB and 30 KB of query: our 400 query_too_long (the route's answer); over the HTTP server's
+    # request-line limit (32 KB): its 414, in our format too (ADR 066); nothing is searched
     for path in ("", "/autocomplete"):
-        assert search(iiif, record_id, path=path, q="x" * 10_240).status_code == 414
+        for size, status, code in (
+            (10_240, 400, "query_too_long"),
+            (30_720, 400, "query_too_long"),
+            (40_960, 414, "uri_too_long"),
+        ):
+            answer = search(iiif, record_id, path=path, q="x" * size)
+            assert answer.status_code == status, (path, size, answer.text[:200])
+            assert answer.headers["Content-Type"].startswith("application/json")
+            assert answer.json()["error"]["code"] == code, (path, size)
     assert search(iiif, record_id, path="/autocomplete", q="x" * 2_000).status_code == 400
     assert search(iiif, "not-a-record", q="a").status_code == 404
     assert search(iiif, "00000000-0000-4000-8000-000000000000", q="a").status_code == 404
@@ -181,3 +197,74 @@ def test_the_manifest_advertises_the_search_service(iiif, annotated):
     assert search_services, services
     assert search_services[0]["id"].endswith(f"/iiif/search/2/records/{record_id}")
     assert search_services[0]["service"][0]["type"] == "AutoCompleteService2"
+
+
+def test_long_urls_and_headers_are_refused_in_the_error_format(iiif):
+    """The catalogue search too: 10/30 KB queries are 400, over 32 KB 414, a header line over
+    8 KB 431; all as {"error": …} JSON, and the server keeps answering afterwards."""
+    for size, status, code in (
+        (10_240, 400, "query_too_long"),
+        (30_720, 400, "query_too_long"),
+        (40_960, 414, "uri_too_long"),
+        (200_000, 414, "uri_too_long"),
+    ):
+        answer = iiif.request("GET", "/api/v1/records", params={"q": "dinh " * (size // 5)})
+        assert answer.status_code == status, (size, answer.text[:200])
+        assert answer.json()["error"]["code"] == code
+        assert answer.json()["error"]["message"]
+    # Vietnamese is counted as sent (percent-encoded UTF-8): 3,000 characters are 9 KB
+    answer = iiif.request("GET", "/api/v1/records", params={"q": "đình " * 600})
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "query_too_long"
+    # just under the limit still reaches the route
+    under = iiif.request("GET", "/api/v1/records", params={"q": "dinh " * 1_600})
+    assert under.status_code in (200, 422) and under.json().get("error", {}).get("code") != (
+        "query_too_long"
+    )
+    answer = iiif.request("GET", "/api/v1/records", headers={"X-Long": "y" * 10_000})
+    assert answer.status_code == 431, answer.text[:200]
+    assert answer.json()["error"]["code"] == "header_too_large"
+    assert iiif.request("GET", "/api/v1/records", params={"q": "dinh"}).status_code == 200
+
+
+@pytest.mark.skipif(shutil.which("nginx") is None, reason="Debian package nginx is not installed")
+def test_through_the_front_disan_up_writes_long_queries_get_the_same_answers(
+    iiif, annotated, tmp_path
+):
+    """`disan up`'s nginx front before the real gateway: 10 and 30 KB queries reach the gateway
+    (its 400 query_too_long), longer ones are the front's 414 in the error format."""
+    record_id, _, _ = annotated
+    gateway_port = urlsplit(iiif.url("/")).port
+    port = free_port()
+    ports = ServicePorts(ops={}, http={"front": port, "gateway": gateway_port})
+    p = Paths(tmp_path / "home")
+    write_nginx_conf(dataclasses.replace(iiif.settings, ports=ports, bind_host="127.0.0.1"), p)
+    conf = p.nginx / "nginx.conf"
+    front = subprocess.Popen(
+        ["nginx", "-g", "daemon off;", "-p", str(p.nginx), "-c", str(conf)],
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_port(port)
+        base = f"http://127.0.0.1:{port}"
+        for path in (f"/iiif/search/2/records/{record_id}", "/api/v1/records"):
+            ok = requests.get(f"{base}{path}", params={"q": "dinh"}, timeout=10)
+            assert ok.status_code == 200, (path, ok.text[:200])
+            for size, status, code in (
+                (10_240, 400, "query_too_long"),
+                (30_720, 400, "query_too_long"),
+                (40_960, 414, "uri_too_long"),
+                (100_000, 414, "uri_too_long"),
+            ):
+                answer = requests.get(f"{base}{path}", params={"q": "x" * size}, timeout=10)
+                assert answer.status_code == status, (path, size, answer.text[:200])
+                assert answer.headers["Content-Type"].startswith("application/json")
+                assert answer.json()["error"]["code"] == code, (path, size)
+        long_header = requests.get(f"{base}/api/v1/records", headers={"X-Long": "y" * 40_000})
+        assert long_header.status_code == 431
+        assert long_header.json()["error"]["code"] == "header_too_large"
+        gateway_header = requests.get(f"{base}/api/v1/records", headers={"X-Long": "y" * 10_000})
+        assert gateway_header.status_code == 431  # through the front, the gateway's limit
+        assert gateway_header.json()["error"]["code"] == "header_too_large"
+    finally:
+        front.terminate()
+        front.wait(10)

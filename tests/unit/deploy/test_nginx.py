@@ -79,3 +79,14 @@ def test_cantaloupe_adapter_configuration_is_valid_nginx(tmp_path: Path) -> None
     conf = conf.replace("listen 8002;", "listen 127.0.0.1:18002;")
     done = _check(conf, tmp_path)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_compose_front_refuses_long_urls_as_disan_ups_front_does():
+    """The same long-URL lines in both fronts (ADR 066), whitespace aside."""
+    from shared.cli.stack import FRONT_LIMITS
+
+    text = (ROOT / "deploy/compose/nginx/default.conf.template").read_text(encoding="utf-8")
+    flat = " ".join(text.split())
+    for directive in re.findall(r"[^;{}]+(?:;|\{[^}]*\})", FRONT_LIMITS):
+        assert " ".join(directive.split()) in flat, directive
+    assert "large_client_header_buffers 4 32k;" in flat
