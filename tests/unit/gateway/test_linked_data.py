@@ -175,3 +175,33 @@ def test_the_openapi_examples_are_built_by_the_renderers():
     assert example["response"]["dcterms:title"]
     xml_example = LINKED_DATA_EXAMPLES["record_dublin_core"]["response"]
     assert ET.fromstring(xml_example.encode()).tag == f"{{{OAI_DC}}}dc"
+
+
+def test_the_openapi_document_describes_both_renderings():
+    from services.gateway.openapi import build_openapi
+    from services.gateway.service import GatewayService
+
+    spec = build_openapi(GatewayService, BASE, "test")
+    for path, media in (
+        ("/api/v1/records/{record_id}/jsonld", "application/ld+json"),
+        ("/api/v1/records/{record_id}/dc.xml", "application/xml"),
+    ):
+        op = spec["paths"][path]["get"]
+        assert op["x-required-roles"] == ["public"]
+        assert list(op["responses"]["200"]["content"]) == [media]
+        assert op["responses"]["200"]["content"][media]["example"]
+        assert {"401", "403", "404"} <= set(op["responses"])
+
+
+def test_the_http_servers_refusals_are_complete_json_answers():
+    from services.gateway.http import refusal
+
+    raw = refusal(414, "URI Too Long", "uri_too_long", "the URL is longer than 32768 bytes")
+    head, body = raw.split(b"\r\n\r\n", 1)
+    lines = head.decode("ascii").split("\r\n")
+    assert lines[0] == "HTTP/1.1 414 URI Too Long"
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    assert headers["Content-Type"] == "application/json; charset=utf-8"
+    assert int(headers["Content-Length"]) == len(body)
+    assert headers["Connection"] == "close"
+    assert json.loads(body)["error"]["code"] == "uri_too_long"
