@@ -9,6 +9,7 @@ what this service returns (``services/gateway/presentation.py``).
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +29,8 @@ from shared.events import Event
 from shared.outbox import OutboxRelay
 from shared.rpc import rpc
 from shared.service import DisanService
+
+log = logging.getLogger(__name__)
 
 STALE_INTERVAL = 1.0
 STALE_BATCH = 200
@@ -60,7 +63,7 @@ class EmbargoTimer(Timer):  # type: ignore[misc]
 def release_ended_embargoes(db: DbSession, base: str, now: datetime, limit: int) -> list[str]:
     """Refresh the manifests of records whose embargo, or an asset's, ended by ``now`` and was
     not applied yet; returns the records refreshed. Idempotent: each policy is marked released
-    in this transaction (a new policy clears the mark)."""
+    in this transaction (a new policy clears the mark), rebuilt or not."""
     ids = repo.ended_embargoes(db, now, limit)
     if not ids:
         return []
@@ -72,9 +75,20 @@ def release_ended_embargoes(db: DbSession, base: str, now: datetime, limit: int)
         record_id = repo.record_of_asset(db, resource_id) or resource_id.lower()
         if record_id not in records:
             records.append(record_id)
+    done: list[str] = []
     for record_id in records:
-        manifests.refresh(db, base, record_id, None)
-    return records
+        # one record that cannot be rebuilt must not hold back the others (nor come back every
+        # tick): its savepoint is rolled back, it is logged, a later event rebuilds it
+        savepoint = db.connection.begin_nested()
+        try:
+            manifests.refresh(db, base, record_id, None)
+        except Exception:
+            savepoint.rollback()
+            log.exception("embargo ended but the manifest of %s could not be rebuilt", record_id)
+        else:
+            savepoint.commit()
+            done.append(record_id)
+    return done
 
 
 class IiifService(AnnotationRpc, SearchRpc, DisanService):

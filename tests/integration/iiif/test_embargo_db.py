@@ -121,3 +121,22 @@ def test_two_replicas_never_take_the_same_ended_embargo(iiif_engine):
         assert first in taken
         with unit_of_work(iiif_engine) as other:
             assert first not in repo.ended_embargoes(other, datetime.now(UTC), 50)
+
+
+def test_a_record_that_cannot_be_rebuilt_does_not_hold_back_the_others(iiif_engine, monkeypatch):
+    broken, _ = published(iiif_engine, embargo_for="record")
+    fine, _ = published(iiif_engine, embargo_for="record")
+    end_embargo(iiif_engine, broken)
+    end_embargo(iiif_engine, fine)
+    real = manifests.refresh
+
+    def refresh(db, base, record_id, correlation_id):
+        if record_id == broken:
+            db.execute("SELECT 1/0")  # fails inside its savepoint
+        return real(db, base, record_id, correlation_id)
+
+    monkeypatch.setattr(manifests, "refresh", refresh)
+    assert release(iiif_engine) == [fine]
+    assert stored(iiif_engine, fine)["public"] is True
+    assert stored(iiif_engine, broken)["public"] is False  # a later event rebuilds it
+    assert release(iiif_engine) == []  # not taken again every tick
