@@ -86,7 +86,10 @@ def build_openapi(service_cls: type, public_url: str, version: str) -> dict[str,
             "description": (
                 "Disan, the digital heritage platform of Hải Phòng: records, media, IIIF and "
                 "partner integration. Every operation states the roles that may call it in "
-                "`x-required-roles` (`public` means anyone)."
+                "`x-required-roles` (`public` means anyone). Errors are "
+                '`{"error": {"code", "message", "details"}}`; on every operation a query string '
+                "over 8 KB is `400 query_too_long`, a URL over 32 KB `414 uri_too_long` and a "
+                "header line over 8 KB `431 header_too_large` (ADR 066)."
             )
         },
         servers=[{"url": public_url}],
