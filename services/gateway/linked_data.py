@@ -49,6 +49,7 @@ XML_TYPE = "application/xml; charset=utf-8"
 CONTEXT = {"dcterms": DCTERMS, "dcmitype": DCMITYPE, "geo": GEO, "xsd": XSD}
 LANGUAGES = ("vi", "en")
 LABEL_SECONDS = 300.0
+LABEL_TIMEOUT = 5.0  # a slow catalogue costs labels (codes shown), not the answer
 CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "ETag"}
 SAFE = {"X-Content-Type-Options": "nosniff", "Vary": "Authorization, X-API-Key"}
 
@@ -314,7 +315,7 @@ class VocabularyLabels:
         if kept is not None and kept[0] > now:
             return kept[1]
         try:
-            answer = catalogue.call("get_vocabulary", scheme)
+            answer = catalogue.call("get_vocabulary", scheme, timeout=LABEL_TIMEOUT)
         except Exception:  # noqa: BLE001 - no labels (unknown scheme, catalogue busy): codes
             terms: dict[str, LangMap] = {}
         else:

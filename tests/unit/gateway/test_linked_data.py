@@ -153,7 +153,7 @@ class FakeCatalogue:
     def __init__(self) -> None:
         self.calls = 0
 
-    def call(self, method: str, scheme: str) -> dict[str, Any]:
+    def call(self, method: str, scheme: str, timeout: float) -> dict[str, Any]:
         self.calls += 1
         if scheme == "nothing":
             raise RuntimeError("no vocabulary")
