@@ -5,7 +5,6 @@ concurrent test runs on one machine do not see each other's users, keys or count
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import uuid
 from typing import Any
@@ -13,22 +12,16 @@ from typing import Any
 import pytest
 import redis
 import requests
-from kombu import Connection
 from nameko.containers import ServiceContainer
 from nameko.standalone.rpc import ServiceRpcProxy
 from sqlalchemy import text
 
-from services.access.service import AccessService
 from services.gateway.service import GatewayService
-from shared.consumer import handler_queues
-from shared.db import Database, make_engine, migrate
+from shared.db import make_engine
 from shared.logs import JsonFormatter
-from shared.outbox import OutboxRelay
-from shared.runner import SERVICES, nameko_config
-from tests.conftest import free_port
 from tests.integration.conftest import wait_until
+from tests.integration.running import ADMIN_PASSWORD, Services
 
-ADMIN_PASSWORD = "Adm1n-pass-for-tests-7f3a"
 PASSWORD = "a good long passphrase 42"
 ROLE_NAMES = ("admin", "cataloguer", "reviewer", "researcher", "partner")
 
@@ -51,18 +44,26 @@ class CapturingHandler(logging.Handler):
 class Platform:
     """Handles on the running services and helpers to call them as different people."""
 
-    def __init__(self, settings: Any, prefix: str, access_name: str, schema: str) -> None:
-        self.settings = settings
-        self.prefix = prefix
-        self.access_name = access_name
-        self.schema = schema
-        self.base = ""
-        self.containers: dict[str, ServiceContainer] = {}
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.settings = settings = services.settings
+        self.prefix = settings.access.redis_prefix
+        self.access_name = services.names["access"]
+        self.schema = services.schema("access")
+        self.base = services.base
+        self.containers: dict[str, ServiceContainer] = services.containers
         self.tokens: dict[str, str] = {}
         self.users: dict[str, dict[str, Any]] = {}
         self.secrets: list[str] = [ADMIN_PASSWORD, PASSWORD]
         self.redis = redis.Redis.from_url(settings.redis_url, decode_responses=True)
-        self.engine = make_engine(settings.database_url, schema, pool_size=2)
+        self.engine = make_engine(settings.database_url, self.schema, pool_size=2)
+
+    def close(self) -> None:
+        """Release this module's connections and Redis keys (after ``services.stop()``)."""
+        self.engine.dispose()
+        for key in self.redis.scan_iter(f"{self.prefix}*"):
+            self.redis.delete(key)
+        self.redis.close()
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -150,66 +151,15 @@ def start_platform(
     gateway_base: type = GatewayService,
 ) -> tuple[Platform, Any]:
     """Start an access service and a gateway under fresh names; returns (platform, stop)."""
-    unique = "t" + uuid.uuid4().hex[:10]
-    schema = f"{unique}_access"
-    access_name = f"{unique}_access"
-    values: dict[str, Any] = {
-        "redis_prefix": f"test:{unique}:",
-        "admin_user": "admin",
-        "admin_password": ADMIN_PASSWORD,
-        "login_per_minute": 1000,
-        "public_per_minute": 100_000,
-        "api_key_per_minute": 100_000,
-    }
-    conf = dataclasses.replace(settings.access, **(values | (overrides or {})))
-    my_settings = dataclasses.replace(settings, access=conf)
-    migrate(settings.database_url, schema, SERVICES["access"].migrations)
-
-    access_cls = type(
-        "TestAccessService",
-        (AccessService,),
-        {"name": access_name, "db": Database(schema), "relay": OutboxRelay(schema)},
-    )
-    gateway_cls = type("TestGatewayService", (gateway_base,), {"name": f"{unique}_gateway"})
-    with Connection(settings.amqp_uri) as conn:
-        for queue in handler_queues(access_name, access_cls):
-            queue.bind(conn.default_channel).declare()
-    platform = Platform(my_settings, conf.redis_prefix, access_name, schema)
-    containers = []
-    for cls, http in ((access_cls, False), (gateway_cls, True)):
-        config = nameko_config(my_settings, cls.name)
-        config["DISAN_OPS_PORT"] = 0
-        config["DISAN_ACCESS_SERVICE"] = access_name
-        if cache_seconds is not None:
-            config["DISAN_AUTH_CACHE_SECONDS"] = cache_seconds
-        if http:
-            port = free_port()
-            config["WEB_SERVER_ADDRESS"] = f"127.0.0.1:{port}"
-            platform.base = f"http://127.0.0.1:{port}"
-        container = ServiceContainer(cls, config)
-        container.start()
-        containers.append(container)
-        platform.containers["gateway" if http else "access"] = container
+    services = Services(settings, **(overrides or {}))
+    config = {} if cache_seconds is None else {"DISAN_AUTH_CACHE_SECONDS": cache_seconds}
+    services.start(["access"], gateway=gateway_base, config=config)
+    platform = Platform(services)
 
     def stop() -> None:
-        for container in reversed(containers):
-            container.stop()
-        platform.engine.dispose()
-        with Connection(settings.amqp_uri) as conn:
-            for queue in handler_queues(access_name, access_cls):
-                try:
-                    conn.default_channel.queue_delete(queue.name)
-                except Exception:  # noqa: BLE001 - cleanup best effort
-                    pass
-        admin = make_engine(settings.database_url, "public", pool_size=1)
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
-        for key in platform.redis.scan_iter(f"{conf.redis_prefix}*"):
-            platform.redis.delete(key)
-        platform.redis.close()
+        services.stop()
+        platform.close()
 
-    wait_until(lambda: requests.get(platform.url("/healthz"), timeout=5).ok, timeout=20)
     return platform, stop
 
 

@@ -5,35 +5,31 @@ so concurrent runs on one machine do not see each other's records.
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from typing import Any
 
 import pytest
-import requests
-from kombu import Connection, Queue
-from nameko.containers import ServiceContainer
 from sqlalchemy import text
 
-from services.access.service import AccessService
-from services.catalogue.service import CatalogueService
-from services.gateway.service import GatewayService
-from shared.bus import events_exchange
-from shared.consumer import handler_queues
-from shared.db import Database, make_engine, migrate
-from shared.outbox import OutboxRelay
-from shared.runner import SERVICES, nameko_config
-from tests.conftest import free_port
-from tests.integration.access.conftest import ADMIN_PASSWORD, Platform
-from tests.integration.conftest import wait_until
+from shared.db import make_engine
+from tests.integration.access.conftest import Platform
+from tests.integration.running import Services
 
 
 class CataloguePlatform(Platform):
     """The access test platform plus the catalogue's name, schema and a few helpers."""
 
-    catalogue_name: str
-    catalogue_schema: str
-    catalogue_engine: Any
+    def __init__(self, services: Services) -> None:
+        super().__init__(services)
+        self.catalogue_name = services.names["catalogue"]
+        self.catalogue_schema = services.schema("catalogue")
+        self.catalogue_engine = make_engine(
+            self.settings.database_url, self.catalogue_schema, pool_size=2
+        )
+
+    def close(self) -> None:
+        self.catalogue_engine.dispose()
+        super().close()
 
     def create(self, record: dict[str, Any], role: str = "cataloguer") -> dict[str, Any]:
         answer = self.request("POST", "/api/v1/records", token=self.token_for(role), json=record)
@@ -84,91 +80,16 @@ def record_body(**overrides: Any) -> dict[str, Any]:
 
 
 def start_catalogue_platform(settings: Any) -> tuple[CataloguePlatform, Any]:
-    unique = "t" + uuid.uuid4().hex[:10]
-    access_schema, catalogue_schema = f"{unique}_access", f"{unique}_catalogue"
-    access_name, catalogue_name = f"{unique}_access", f"{unique}_catalogue"
-    conf = dataclasses.replace(
-        settings.access,
-        redis_prefix=f"test:{unique}:",
-        admin_user="admin",
-        admin_password=ADMIN_PASSWORD,
-        login_per_minute=1000,
-        public_per_minute=100_000,
-        api_key_per_minute=100_000,
-        cache_seconds=0.5,
-    )
-    my_settings = dataclasses.replace(settings, access=conf)
-    migrate(settings.database_url, access_schema, SERVICES["access"].migrations)
-    migrate(settings.database_url, catalogue_schema, SERVICES["catalogue"].migrations)
-    access_cls = type(
-        "TestAccessService",
-        (AccessService,),
-        {"name": access_name, "db": Database(access_schema), "relay": OutboxRelay(access_schema)},
-    )
-    catalogue_cls = type(
-        "TestCatalogueService",
-        (CatalogueService,),
-        {
-            "name": catalogue_name,
-            "db": Database(catalogue_schema),
-            "relay": OutboxRelay(catalogue_schema),
-        },
-    )
-    gateway_cls = type("TestGatewayService", (GatewayService,), {"name": f"{unique}_gateway"})
+    services = Services(settings, cache_seconds=0.5)
     # this platform's catalogue.* events land here (and go with it), not in disan.unrouted
-    sink = Queue(
-        f"disan.{catalogue_name}.sink",
-        exchange=events_exchange,
-        routing_key="catalogue.#",
-        durable=False,
-    )
-    with Connection(settings.amqp_uri) as conn:
-        sink.bind(conn.default_channel).declare()
-        for name, cls in ((access_name, access_cls), (catalogue_name, catalogue_cls)):
-            for queue in handler_queues(name, cls):
-                queue.bind(conn.default_channel).declare()
-    platform = CataloguePlatform(my_settings, conf.redis_prefix, access_name, access_schema)
-    platform.catalogue_name = catalogue_name
-    platform.catalogue_schema = catalogue_schema
-    platform.catalogue_engine = make_engine(settings.database_url, catalogue_schema, pool_size=2)
-    containers = []
-    for cls, http in ((access_cls, False), (catalogue_cls, False), (gateway_cls, True)):
-        config = nameko_config(my_settings, cls.name)
-        config["DISAN_OPS_PORT"] = 0
-        config["DISAN_ACCESS_SERVICE"] = access_name
-        config["DISAN_CATALOGUE_SERVICE"] = catalogue_name
-        if http:
-            port = free_port()
-            config["WEB_SERVER_ADDRESS"] = f"127.0.0.1:{port}"
-            platform.base = f"http://127.0.0.1:{port}"
-        container = ServiceContainer(cls, config)
-        container.start()
-        containers.append(container)
-    platform.containers = {"access": containers[0], "catalogue": containers[1]}
+    services.sink("catalogue.#")
+    services.start(["access", "catalogue"])
+    platform = CataloguePlatform(services)
 
     def stop() -> None:
-        for container in reversed(containers):
-            container.stop()
-        platform.engine.dispose()
-        platform.catalogue_engine.dispose()
-        with Connection(settings.amqp_uri) as conn:
-            conn.default_channel.queue_delete(sink.name)
-            for name, cls in ((access_name, access_cls), (catalogue_name, catalogue_cls)):
-                for queue in handler_queues(name, cls):
-                    try:
-                        conn.default_channel.queue_delete(queue.name)
-                    except Exception:  # noqa: BLE001 - cleanup best effort
-                        pass
-        admin = make_engine(settings.database_url, "public", pool_size=1)
-        with admin.begin() as conn:
-            for schema in (access_schema, catalogue_schema):
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
-        for key in platform.redis.scan_iter(f"{conf.redis_prefix}*"):
-            platform.redis.delete(key)
-        platform.redis.close()
+        services.stop()
+        platform.close()
 
-    wait_until(lambda: requests.get(platform.url("/healthz"), timeout=5).ok, timeout=20)
     return platform, stop
 
 

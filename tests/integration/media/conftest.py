@@ -8,36 +8,32 @@ from __future__ import annotations
 
 import hashlib
 import io
-import uuid
 from typing import Any
 
 import pytest
 import requests
-from kombu import Connection
 from nameko.containers import ServiceContainer
 from sqlalchemy import text
 
-from services.access.service import AccessService
-from services.catalogue.service import CatalogueService
-from services.gateway.service import GatewayService
-from services.media.service import MediaService
-from shared.consumer import handler_queues
-from shared.db import Database, make_engine, migrate
-from shared.outbox import OutboxRelay
-from shared.runner import SERVICES, nameko_config
+from shared.db import make_engine
 from shared.storage import ObjectStore
-from tests.conftest import free_port
 from tests.integration.catalogue.conftest import CataloguePlatform, record_body
 from tests.integration.conftest import wait_until
+from tests.integration.running import Services
 
 
 class MediaPlatform(CataloguePlatform):
-    media_name: str
-    media_schema: str
-    media_engine: Any
-    media_cls: type
-    media_config: dict[str, Any]
-    store: ObjectStore
+    def __init__(self, services: Services) -> None:
+        super().__init__(services)
+        self.media_name = services.names["media"]
+        self.media_schema = services.schema("media")
+        self.media_engine = make_engine(self.settings.database_url, self.media_schema, 2)
+        self.media_config = services.configs["media"]
+        self.store = ObjectStore(self.settings.s3)
+
+    def close(self) -> None:
+        self.media_engine.dispose()
+        super().close()
 
     def media_sql(self, statement: str, **params: Any) -> list[Any]:
         with self.media_engine.begin() as conn:
@@ -95,108 +91,24 @@ class MediaPlatform(CataloguePlatform):
         return self.store.list_keys(bucket, f"assets/{asset_id}/")
 
     def start_media(self) -> ServiceContainer:
-        container = ServiceContainer(self.media_cls, self.media_config)
-        container.start()
-        self.containers["media"] = container
-        return container
+        return self.services.start_again("media")
 
 
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def start_media_platform(settings: Any, media_extra: dict[str, Any] | None = None) -> Any:
-    import dataclasses
-
-    from tests.integration.access.conftest import ADMIN_PASSWORD
-
-    unique = "t" + uuid.uuid4().hex[:10]
-    schemas = {s: f"{unique}_{s}" for s in ("access", "catalogue", "media")}
-    conf = dataclasses.replace(
-        settings.access,
-        redis_prefix=f"test:{unique}:",
-        admin_user="admin",
-        admin_password=ADMIN_PASSWORD,
-        login_per_minute=1000,
-        public_per_minute=100_000,
-        api_key_per_minute=100_000,
-        cache_seconds=0.5,
-    )
-    extra = dict(settings.extra) | {"media": media_extra or {}}
-    my_settings = dataclasses.replace(settings, access=conf, extra=extra)
-    for service, schema in schemas.items():
-        migrate(settings.database_url, schema, SERVICES[service].migrations)
-    bases = {"access": AccessService, "catalogue": CatalogueService, "media": MediaService}
-    classes = {
-        s: type(
-            f"Test{bases[s].__name__}",
-            (bases[s],),
-            {"name": schemas[s], "db": Database(schemas[s]), "relay": OutboxRelay(schemas[s])},
-        )
-        for s in schemas
-    }
-    gateway_cls = type("TestGatewayService", (GatewayService,), {"name": f"{unique}_gateway"})
-    with Connection(settings.amqp_uri) as conn:
-        for s, cls in classes.items():
-            for queue in handler_queues(schemas[s], cls):
-                queue.bind(conn.default_channel).declare()
-    platform = MediaPlatform(my_settings, conf.redis_prefix, schemas["access"], schemas["access"])
-    platform.catalogue_name = platform.catalogue_schema = schemas["catalogue"]
-    platform.catalogue_engine = make_engine(settings.database_url, schemas["catalogue"], 2)
-    platform.media_name = platform.media_schema = schemas["media"]
-    platform.media_engine = make_engine(settings.database_url, schemas["media"], 2)
-    platform.media_cls = classes["media"]
-    platform.store = ObjectStore(settings.s3)
-    containers: list[ServiceContainer] = []
-    for cls, http in (
-        (classes["access"], False),
-        (classes["catalogue"], False),
-        (classes["media"], False),
-        (gateway_cls, True),
-    ):
-        config = nameko_config(my_settings, cls.name)
-        config["DISAN_OPS_PORT"] = 0
-        config["DISAN_ACCESS_SERVICE"] = schemas["access"]
-        config["DISAN_CATALOGUE_SERVICE"] = schemas["catalogue"]
-        config["DISAN_MEDIA_SERVICE"] = schemas["media"]
-        if cls is classes["media"]:
-            platform.media_config = config
-        if http:
-            port = free_port()
-            config["WEB_SERVER_ADDRESS"] = f"127.0.0.1:{port}"
-            platform.base = f"http://127.0.0.1:{port}"
-        container = ServiceContainer(cls, config)
-        container.start()
-        containers.append(container)
-    platform.containers = {
-        "access": containers[0],
-        "catalogue": containers[1],
-        "media": containers[2],
-    }
+def start_media_platform(
+    settings: Any, media_extra: dict[str, Any] | None = None
+) -> tuple[MediaPlatform, Any]:
+    services = Services(settings, extra={"media": media_extra or {}}, cache_seconds=0.5)
+    services.start(["access", "catalogue", "media"])
+    platform = MediaPlatform(services)
 
     def stop() -> None:
-        for container in [*platform.containers.values(), containers[3]]:
-            if container.started:
-                container.stop()
-        for engine in (platform.engine, platform.catalogue_engine, platform.media_engine):
-            engine.dispose()
-        with Connection(settings.amqp_uri) as conn:
-            for s, cls in classes.items():
-                for queue in handler_queues(schemas[s], cls):
-                    try:
-                        conn.default_channel.queue_delete(queue.name)
-                    except Exception:  # noqa: BLE001 - cleanup best effort
-                        pass
-        admin = make_engine(settings.database_url, "public", pool_size=1)
-        with admin.begin() as conn:
-            for schema in schemas.values():
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
-        for key in platform.redis.scan_iter(f"{conf.redis_prefix}*"):
-            platform.redis.delete(key)
-        platform.redis.close()
+        services.stop()
+        platform.close()
 
-    wait_until(lambda: requests.get(platform.url("/healthz"), timeout=5).ok, timeout=20)
     return platform, stop
 
 
