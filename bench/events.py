@@ -128,7 +128,7 @@ def run_producer(first: int, last: int, producer_batch: int) -> None:
     engine.dispose()
 
 
-def run_consumer(workers: int, batch: int) -> None:
+def run_consumer(workers: int, batch: int, prefill: bool = False) -> None:
     from nameko.containers import ServiceContainer
 
     settings = load_settings(env=settings_env())
@@ -136,6 +136,9 @@ def run_consumer(workers: int, batch: int) -> None:
     config["DISAN_OPS_PORT"] = 0
     container = ServiceContainer(consumer_class(batch), config)
     signal.signal(signal.SIGTERM, lambda *_: eventlet.spawn_n(container.stop))
+    if prefill:  # start consuming only once every event waits in the queue
+        print("ready", flush=True)
+        sys.stdin.readline()
     container.start()
     profile_dir = os.environ.get("DISAN_BENCH_PROFILE")  # CPU profile of each consumer process
     profiler = None
@@ -144,7 +147,8 @@ def run_consumer(workers: int, batch: int) -> None:
 
         profiler = cProfile.Profile(time.process_time)
         profiler.enable()
-    print("ready", flush=True)
+    if not prefill:
+        print("ready", flush=True)
     container.wait()
     if profiler is not None:
         profiler.disable()
@@ -222,7 +226,13 @@ def bench_raw(n: int, amqp_uri: str) -> dict[str, float]:
 
 
 def bench_disan(
-    n: int, producer_batch: int, workers: int, consumers: int, producers: int, batch: int
+    n: int,
+    producer_batch: int,
+    workers: int,
+    consumers: int,
+    producers: int,
+    batch: int,
+    prefill: bool = False,
 ) -> dict[str, float]:
     env = settings_env()
     settings = load_settings(env=env)
@@ -251,7 +261,15 @@ def bench_disan(
         )
 
     consumer_procs = [
-        spawn("--role", "consumer", "--workers", str(workers), "--batch", str(batch))
+        spawn(
+            "--role",
+            "consumer",
+            "--workers",
+            str(workers),
+            "--batch",
+            str(batch),
+            *(["--prefill"] if prefill else []),
+        )
         for _ in range(consumers)
     ]
     share = -(-n // producers)
@@ -280,6 +298,18 @@ def bench_disan(
     for proc in producer_procs:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "committed"
     committed = time.time() - start
+    if prefill:
+        queue_name = handler_queues(CONSUMER, consumer_class(1))[0].name
+        with Connection(settings.amqp_uri) as conn:
+            while conn.default_channel.queue_declare(queue_name, passive=True).message_count < n:
+                time.sleep(0.1)
+        committed = time.time() - start
+        for proc in consumer_procs:
+            cpu_before[proc.pid] = cpu_seconds(proc.pid)
+            assert proc.stdin is not None
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        start = time.time()  # events/s: of consuming alone
     deadline = time.time() + 600
     count = 0
     while time.time() < deadline:
@@ -292,7 +322,8 @@ def bench_disan(
     used = {p.pid: cpu_seconds(p.pid) - cpu_before[p.pid] for p in procs}
     cpu = sum(used.values())
     print(
-        f"  batch={batch}: events committed to the outbox in {committed:.2f}s, "
+        f"  batch={batch}: events {'relayed' if prefill else 'committed to the outbox'} in "
+        f"{committed:.2f}s{', then consumed' if prefill else ''}, "
         f"all effects in {elapsed:.2f}s; CPU µs/event: producers+relays "
         f"{sum(used[p.pid] for p in producer_procs) / n * 1e6:.0f}, consumers "
         f"{sum(used[p.pid] for p in consumer_procs) / n * 1e6:.0f}",
@@ -334,6 +365,12 @@ def main() -> int:
         default=[1, 100],
         help="handler batch sizes to measure (1 = one transaction per event)",
     )
+    parser.add_argument(
+        "--prefill",
+        action="store_true",
+        help="consumers start once every event waits in their queue (their CPU alone, full "
+        "batches; for comparing consumer changes, not the end-to-end goal)",
+    )
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument(
         "--role", choices=["consumer", "raw-consumer", "producer"], help=argparse.SUPPRESS
@@ -345,7 +382,7 @@ def main() -> int:
         run_producer(args.range[0], args.range[1], args.producer_batch)
         return 0
     if args.role == "consumer":
-        run_consumer(args.workers, args.batch[0])
+        run_consumer(args.workers, args.batch[0], args.prefill)
         return 0
     if args.role == "raw-consumer":
         run_raw_consumer(args.events, load_settings(env=settings_env()).amqp_uri, args.queue)
@@ -360,7 +397,13 @@ def main() -> int:
     raw = bench_raw(args.events, settings.amqp_uri)
     runs = {
         f"outbox→relay→handler batch={b}": bench_disan(
-            args.events, args.producer_batch, args.workers, args.consumers, args.producers, b
+            args.events,
+            args.producer_batch,
+            args.workers,
+            args.consumers,
+            args.producers,
+            b,
+            args.prefill,
         )
         for b in args.batch
     }

@@ -21,7 +21,9 @@ the events in its outbox and retries, a failed handler's message is requeued, no
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
+import struct
 import threading
 import time
 import uuid
@@ -131,6 +133,117 @@ class Outgoing:
     correlation_id: str | None = None
 
 
+@contextlib.contextmanager
+def coalesced_writes(transport: Any, flush_at: int = 256 * 1024) -> Iterator[None]:
+    """Frames written meanwhile leave in a few large socket writes, not one system call each.
+
+    py-amqp writes every frame with ``transport._write`` (``sendall`` for TCP); for the
+    duration of the block that is pointed at a buffer, sent whenever it holds ``flush_at``
+    bytes and at the end. Without that attribute (another transport) frames go out as usual.
+    Only for code that does not switch green threads while writing (a publisher's batch, a
+    batch of acks): another thread's frame written meanwhile would wait for the end.
+    """
+    send = getattr(transport, "_write", None)
+    if transport is None or send is None:
+        yield
+        return
+    pending = bytearray()
+
+    def collect(frame: Any) -> None:
+        pending.extend(frame)  # a copy: py-amqp reuses its frame buffer
+        if len(pending) >= flush_at:
+            send(bytes(pending))
+            pending.clear()
+
+    shadowed = "_write" in vars(transport)
+    transport._write = collect
+    try:
+        yield
+    finally:
+        if shadowed:
+            transport._write = send
+        else:
+            del transport._write
+    if pending:
+        transport.write(bytes(pending))
+
+
+_FRAME_HEADER = struct.Struct(">BHI")
+_FRAME_END = 206
+_RETRY_ERRNOS = (errno.EAGAIN, errno.EINTR)
+_UNAVAILABLE = {errno.EAGAIN, errno.EINTR, errno.ENOENT, errno.EWOULDBLOCK}
+
+
+class FrameReader:
+    """``read_frame`` for a py-amqp TCP transport that receives up to 64 KiB per system call.
+
+    py-amqp reads every frame with three ``recv`` calls (header, payload, end octet): nine for
+    a message. This reads what the socket has and cuts frames out of it, so a consumer with
+    prefetched messages makes one call for many. Nothing is taken from the buffer until a
+    whole frame is there, so a timeout loses nothing. Only for connections read solely through
+    ``drain_events`` (no one polls the socket for readability while frames wait here): the
+    reliable handlers' consumer connection.
+    """
+
+    def __init__(self, transport: Any, chunk: int = 65536) -> None:
+        self.transport = transport
+        self.chunk = chunk
+        self.buffer = bytearray(transport._read_buffer)
+        transport._read_buffer = b""
+        self.position = 0
+
+    @classmethod
+    def install(cls, transport: Any) -> bool:
+        """Read ``transport``'s frames with a FrameReader; False if it is not py-amqp's TCP."""
+        if not isinstance(transport, amqp.transport.TCPTransport):
+            return False
+        if not isinstance(getattr(transport, "read_frame", None), FrameReader):
+            transport.read_frame = cls(transport)
+        return True
+
+    def __call__(self, unpack: Any = None) -> tuple[int, int, bytes]:
+        buffer = self.buffer
+        while True:
+            start = self.position
+            if len(buffer) - start >= 7:
+                frame_type, channel, size = _FRAME_HEADER.unpack_from(buffer, start)
+                end = start + 7 + size
+                if len(buffer) > end:
+                    payload = bytes(buffer[start + 7 : end])
+                    frame_end = buffer[end]
+                    self.position = end + 1
+                    if frame_end != _FRAME_END:
+                        raise amqp.exceptions.UnexpectedFrame(
+                            f"Received frame_end {frame_end:#04x} while expecting 0xce"
+                        )
+                    return frame_type, channel, payload
+            if start:
+                del buffer[:start]
+                self.position = 0
+            self._receive(initial=not buffer)
+
+    def _receive(self, initial: bool) -> None:
+        transport = self.transport
+        while True:
+            try:
+                data = transport.sock.recv(self.chunk)
+            except TimeoutError:
+                raise
+            except OSError as exc:
+                if exc.errno in _RETRY_ERRNOS:
+                    if initial and transport.raise_on_initial_eintr:
+                        raise TimeoutError() from exc
+                    continue
+                if exc.errno not in _UNAVAILABLE:
+                    transport.connected = False
+                raise
+            if not data:
+                transport.connected = False
+                raise OSError("Server unexpectedly closed connection")
+            self.buffer += data
+            return
+
+
 class ConfirmingPublisher:
     """Publishes batches with ``mandatory`` and waits for the broker's confirms of the batch.
 
@@ -202,38 +315,8 @@ class ConfirmingPublisher:
         self._returned.append(str(message.properties.get("message_id", "")))
         log.error("broker returned unroutable message to %s/%s: %s", exchange, routing_key, exc)
 
-    @contextlib.contextmanager
-    def _coalesced_writes(self, flush_at: int = 256 * 1024) -> Iterator[None]:
-        """Frames of a batch leave in a few large socket writes, not one system call each.
-
-        py-amqp writes every frame with ``transport._write`` (``sendall`` for TCP); for the
-        duration of the batch that is pointed at a buffer, sent whenever it holds ``flush_at``
-        bytes and at the end. Without that attribute (another transport) frames go out as usual.
-        """
-        transport = getattr(getattr(self._conn, "connection", None), "transport", None)
-        send = getattr(transport, "_write", None)
-        if transport is None or send is None:
-            yield
-            return
-        pending = bytearray()
-
-        def collect(frame: Any) -> None:
-            pending.extend(frame)  # a copy: py-amqp reuses its frame buffer
-            if len(pending) >= flush_at:
-                send(bytes(pending))
-                pending.clear()
-
-        shadowed = "_write" in vars(transport)
-        transport._write = collect
-        try:
-            yield
-        finally:
-            if shadowed:
-                transport._write = send
-            else:
-                del transport._write
-        if pending:
-            transport.write(bytes(pending))
+    def _coalesced_writes(self) -> contextlib.AbstractContextManager[None]:
+        return coalesced_writes(getattr(getattr(self._conn, "connection", None), "transport", None))
 
     # publishing ----------------------------------------------------------------------------
     def publish(self, messages: Iterable[Outgoing]) -> list[str]:

@@ -16,6 +16,7 @@ a tight loop). ``reliable_handler`` instead:
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import traceback
 from collections.abc import Callable
@@ -37,8 +38,10 @@ from shared.bus import (
     H_FAILED_AT,
     H_QUEUE,
     ConfirmingPublisher,
+    FrameReader,
     Outgoing,
     PublishError,
+    coalesced_writes,
     consumer_queue,
     retry_delay_ms,
     retry_queue,
@@ -76,17 +79,128 @@ class RetryPublisher(SharedExtension):  # type: ignore[misc]
     kill = stop
 
 
+def _decode_body(message: Any) -> Any:
+    """The message's body as the handler gets it.
+
+    JSON (what every producer sends) is parsed here with ``json.loads``, without kombu's
+    serializer registry and its per-object hook (which turns kombu's own ``{"__type__": ...}``
+    encodings of dates and the like into objects; envelopes are plain JSON and their contracts
+    load any dates from strings). Anything else goes through kombu. A body that cannot be
+    decoded is handed over as it came (bytes or text), so the handler dead-letters it as not
+    an event, with the reason; kombu's consumers would log it and ack it: lost.
+    """
+    body = message.body
+    if message.content_type == "application/json" and (
+        message.content_encoding or "utf-8"
+    ).lower() in ("utf-8", "utf8"):
+        try:
+            return json.loads(body)
+        except ValueError:
+            return body
+    try:
+        return message.decode()
+    except Exception:  # noqa: BLE001 - not an event: dead-lettered by the handler
+        log.warning("cannot decode a %s message; it goes to the dead letters", message.content_type)
+        return body
+
+
 def _header(message: Any, name: str, default: Any = None) -> Any:
     return (message.headers or {}).get(name, default)
 
 
 class ReliableQueueConsumer(QueueConsumer):  # type: ignore[misc]
-    """The queue consumer of reliable handlers: prefetch covers batches, not just workers."""
+    """The queue consumer of reliable handlers.
+
+    - prefetch covers batches, not just workers;
+    - a message for a batch handler is queued for its batch right in the consumer's thread
+      (nameko starts a green thread per message to do that);
+    - the consumer connection reads many frames per system call (:class:`FrameReader`);
+    - acks go through a ledger of the channel's unsettled deliveries: when the messages being
+      acknowledged together are, with everything delivered before them, the oldest unsettled
+      ones, one ``basic_ack(multiple=True)`` frame acknowledges them all; any other is acked on
+      its own (in one socket write with the rest). An ack still follows the commit of what it
+      acknowledges and covers only messages being acknowledged now: a crash before the commit
+      redelivers the whole batch, as before.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._ledger_channel: Any = None
+        self._ledger: dict[int, bool] = {}  # delivery tag -> settled, in delivery order
 
     @property
     def prefetch_count(self) -> int:
         batch = max((getattr(p, "batch", 1) for p in self._providers), default=1)
         return int(self.container.max_workers) * max(batch, 1)
+
+    def get_consumers(self, consumer_cls: Any, channel: Any) -> Any:
+        """Kombu's callback after each (re)connection: nameko's consumers, except that the
+        raw message comes here and its body is decoded by :func:`_decode_body`."""
+        FrameReader.install(getattr(channel.connection, "transport", None))
+        for provider in self._providers:
+            consumer = consumer_cls(
+                queues=[provider.queue],
+                on_message=functools.partial(self._receive, provider),
+                accept=self.accept,
+            )
+            consumer.qos(prefetch_count=self.prefetch_count)
+            self._consumers[provider] = consumer
+        return self._consumers.values()
+
+    def _receive(self, provider: Any, message: Any) -> None:
+        self.handle_message(provider, _decode_body(message), message)
+
+    def handle_message(self, provider: Any, body: Any, message: Any) -> None:
+        channel = message.channel
+        if channel is not self._ledger_channel:  # a new channel (reconnection): new tags
+            self._ledger_channel, self._ledger = channel, {}
+        self._ledger[message.delivery_tag] = False
+        if getattr(provider, "batch", 1) > 1:
+            provider.handle_message(body, message)
+        else:
+            super().handle_message(provider, body, message)
+
+    def _forget(self, message: Any) -> None:
+        if message.channel is self._ledger_channel:
+            self._ledger.pop(message.delivery_tag, None)
+
+    def ack_message(self, message: Any) -> None:
+        self.ack_messages([message])
+
+    def ack_messages(self, messages: list[Any]) -> None:
+        """Acknowledge messages whose work is committed (or whose copy is parked)."""
+        live = [m for m in messages if m.channel.connection]
+        if not live:
+            return
+        channel = live[0].channel
+        ledger = self._ledger if channel is self._ledger_channel else {}
+        for message in live:
+            if message.delivery_tag in ledger:
+                ledger[message.delivery_tag] = True
+        covered = -1
+        for tag, settled in ledger.items():  # the settled prefix: only tags being acked now
+            if not settled:
+                break
+            covered = tag
+        if covered >= 0:
+            for tag in [t for t in ledger if t <= covered]:
+                del ledger[tag]
+        try:
+            with coalesced_writes(getattr(channel.connection, "transport", None)):
+                if covered >= 0:
+                    channel.basic_ack(covered, multiple=True)
+                for message in live:
+                    if message.delivery_tag > covered:
+                        ledger.pop(message.delivery_tag, None)
+                        message.ack()
+                    else:
+                        message._state = "ACK"  # acked by the multiple ack: never again
+        except ConnectionError:  # pragma: no cover - the broker redelivers them
+            pass
+
+    def requeue_message(self, message: Any) -> None:
+        self._forget(message)
+        super().requeue_message(message)
 
 
 class ReliableEventHandler(Consumer):  # type: ignore[misc]
@@ -104,6 +218,7 @@ class ReliableEventHandler(Consumer):  # type: ignore[misc]
         self.batch_wait = batch_wait
         self._pending: list[tuple[Any, Any]] = []
         self._timer_armed = False
+        self._counters: dict[str, Any] = {}
         super().__init__(queue=None, **kwargs)
 
     @property
@@ -123,12 +238,15 @@ class ReliableEventHandler(Consumer):  # type: ignore[misc]
 
     def _settle(self, message: Any, outcome: Any) -> None:
         """Ack a handled message, or park a copy for retry / dead letters, then ack."""
-        if not isinstance(outcome, BaseException):
-            HANDLED.labels(
-                self.queue_name, "ok" if outcome is not DuplicateEvent else "duplicate"
-            ).inc()
+        if self._can_ack(message, outcome):
             self.queue_consumer.ack_message(message)
-            return
+
+    def _can_ack(self, message: Any, outcome: Any) -> bool:
+        """True if ``message`` may be acked now: handled, or a copy parked for retry / dead
+        letters; False if it was given back to the broker (its copy could not be parked)."""
+        if not isinstance(outcome, BaseException):
+            self._count("ok" if outcome is not DuplicateEvent else "duplicate")
+            return True
         try:
             self._park_failure(message, outcome)
         except PublishError:
@@ -137,8 +255,14 @@ class ReliableEventHandler(Consumer):  # type: ignore[misc]
             # e.g. the dead letters are full (their policy refuses more): not a tight loop
             eventlet.sleep(PARK_FAILED_PAUSE)
             self.queue_consumer.requeue_message(message)
-            return
-        self.queue_consumer.ack_message(message)
+            return False
+        return True
+
+    def _count(self, outcome: str, n: int = 1) -> None:
+        child = self._counters.get(outcome)
+        if child is None:
+            child = self._counters[outcome] = HANDLED.labels(self.queue_name, outcome)
+        child.inc(n)
 
     # batches -------------------------------------------------------------------------------
     def handle_message(self, body: Any, message: Any) -> None:
@@ -178,8 +302,12 @@ class ReliableEventHandler(Consumer):  # type: ignore[misc]
         self, messages: list[Any], worker_ctx: Any, result: Any = None, exc_info: Any = None
     ) -> tuple[Any, Any]:
         outcomes = result if exc_info is None else [exc_info[1]] * len(messages)
-        for message, outcome in zip(messages, outcomes, strict=True):
-            self._settle(message, outcome)
+        done = [
+            message
+            for message, outcome in zip(messages, outcomes, strict=True)
+            if self._can_ack(message, outcome)
+        ]
+        self.queue_consumer.ack_messages(done)  # after the batch's commit (in the worker)
         return result, exc_info
 
     def _park_failure(self, message: Any, exc: BaseException) -> None:
@@ -231,7 +359,7 @@ class ReliableEventHandler(Consumer):  # type: ignore[misc]
         out.content_type = message.content_type or "application/json"
         out.content_encoding = message.content_encoding or "utf-8"
         publisher.publish([out])
-        HANDLED.labels(self.queue_name, outcome).inc()
+        self._count(outcome)
 
 
 def handler_queues(service_name: str, service_cls: type) -> list[Queue]:

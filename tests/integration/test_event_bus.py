@@ -297,3 +297,59 @@ def test_one_failing_event_in_a_batch_does_not_hold_back_the_others(
     )
     assert parked[0].attempts == settings.events.max_attempts
     assert bus.count() == 29
+
+
+def test_a_handled_batch_is_acknowledged_and_a_killed_one_comes_back_whole(
+    bus, settings, container_factory, amqp
+):
+    """Acks of a batch (one multiple frame where possible) leave nothing behind; a consumer
+    killed before its batch committed leaves every message of it to be redelivered."""
+
+    def waiting() -> int:
+        return int(amqp.default_channel.queue_declare(bus.queue, passive=True).message_count)
+
+    container = container_factory(bus.batch_consumer())
+    for i in range(45):
+        bus.commit_event(f"page-{i}")
+    publisher = ConfirmingPublisher(settings.amqp_uri)
+    relay_once(bus.producer, publisher)
+    wait_until(lambda: bus.count() == 45)
+    container.stop()  # an unacknowledged message would now be back in the queue
+    assert waiting() == 0
+
+    # the next batch cannot commit: the counter row is locked, the consumer killed meanwhile
+    with bus.consumer.connect() as lock:
+        lock.execute(text("SELECT n FROM counter FOR UPDATE"))
+        container = container_factory(bus.batch_consumer())
+        for i in range(25):
+            bus.commit_event(f"late-{i}")
+        relay_once(bus.producer, publisher)
+        publisher.close()
+        wait_until(lambda: len(ATTEMPTS[bus.consumer_service.name]) > 45)  # blocked in it
+        container.kill()
+        lock.rollback()
+    wait_until(lambda: waiting() == 25)
+    assert bus.count() == 45
+    container_factory(bus.batch_consumer())
+    wait_until(lambda: bus.count() == 70, timeout=20)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [(b"{not json", "application/json"), (b"\x80\x04K\x01.", "application/x-python-serialize")],
+    ids=["broken-json", "pickle"],
+)
+def test_a_body_that_cannot_be_decoded_is_dead_lettered_not_dropped(
+    bus, settings, container_factory, body, content_type
+):
+    container_factory(bus.consumer_service)
+    publisher = ConfirmingPublisher(settings.amqp_uri)
+    bad = Outgoing("disan.events", bus.type, body, message_id=bus.queue, content_type=content_type)
+    publisher.publish([bad])
+    publisher.close()
+    parked = wait_until(
+        lambda: [m for m in list_parked(settings.amqp_uri) if m.message_id == bus.queue]
+    )[0]
+    assert parked.attempts == 1
+    assert "not a JSON object" in parked.error
+    assert bus.count() == 0
