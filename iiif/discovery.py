@@ -4,6 +4,10 @@ An ``OrderedCollection`` points at its ``first`` and ``last`` pages; each
 ``OrderedCollectionPage`` lists Create/Update/Delete activities oldest first (newest last),
 with ``partOf``, ``prev``/``next`` and ``startIndex``. Pages are numbered from 0 and live at
 ``{collection_id}/page/{n}``. Pure functions, no I/O.
+
+Pages are fixed windows of ``PAGE_SIZE`` activities by position. The iiif service numbers
+activities in commit order (ADR 060), so the stream only ever grows at its end: a full page
+never changes and a harvester resuming after the last activity it saw misses none.
 """
 
 from __future__ import annotations

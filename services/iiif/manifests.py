@@ -232,13 +232,18 @@ def _lifecycle(
     gets no activity.
     """
     prefix = domain.collection_url(base, "")
+    names = {
+        object_id[len(prefix) :]
+        for kind, object_id, object_type in acts
+        if object_type == "Collection" and kind == "Update" and object_id.startswith(prefix)
+    }
+    states = repo.collection_states(db, prefix, sorted(names))
     out = []
     for kind, object_id, object_type in acts:
         if object_type == "Collection" and kind == "Update" and object_id.startswith(prefix):
             name = object_id[len(prefix) :]
-            size = repo.collection_size(db, name)
-            existed = repo.collection_had_activity(db, object_id)
-            if size == 0 and name != "all":
+            nonempty, existed = states[name]
+            if not nonempty and name != "all":
                 if not existed:
                     continue
                 kind = "Delete"

@@ -342,13 +342,26 @@ def activities_page(db: DbSession, limit: int, offset: int) -> list[Row]:
     )
 
 
-def collection_had_activity(db: DbSession, object_id: str) -> bool:
-    """Whether the collection exists in the stream (its last activity is not a Delete)."""
-    row = db.execute(
-        "SELECT type FROM activities WHERE object_id = :id ORDER BY seq DESC LIMIT 1",
-        {"id": object_id},
-    ).first()
-    return row is not None and row[0] != "Delete"
+def collection_states(db: DbSession, prefix: str, names: list[str]) -> dict[str, tuple[bool, bool]]:
+    """For each collection name: (has a member, is in the stream — its last activity, under the
+    id ``prefix + name``, is not a Delete). One statement, index lookups only (GIN on
+    ``collections``, ``activities_object``): it runs under the stream's lock."""
+    if not names:
+        return {}
+    rows = _rows(
+        db.execute(
+            "SELECT n.name, EXISTS (SELECT 1 FROM manifests m "
+            "WHERE m.collections @> ARRAY[n.name]) AS member, "
+            "(SELECT a.type FROM activities a WHERE a.object_id = :prefix || n.name "
+            "ORDER BY a.seq DESC LIMIT 1) AS last "
+            "FROM unnest(CAST(:names AS text[])) AS n(name)",
+            {"prefix": prefix, "names": names},
+        )
+    )
+    return {
+        str(r["name"]): (bool(r["member"]), r["last"] is not None and r["last"] != "Delete")
+        for r in rows
+    }
 
 
 def activities_for(db: DbSession, object_id: str) -> list[Row]:
