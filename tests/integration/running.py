@@ -67,7 +67,10 @@ class Services:
         self.unique = "t" + uuid.uuid4().hex[:10]
         settings = module_settings(settings, self.unique, **access)
         if extra:
-            settings = dataclasses.replace(settings, extra=dict(settings.extra or {}) | extra)
+            sections = dict(settings.extra or {})
+            for section, values in extra.items():
+                sections[section] = dict(sections.get(section) or {}) | values
+            settings = dataclasses.replace(settings, extra=sections)
         self.settings = settings
         self.names: dict[str, str] = {}
         self.classes: dict[str, type] = {}

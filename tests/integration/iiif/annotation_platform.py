@@ -9,31 +9,30 @@ projection the way it does in production: catalogue and media events, then RPC b
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from typing import Any
 
-import requests
-from kombu import Connection
-from nameko.containers import ServiceContainer
 from sqlalchemy import text
 
-from services.iiif.service import IiifService
-from shared.consumer import handler_queues
-from shared.db import Database, make_engine, migrate
-from shared.outbox import OutboxRelay
-from shared.runner import SERVICES, nameko_config
+from shared.db import make_engine
 from tests.integration.catalogue.conftest import record_body
 from tests.integration.conftest import wait_until
-from tests.integration.media.conftest import MediaPlatform, start_media_platform
+from tests.integration.media.conftest import MediaPlatform
 from tests.integration.media.support import png
+from tests.integration.running import Services
 
 PASSWORD = "correct horse battery staple"
 
 
 class AnnotationPlatform(MediaPlatform):
-    iiif_schema: str
-    iiif_engine: Any
+    def __init__(self, services: Services) -> None:
+        super().__init__(services)
+        self.iiif_schema = services.schema("iiif")
+        self.iiif_engine = make_engine(self.settings.database_url, self.iiif_schema, 2)
+
+    def close(self) -> None:
+        self.iiif_engine.dispose()
+        super().close()
 
     def iiif_sql(self, statement: str, **params: Any) -> list[Any]:
         with self.iiif_engine.begin() as conn:
@@ -83,49 +82,20 @@ class AnnotationPlatform(MediaPlatform):
 
 
 def start_annotation_platform(settings: Any) -> tuple[AnnotationPlatform, Any]:
-    base, stop_base = start_media_platform(settings, {"max_pages": 50, "retention_days": 0})
-    platform = base
-    platform.__class__ = AnnotationPlatform
-    schema = "t" + uuid.uuid4().hex[:10] + "_iiif"
-    migrate(settings.database_url, schema, SERVICES["iiif"].migrations)
-    cls = type(
-        "TestIiifService",
-        (IiifService,),
-        {"name": "iiif", "db": Database(schema), "relay": OutboxRelay(schema)},
+    services = Services(
+        settings,
+        extra={
+            "media": {"max_pages": 50, "retention_days": 0},
+            # the embargo timer looks every half second here (60 s by default)
+            "iiif": {"embargo_check_seconds": 0.5},
+        },
+        cache_seconds=0.5,
     )
-    with Connection(settings.amqp_uri) as conn:
-        for queue in handler_queues("iiif", cls):
-            queue.bind(conn.default_channel).declare()
-    config = nameko_config(platform.settings, "iiif")
-    # the embargo timer looks every half second here (60 s by default)
-    extra = dict(platform.settings.extra or {})
-    extra["iiif"] = dict(extra.get("iiif") or {}) | {"embargo_check_seconds": 0.5}
-    config["DISAN_SETTINGS"] = dataclasses.replace(platform.settings, extra=extra)
-    config["DISAN_OPS_PORT"] = 0
-    config["DISAN_ACCESS_SERVICE"] = platform.access_name
-    config["DISAN_CATALOGUE_SERVICE"] = platform.catalogue_name
-    config["DISAN_MEDIA_SERVICE"] = platform.media_name
-    container = ServiceContainer(cls, config)
-    container.start()
-    platform.containers["iiif"] = container
-    platform.iiif_schema = schema
-    platform.iiif_engine = make_engine(settings.database_url, schema, pool_size=2)
+    services.start(["access", "catalogue", "media", "iiif"], names={"iiif": "iiif"})
+    platform = AnnotationPlatform(services)
 
     def stop() -> None:
-        if container.started:
-            container.stop()
-        platform.iiif_engine.dispose()
-        with Connection(settings.amqp_uri) as conn:
-            for queue in handler_queues("iiif", cls):
-                try:
-                    conn.default_channel.queue_delete(queue.name)
-                except Exception:  # noqa: BLE001 - cleanup best effort
-                    pass
-        admin = make_engine(settings.database_url, "public", pool_size=1)
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
-        stop_base()
+        services.stop()
+        platform.close()
 
-    wait_until(lambda: requests.get(platform.url("/healthz"), timeout=5).ok, timeout=20)
     return platform, stop
