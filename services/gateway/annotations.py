@@ -35,6 +35,8 @@ CONSTRAINED = (
     '<http://www.w3.org/TR/annotation-protocol/>; rel="http://www.w3.org/ns/ldp#constrainedBy"'
 )
 COMMON = {"X-Content-Type-Options": "nosniff", "Vary": "Accept, Authorization"}
+# on every answer of these routes, errors included: a viewer on a museum's site reads them
+CORS = {"Access-Control-Allow-Origin": "*"}
 CONTAINER_HEADERS = COMMON | {
     "Link": f'<http://www.w3.org/ns/ldp#BasicContainer>; rel="type", {CONSTRAINED}',
     "Allow": "GET, POST, HEAD",
@@ -131,6 +133,7 @@ class AnnotationRoutes:
             "(AnnotationPage): public annotations, plus the caller's own and their groups'"
         ),
         tags=("annotations",),
+        headers=CORS,
         roles=(PUBLIC,),
         responses={304: "not modified", 401: "restricted record", 404: "no such page"},
     )
@@ -142,6 +145,7 @@ class AnnotationRoutes:
         RECORD,
         summary="Annotate a canvas of this record (W3C Annotation, JSON-LD); 201 with Location",
         tags=("annotations",),
+        headers=CORS,
         roles=WRITERS,
         responses=WRITE_ERRORS,
     )
@@ -153,6 +157,7 @@ class AnnotationRoutes:
         CANVAS,
         summary="One canvas's annotation container, or ?page=N of it (as listed in manifests)",
         tags=("annotations",),
+        headers=CORS,
         roles=(PUBLIC,),
         responses={304: "not modified", 401: "restricted record", 404: "no such canvas/page"},
     )
@@ -164,6 +169,7 @@ class AnnotationRoutes:
         CANVAS,
         summary="Annotate this canvas (the target must be it, xywh inside it)",
         tags=("annotations",),
+        headers=CORS,
         roles=WRITERS,
         responses=WRITE_ERRORS,
     )
@@ -178,6 +184,7 @@ class AnnotationRoutes:
             "[{xywh, text, reading}]} → one transcribing annotation per line, all or none"
         ),
         tags=("annotations",),
+        headers=CORS,
         roles=WRITERS,
         responses=WRITE_ERRORS | {413: "body larger than 1 MB"},
     )
@@ -196,6 +203,7 @@ class AnnotationRoutes:
         ONE,
         summary="One annotation (public, or the caller's, or their group's)",
         tags=("annotations",),
+        headers=CORS,
         roles=(PUBLIC,),
         responses={304: "not modified", 404: "no such annotation"},
     )
@@ -216,6 +224,7 @@ class AnnotationRoutes:
         ONE,
         summary="Replace an annotation (its author or an administrator); needs If-Match",
         tags=("annotations",),
+        headers=CORS,
         roles=WRITERS,
         responses=WRITE_ERRORS | {412: "changed since read", 428: "If-Match missing"},
     )
@@ -234,6 +243,7 @@ class AnnotationRoutes:
         ONE,
         summary="Delete an annotation (its author or an administrator); needs If-Match",
         tags=("annotations",),
+        headers=CORS,
         roles=WRITERS,
         responses={
             403: "not the author",
@@ -258,6 +268,7 @@ class AnnotationRoutes:
             "motivation, page; annotations the caller may read and the record's metadata"
         ),
         tags=("annotations", "iiif"),
+        headers=CORS,
         roles=(PUBLIC,),
         responses={400: "no q, q longer than 500 characters, bad motivation or page"},
     )
@@ -269,6 +280,7 @@ class AnnotationRoutes:
         SEARCH + "/autocomplete",
         summary="AutoComplete 2.0: words of annotations and metadata starting like ?q=",
         tags=("annotations", "iiif"),
+        headers=CORS,
         roles=(PUBLIC,),
         responses={400: "no q or q longer than 500 characters"},
     )
@@ -289,6 +301,7 @@ class AnnotationRoutes:
         "/api/v1/annotation-groups",
         summary="Research groups: all of them for administrators, one's own otherwise",
         tags=("annotations",),
+        headers=CORS,
         roles=SIGNED_IN,
     )
     def list_annotation_groups(self, request: Request) -> Any:
@@ -302,6 +315,7 @@ class AnnotationRoutes:
             "group-visible annotations are read by its members (administrators)"
         ),
         tags=("annotations",),
+        headers=CORS,
         roles=("admin",),
         responses={422: "bad name, label or members"},
     )

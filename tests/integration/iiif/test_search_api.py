@@ -150,6 +150,8 @@ def test_bad_queries_are_400_and_outsiders_of_a_restricted_record_are_refused(ii
         answer = search(iiif, record_id, **params)
         assert answer.status_code == 400, (params, answer.text)
         assert answer.json()["error"]["message"]
+        # a viewer on another origin can read why (CORS on errors too)
+        assert answer.headers.get("Access-Control-Allow-Origin") == "*", params
     # 10 KB and 30 KB of query: our 400 query_too_long (the route's answer); over the HTTP server's
     # request-line limit (32 KB): its 414, in our format too (ADR 066); nothing is searched
     for path in ("", "/autocomplete"):
@@ -163,7 +165,8 @@ def test_bad_queries_are_400_and_outsiders_of_a_restricted_record_are_refused(ii
             assert answer.headers["Content-Type"].startswith("application/json")
             assert answer.json()["error"]["code"] == code, (path, size)
     assert search(iiif, record_id, path="/autocomplete", q="x" * 2_000).status_code == 400
-    assert search(iiif, "not-a-record", q="a").status_code == 404
+    missing = search(iiif, "not-a-record", q="a")
+    assert missing.status_code == 404 and missing.headers["Access-Control-Allow-Origin"] == "*"
     assert search(iiif, "00000000-0000-4000-8000-000000000000", q="a").status_code == 404
 
 
