@@ -11,9 +11,11 @@ under the stream's lock, so they are numbered in commit order (ADR 060).
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 from iiif import discovery
@@ -35,6 +37,38 @@ PRODUCER = "iiif"
 
 def etag_of(body: str) -> str:
     return '"' + hashlib.sha256(body.encode("utf-8")).hexdigest()[:32] + '"'
+
+
+#: the code a manifest's bytes depend on; a change in any of them rebuilds every manifest
+BUILDER_MODULES = (
+    "iiif.presentation.build",
+    "iiif.presentation.spec",
+    "iiif.annotations",
+    "iiif.auth",
+    "iiif.search",
+    "services.iiif.domain",
+    __name__,
+)
+
+
+def builder_fingerprint(base: str) -> str:
+    """What the stored manifests depend on besides the projection: the builder's code and the
+    public URL every id starts with."""
+    digest = hashlib.sha256(base.encode("utf-8"))
+    for name in BUILDER_MODULES:
+        digest.update(Path(str(importlib.import_module(name).__file__)).read_bytes())
+    return digest.hexdigest()
+
+
+def rebuild_if_builder_changed(db: DbSession, base: str) -> int:
+    """Mark every stored manifest stale when this release's builder, or the public URL, differs
+    from the one that built them (the stale timer and reads then rebuild them); how many."""
+    if not repo.claim_fingerprint(db, builder_fingerprint(base)):
+        return 0
+    marked = repo.mark_all_stale(db)
+    if marked:
+        log.info("manifest builder or public URL changed: %d manifests to rebuild", marked)
+    return marked
 
 
 def dumps(doc: dict[str, Any]) -> str:

@@ -233,6 +233,22 @@ def mark_stale(db: DbSession, record_id: str) -> bool:
     return row is not None
 
 
+def claim_fingerprint(db: DbSession, fingerprint: str) -> bool:
+    """Record the builder's fingerprint; True when it differs from the stored one (or none was
+    stored), for exactly one of several replicas starting at once (the row is locked)."""
+    row = db.execute(
+        "INSERT INTO build_state (id, fingerprint) VALUES (1, :f) "
+        "ON CONFLICT (id) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, changed_at = now() "
+        "WHERE build_state.fingerprint <> EXCLUDED.fingerprint RETURNING 1",
+        {"f": fingerprint},
+    ).first()
+    return row is not None
+
+
+def mark_all_stale(db: DbSession) -> int:
+    return db.execute("UPDATE manifests SET stale = true WHERE NOT stale").rowcount or 0
+
+
 def stale_ids(db: DbSession, limit: int) -> list[str]:
     rows = db.execute(
         "SELECT record_id FROM manifests WHERE stale ORDER BY built_at LIMIT :limit "

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 STALE_INTERVAL = 1.0
 STALE_BATCH = 200
+BUILDER_CHECK_INTERVAL = 86_400.0
 MIRROR_INTERVAL = 0.5
 EMBARGO_INTERVAL = 60.0  # extra.iiif.embargo_check_seconds (DISAN_IIIF_EMBARGO_CHECK_SECONDS)
 EMBARGO_BATCH = 50
@@ -184,6 +185,12 @@ class IiifService(AnnotationRpc, SearchRpc, DisanService):
         )
         if record_id is not None and domain.is_uuid(record_id):
             manifests.refresh(self.db, self._base, record_id, event.correlation_id)
+
+    # a new release's builder or another public URL: every manifest rebuilt ------------------
+    @timer(interval=BUILDER_CHECK_INTERVAL, eager=True)  # type: ignore[untyped-decorator]
+    def check_builder(self) -> None:
+        """At start (and daily): mark all manifests stale when the builder changed (ADR 060)."""
+        manifests.rebuild_if_builder_changed(self.db, self._base)
 
     # manifests marked for rebuild by others (annotations) --------------------------------------
     @timer(interval=STALE_INTERVAL)  # type: ignore[untyped-decorator]
