@@ -24,6 +24,7 @@ DC_ELEMENTS = {
     "title", "creator", "subject", "description", "publisher", "contributor", "date", "type",
     "format", "identifier", "source", "language", "relation", "coverage", "rights",
 }  # fmt: skip
+DCTERMS_IRI = "http://purl.org/dc/terms/"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 TERMS = {
     ("district", "thuy_nguyen"): {"vi": "huyện Thủy Nguyên", "en": "Thủy Nguyên district"},
@@ -205,3 +206,27 @@ def test_the_http_servers_refusals_are_complete_json_answers():
     assert int(headers["Content-Length"]) == len(body)
     assert headers["Connection"] == "close"
     assert json.loads(body)["error"]["code"] == "uri_too_long"
+
+
+def test_a_json_ld_processor_reads_every_term_and_the_language_tags():
+    """PyLD expands the document offline (its context is inline: no remote context is fetched)
+    into RDF; a term the context did not define would be dropped silently, so every property of
+    the document must come out as a predicate."""
+    from pyld import jsonld as processor
+
+    def no_network(url: str, options: Any = None) -> Any:
+        raise AssertionError(f"the JSON-LD needs a remote document: {url}")
+
+    processor.set_document_loader(no_network)
+    doc = jsonld(record(), BASE, labels)
+    triples = processor.to_rdf(doc, {"format": "application/n-quads"}).splitlines()
+    predicates = {line.split(" ")[1].strip("<>") for line in triples}
+    # every key is prefix:term (the context maps the prefixes; a bare key would be dropped)
+    expanded = {
+        CONTEXT[key.split(":", 1)[0]] + key.split(":", 1)[1] for key in doc if key[0] != "@"
+    }
+    assert expanded <= predicates, expanded - predicates
+    subject = f"<{BASE}/records/{RECORD_RESPONSE['id']}>"
+    title = f"{subject} <{DCTERMS_IRI}title>"
+    assert any(line.startswith(title) and line.endswith('"@vi .') for line in triples)
+    assert any(line.startswith(title) and line.endswith('"@en .') for line in triples)
