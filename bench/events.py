@@ -32,6 +32,7 @@ import sys  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -102,6 +103,23 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields_[11]) + int(fields_[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _profiler() -> Any:
+    """A CPU profile of this role's process, if ``DISAN_BENCH_PROFILE`` names a directory."""
+    if not os.environ.get("DISAN_BENCH_PROFILE"):
+        return None
+    import cProfile
+
+    profiler = cProfile.Profile(time.process_time)
+    profiler.enable()
+    return profiler
+
+
+def _dump_profile(profiler: Any, name: str) -> None:
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(f"{os.environ['DISAN_BENCH_PROFILE']}/{name}-{os.getpid()}.prof")
+
+
 def run_producer(first: int, last: int, producer_batch: int) -> None:
     """A producing service: its relay runs while it commits events ``first``..``last - 1``."""
     from nameko.containers import ServiceContainer
@@ -112,6 +130,7 @@ def run_producer(first: int, last: int, producer_batch: int) -> None:
     relay = ServiceContainer(BenchProducer, config)
     relay.start()
     engine = make_engine(settings.database_url, PRODUCER, pool_size=2)
+    profiler = _profiler()
     print("ready", flush=True)
     sys.stdin.readline()  # go
     for start in range(first, last, producer_batch):
@@ -126,6 +145,7 @@ def run_producer(first: int, last: int, producer_batch: int) -> None:
     signal.signal(signal.SIGTERM, lambda *_: eventlet.spawn_n(relay.stop))
     relay.wait()
     engine.dispose()
+    _dump_profile(profiler, f"producer-{first}")
 
 
 def run_consumer(workers: int, batch: int, prefill: bool = False) -> None:
@@ -140,19 +160,11 @@ def run_consumer(workers: int, batch: int, prefill: bool = False) -> None:
         print("ready", flush=True)
         sys.stdin.readline()
     container.start()
-    profile_dir = os.environ.get("DISAN_BENCH_PROFILE")  # CPU profile of each consumer process
-    profiler = None
-    if profile_dir:
-        import cProfile
-
-        profiler = cProfile.Profile(time.process_time)
-        profiler.enable()
+    profiler = _profiler()
     if not prefill:
         print("ready", flush=True)
     container.wait()
-    if profiler is not None:
-        profiler.disable()
-        profiler.dump_stats(f"{profile_dir}/consumer-batch{batch}-{os.getpid()}.prof")
+    _dump_profile(profiler, f"consumer-batch{batch}")
 
 
 def run_raw_consumer(n: int, amqp_uri: str, queue_name: str) -> None:

@@ -84,3 +84,68 @@ def test_the_broker_closing_the_connection_is_an_error(pair):
 def test_installed_only_on_py_amqp_tcp_transports():
     assert FrameReader.install(object()) is False
     assert FrameReader.install(None) is False
+
+
+class _Recorder:
+    """Stands for py-amqp's connection and transport: records what its frame writer sends."""
+
+    def __init__(self, frame_max: int) -> None:
+        self.frame_max = frame_max
+        self.bytes_sent = 0
+        self.sent = bytearray()
+
+    def write(self, data: bytes) -> None:
+        self.sent += bytes(data)
+
+
+def _py_amqp_frames(channel: int, frame_max: int, item) -> bytes:
+    from amqp import spec
+    from amqp.method_framing import frame_writer
+
+    recorder = _Recorder(frame_max)
+    message = amqp.Message(
+        item.body,
+        content_type=item.content_type,
+        content_encoding=item.content_encoding,
+        application_headers=item.headers,
+        delivery_mode=2,
+        message_id=item.message_id,
+        correlation_id=item.correlation_id,
+    )
+    args = amqp.serialization.dumps("Bssbb", (0, item.exchange, item.routing_key, True, False))
+    frame_writer(recorder, recorder)(1, channel, spec.Basic.Publish, args, message)
+    return bytes(recorder.sent)
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"body": b'{"type": "a.b"}', "headers": {"x-disan-producer": "catalogue"}, "cid": "c-1"},
+        {"body": b"", "headers": {}, "cid": None},
+        {"body": "đình làng Việt".encode() * 9000, "headers": {"k": "vì"}, "cid": "x"},  # 3 frames
+        {"body": b"x", "headers": {"a": "1", "b": ""}, "cid": "c", "content_type": None},
+    ],
+    ids=["relay", "empty", "large-unicode", "no-content-type"],
+)
+def test_publish_frames_are_the_bytes_py_amqp_writes(item):
+    from shared.bus import Outgoing, publish_frames
+
+    out = Outgoing(
+        "disan.events",
+        "catalogue.record_created",
+        item["body"],
+        item["headers"],
+        message_id="0b6f5a5e-3c55-4c1e-9a59-0f1a2b3c4d5e",
+        correlation_id=item["cid"],
+    )
+    if "content_type" in item:
+        out.content_type = item["content_type"]
+    for channel, frame_max in ((1, 131072), (7, 4096)):
+        assert publish_frames(channel, frame_max, out) == _py_amqp_frames(channel, frame_max, out)
+
+
+def test_headers_that_are_not_text_are_left_to_py_amqp():
+    from shared.bus import Outgoing, publish_frames
+
+    out = Outgoing("", "disan.dead_letters", b"{}", {"x-disan-attempt": 3})
+    assert publish_frames(1, 131072, out) is None

@@ -167,3 +167,16 @@ def test_event_ids_are_distinct_version_4_uuids():
     ids = {new_id() for _ in range(5000)}
     assert len(ids) == 5000
     assert all(uuid.UUID(i).version == 4 for i in list(ids)[:50])
+
+
+def test_event_ids_are_what_uuid_makes_of_the_same_random_bytes():
+    import os
+    import uuid
+
+    from shared.events import _RandomIds
+
+    ids = _RandomIds()
+    for _ in range(2000):
+        raw = os.urandom(16)
+        ids.buffer, ids.offset = raw, 0
+        assert ids() == str(uuid.UUID(bytes=raw, version=4))
