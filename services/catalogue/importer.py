@@ -7,6 +7,7 @@ start as drafts, each with its first version and its ``record_created`` event.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -238,6 +239,10 @@ def run_import(
 
     # one correlation id for the whole import: its events belong together
     writer = _Writer(db, principal, correlation_id or str(uuid.uuid4()), active=not dry_run)
+    # While batches are written, the checks of the next batch read committed rows through a
+    # second connection instead of waiting for the writer's statements on the first (rows of
+    # earlier batches of this import are in ``seen`` and ``ids_in_file``).
+    checker = DbSession(db.engine) if writer.active else None
     schema = schemas.BulkRecordSchema()
     try:
         for chunk in _chunks(parse(text, fmt), CHUNK):
@@ -246,11 +251,11 @@ def run_import(
             if count > MAX_ROWS:
                 raise BadRequest(f"at most {MAX_ROWS} rows per import")
             report += chunk_report
-            with writer.lock:
+            with contextlib.nullcontext() if checker is not None else writer.lock:
                 taken = repo.existing_inventory_numbers(
-                    db, [d["inventory_number"] for _, _, d in good]
+                    checker or db, [d["inventory_number"] for _, _, d in good]
                 )
-                taken_ids = repo.existing_ids(db, [rid for _, rid, _ in good])
+                taken_ids = repo.existing_ids(checker or db, [rid for _, rid, _ in good])
             ready: list[tuple[str, dict[str, Any]]] = []
             for number, rid, doc in good:
                 errors = len(report)
@@ -286,9 +291,13 @@ def run_import(
             if target not in ids_in_file and target not in existing:
                 bad(number, "relations.target", f"no record {target}")
     finally:
-        if report:
-            writer.stop()
-        writer.finish()
+        try:
+            if report:
+                writer.stop()
+            writer.finish()
+        finally:
+            if checker is not None:
+                checker.close()  # back to the pool, rolled back (it only read)
     report.sort(key=lambda e: e["row"])
     invalid = len({e["row"] for e in report})
     result: dict[str, Any] = {

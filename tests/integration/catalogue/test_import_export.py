@@ -281,3 +281,24 @@ def test_imported_rows_get_the_columns_a_single_create_gets_and_a_known_policy(c
     )
     assert found.status_code == 200, found.text
     assert [i["id"] for i in found.json()["items"]] == [plain_id]
+
+
+def test_ids_and_inventory_numbers_in_the_database_are_caught_in_a_later_batch(catalogue):
+    """While batches are written, later batches are checked on a second connection."""
+    p = "IMP-" + uuid.uuid4().hex[:6].upper()
+    existing = catalogue.create(record_body(inventory_number=f"{p}-OLD"))
+    fresh = [record_body(inventory_number=f"{p}-{n}") for n in range(1500)]
+    lines = [json.dumps(r) for r in fresh]
+    lines.append(json.dumps(record_body(inventory_number=f"{p}-new") | {"id": existing["id"]}))
+    lines.append(json.dumps(record_body(inventory_number=f"{p}-old")))  # case differs
+    answer = upload(catalogue, "\n".join(lines) + "\n", fmt="jsonl")
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["details"]["errors"] == [
+        {"row": 1501, "field": "id", "reason": "a record with this id exists"},
+        {
+            "row": 1502,
+            "field": "inventory_number",
+            "reason": f"already used by record {existing['id']}",
+        },
+    ]
+    assert count(catalogue, p) == 1
