@@ -113,7 +113,8 @@ class ReliableQueueConsumer(QueueConsumer):  # type: ignore[misc]
 
     - prefetch covers batches, not just workers;
     - a message for a batch handler is queued for its batch right in the consumer's thread
-      (nameko starts a green thread per message to do that);
+      (nameko starts a green thread per message to do that); a full batch starts from a green
+      thread of its own, so a busy worker pool never blocks the consumer's thread;
     - the consumer connection reads many frames per system call (:class:`FrameReader`);
     - acks go through a ledger of the channel's unsettled deliveries: when the messages being
       acknowledged together are, with everything delivered before them, the oldest unsettled
@@ -177,14 +178,14 @@ class ReliableQueueConsumer(QueueConsumer):  # type: ignore[misc]
         for message in live:
             if message.delivery_tag in ledger:
                 ledger[message.delivery_tag] = True
-        covered = -1
-        for tag, settled in ledger.items():  # the settled prefix: only tags being acked now
+        prefix = []  # the settled prefix: only tags being acked now
+        for tag, settled in ledger.items():
             if not settled:
                 break
-            covered = tag
-        if covered >= 0:
-            for tag in [t for t in ledger if t <= covered]:
-                del ledger[tag]
+            prefix.append(tag)
+        for tag in prefix:
+            del ledger[tag]
+        covered = prefix[-1] if prefix else -1
         try:
             with coalesced_writes(getattr(channel.connection, "transport", None)):
                 if covered >= 0:
@@ -271,7 +272,12 @@ class ReliableEventHandler(Consumer):  # type: ignore[misc]
             return
         self._pending.append((body, message))
         if len(self._pending) >= self.batch:
-            self._flush()
+            # this runs in the consumer's thread: a full worker pool must not block it (it
+            # reads the connection and sends its heartbeats), so the batch starts in its own
+            pending, self._pending = self._pending, []
+            self.container.spawn_managed_thread(
+                functools.partial(self._start_batch, pending), identifier="batch"
+            )
         elif not self._timer_armed:
             self._timer_armed = True
             self.container.spawn_managed_thread(self._flush_later, identifier="batch-timer")
@@ -283,6 +289,9 @@ class ReliableEventHandler(Consumer):  # type: ignore[misc]
 
     def _flush(self) -> None:
         pending, self._pending = self._pending, []
+        self._start_batch(pending)
+
+    def _start_batch(self, pending: list[tuple[Any, Any]]) -> None:
         if not pending:
             return
         messages = [m for _, m in pending]
