@@ -204,6 +204,27 @@ def make_events(
         clean = schema.dump(schema.load(nfc(datas), many=True), many=True)
     except ValidationError as exc:
         raise EventError(f"{event_type} v{version}: invalid data {exc.messages}") from exc
+    return checked_events(
+        event_type,
+        clean,
+        producer=producer,
+        version=version,
+        actor=actor,
+        correlation_id=correlation_id,
+    )
+
+
+def checked_events(
+    event_type: str,
+    datas: list[dict[str, Any]],
+    *,
+    producer: str,
+    version: int = 1,
+    actor: str = "system",
+    correlation_id: str | None = None,
+) -> list[Event]:
+    """Events of one type whose data the caller has already checked against the contract (as
+    ``make_events`` does, or a producer's own equivalent check); one correlation id, one time."""
     correlation = correlation_id or str(uuid.uuid4())
     now = datetime.now(UTC)
     return [
@@ -216,7 +237,7 @@ def make_events(
             correlation_id=correlation,
             occurred_at=now,
         )
-        for data in clean
+        for data in datas
     ]
 
 

@@ -22,7 +22,7 @@ from services.catalogue import repository as repo
 from shared.contracts import catalogue as _contracts  # noqa: F401 - registers the events
 from shared.db import DbSession
 from shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
-from shared.events import Event, contract_for, make_event, make_events
+from shared.events import Event, checked_events, contract_for, make_event, make_events
 
 PRODUCER = "catalogue"
 SYSTEM = Principal(kind="user", id="system", name="system", roles=frozenset({"admin"}))
@@ -131,21 +131,13 @@ def events(
     if event_type == "catalogue.record_created" and _CREATED_CHECKS is not None:
         clean = [_plain_created(data) for data in datas]
         if all(c is not None for c in clean):
-            correlation = correlation_id or str(uuid.uuid4())
-            occurred = datetime.now(UTC)
-            return [
-                Event(
-                    type=event_type,
-                    data=data,
-                    producer=PRODUCER,
-                    version=1,
-                    actor=actor,
-                    correlation_id=correlation,
-                    occurred_at=occurred,
-                )
-                for data in clean
-                if data is not None
-            ]
+            return checked_events(
+                event_type,
+                [data for data in clean if data is not None],
+                producer=PRODUCER,
+                actor=actor,
+                correlation_id=correlation_id,
+            )
     return make_events(
         event_type, datas, producer=PRODUCER, actor=actor, correlation_id=correlation_id
     )
