@@ -262,6 +262,19 @@ def _frame(frame_type: int, channel: int, payload: bytes) -> bytes:
     return _FRAME_START.pack(frame_type, channel, len(payload)) + payload + b"\xce"
 
 
+def amqp_message(item: Outgoing) -> amqp.Message:
+    """``item`` as py-amqp's message: persistent, with its properties and headers."""
+    return amqp.Message(
+        item.body,
+        content_type=item.content_type,
+        content_encoding=item.content_encoding,
+        application_headers=item.headers,
+        delivery_mode=2,
+        message_id=item.message_id,
+        correlation_id=item.correlation_id,
+    )
+
+
 def publish_frames(channel: int, frame_max: int, item: Outgoing) -> bytes | None:
     """The bytes py-amqp writes for ``basic_publish(mandatory=True)`` of ``item``, persistent,
     built directly (py-amqp's generic serialiser costs a third of a relay's CPU); None where
@@ -403,17 +416,11 @@ class ConfirmingPublisher:
                     connection.bytes_sent += 1
                     self._next_tag += 1
                     continue
-                msg = amqp.Message(
-                    item.body,
-                    content_type=item.content_type,
-                    content_encoding=item.content_encoding,
-                    application_headers=item.headers,
-                    delivery_mode=2,
-                    message_id=item.message_id,
-                    correlation_id=item.correlation_id,
-                )
                 channel.basic_publish(
-                    msg, exchange=item.exchange, routing_key=item.routing_key, mandatory=True
+                    amqp_message(item),
+                    exchange=item.exchange,
+                    routing_key=item.routing_key,
+                    mandatory=True,
                 )
                 self._next_tag += 1
         last = self._next_tag - 1

@@ -9,7 +9,7 @@ import amqp
 import eventlet
 import pytest
 
-from shared.bus import FrameReader
+from shared.bus import FrameReader, amqp_message
 
 
 def frame(frame_type: int, channel: int, payload: bytes, end: bytes = b"\xce") -> bytes:
@@ -103,15 +103,7 @@ def _py_amqp_frames(channel: int, frame_max: int, item) -> bytes:
     from amqp.method_framing import frame_writer
 
     recorder = _Recorder(frame_max)
-    message = amqp.Message(
-        item.body,
-        content_type=item.content_type,
-        content_encoding=item.content_encoding,
-        application_headers=item.headers,
-        delivery_mode=2,
-        message_id=item.message_id,
-        correlation_id=item.correlation_id,
-    )
+    message = amqp_message(item)  # what the publisher hands py-amqp when it cannot encode
     args = amqp.serialization.dumps("Bssbb", (0, item.exchange, item.routing_key, True, False))
     frame_writer(recorder, recorder)(1, channel, spec.Basic.Publish, args, message)
     return bytes(recorder.sent)
