@@ -53,6 +53,13 @@ LABEL_TIMEOUT = 5.0  # a slow catalogue costs labels (codes shown), not the answ
 CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "ETag"}
 SAFE = {"X-Content-Type-Options": "nosniff", "Vary": "Authorization, X-API-Key"}
 
+# both renderings answer as GET /api/v1/records/{id} does
+READ_ERRORS = {
+    401: "restricted record, anonymous caller",
+    403: "restricted record",
+    404: "no such record (or not published)",
+}
+
 LangMap = dict[str, str]
 Labels = Callable[[str, str], LangMap | None]
 
@@ -404,11 +411,7 @@ class LinkedDataRoutes:
         roles=(PUBLIC,),
         headers=CORS,
         response_schema=JsonLdResponse,
-        responses={
-            401: "restricted record, anonymous caller",
-            403: "restricted record",
-            404: "no such record (or not published)",
-        },
+        responses=READ_ERRORS,
     )
     def record_jsonld(self, request: ApiRequest, record_id: str) -> Any:
         record = self._readable_record(request, record_id)
@@ -425,11 +428,7 @@ class LinkedDataRoutes:
         tags=("records", "linked data"),
         roles=(PUBLIC,),
         headers=CORS,
-        responses={
-            401: "restricted record, anonymous caller",
-            403: "restricted record",
-            404: "no such record (or not published)",
-        },
+        responses=READ_ERRORS,
     )
     def record_dublin_core(self, request: ApiRequest, record_id: str) -> Any:
         record = self._readable_record(request, record_id)
