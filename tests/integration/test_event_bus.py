@@ -254,15 +254,21 @@ def test_event_nobody_listens_to_is_kept_as_unrouted_and_replayable(
     wait_until(lambda: count() == 1)
 
 
-def test_message_that_is_not_an_event_is_dead_lettered_at_once(bus, settings, container_factory):
-    container_factory(bus.consumer_service)
+def _parked_after_publishing(bus, settings, body: bytes, content_type: str = "application/json"):  # type: ignore[no-untyped-def]
+    """Publish a raw message of ``bus.type`` (not an envelope made by the kernel) and wait for
+    its copy in the dead letters."""
     publisher = ConfirmingPublisher(settings.amqp_uri)
-    bad = Outgoing("disan.events", bus.type, b'{"type": "no envelope"}', message_id=bus.queue)
+    bad = Outgoing("disan.events", bus.type, body, message_id=bus.queue, content_type=content_type)
     publisher.publish([bad])
     publisher.close()
-    parked = wait_until(
+    return wait_until(
         lambda: [m for m in list_parked(settings.amqp_uri) if m.message_id == bus.queue]
     )[0]
+
+
+def test_message_that_is_not_an_event_is_dead_lettered_at_once(bus, settings, container_factory):
+    container_factory(bus.consumer_service)
+    parked = _parked_after_publishing(bus, settings, b'{"type": "no envelope"}')
     assert parked.attempts == 1
     assert "invalid envelope" in parked.error
     assert bus.count() == 0
@@ -343,13 +349,7 @@ def test_a_body_that_cannot_be_decoded_is_dead_lettered_not_dropped(
     bus, settings, container_factory, body, content_type
 ):
     container_factory(bus.consumer_service)
-    publisher = ConfirmingPublisher(settings.amqp_uri)
-    bad = Outgoing("disan.events", bus.type, body, message_id=bus.queue, content_type=content_type)
-    publisher.publish([bad])
-    publisher.close()
-    parked = wait_until(
-        lambda: [m for m in list_parked(settings.amqp_uri) if m.message_id == bus.queue]
-    )[0]
+    parked = _parked_after_publishing(bus, settings, body, content_type)
     assert parked.attempts == 1
     assert "not a JSON object" in parked.error
     assert bus.count() == 0

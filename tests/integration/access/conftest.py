@@ -123,6 +123,19 @@ class Platform:
         self.secrets.append(answer.json()["key"])
         return answer.json()  # type: ignore[no-any-return]
 
+    def set_policy(
+        self, kind: str, resource_id: str, role: str = "admin", **policy: Any
+    ) -> dict[str, Any]:
+        """PUT the access policy of a record or asset as ``role``; the policy as stored."""
+        answer = self.request(
+            "PUT",
+            f"/api/v1/policies/{kind}/{resource_id}",
+            token=self.token_for(role),
+            json=policy,
+        )
+        assert answer.status_code == 200, answer.text
+        return answer.json()  # type: ignore[no-any-return]
+
     def rpc(self) -> ServiceRpcProxy:
         return ServiceRpcProxy(self.access_name, {"AMQP_URI": self.settings.amqp_uri})
 

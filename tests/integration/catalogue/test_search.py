@@ -39,13 +39,7 @@ def seeded(catalogue):
     ids["draft"] = catalogue.create(record_body(title={"vi": f"Đền Nghè nháp {tag}"}))["id"]
     for key in ("nghe", "catba", "restricted"):
         catalogue.publish(ids[key])
-    answer = catalogue.request(
-        "PUT",
-        f"/api/v1/policies/record/{ids['restricted']}",
-        token=catalogue.token_for("admin"),
-        json={"level": "restricted", "reason": "fragile"},
-    )
-    assert answer.status_code == 200, answer.text
+    catalogue.set_policy("record", ids["restricted"], level="restricted", reason="fragile")
     wait_until(
         lambda: catalogue.catalogue_sql(
             "SELECT 1 FROM records WHERE id = CAST(:id AS uuid) AND access_level = 'restricted'",

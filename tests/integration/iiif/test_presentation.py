@@ -128,13 +128,7 @@ def test_publish_then_withdraw_within_5_seconds(platform):
 
 def test_restricted_record_is_401_anonymous_403_partner_200_researcher(platform):
     record_id, _ = platform.published_with_image()
-    answer = platform.request(
-        "PUT",
-        f"/api/v1/policies/record/{record_id}",
-        token=platform.token_for("admin"),
-        json={"level": "restricted", "reason": "fragile manuscript"},
-    )
-    assert answer.status_code == 200, answer.text
+    platform.set_policy("record", record_id, level="restricted", reason="fragile manuscript")
 
     def restricted_built() -> bool:
         rows = platform.iiif_sql(
@@ -280,13 +274,7 @@ def test_a_pdf_is_one_canvas_per_page_with_the_page_sizes_from_ingest(platform):
 def test_a_restricted_image_of_a_public_record_carries_the_probe_service(platform):
     record_id, canvas = platform.published_with_image()
     asset_id = canvas.rsplit("/", 1)[1]
-    answer = platform.request(
-        "PUT",
-        f"/api/v1/policies/asset/{asset_id}",
-        token=platform.token_for("admin"),
-        json={"level": "restricted", "reason": "donor's wish"},
-    )
-    assert answer.status_code == 200, answer.text
+    platform.set_policy("asset", asset_id, level="restricted", reason="donor's wish")
 
     def probed():
         found = platform.request("GET", manifest_path(record_id))
@@ -302,13 +290,13 @@ def test_an_embargo_ending_makes_the_manifest_public_without_any_event(platform)
 
     record_id, _ = platform.published_with_image()
     until = datetime.now(UTC) + timedelta(seconds=6)
-    answer = platform.request(
-        "PUT",
-        f"/api/v1/policies/record/{record_id}",
-        token=platform.token_for("admin"),
-        json={"level": "embargoed", "embargo_until": until.isoformat(), "reason": "until opening"},
+    platform.set_policy(
+        "record",
+        record_id,
+        level="embargoed",
+        embargo_until=until.isoformat(),
+        reason="until opening",
     )
-    assert answer.status_code == 200, answer.text
 
     def built(public: bool) -> bool:
         rows = platform.iiif_sql(
@@ -375,13 +363,7 @@ def test_see_also_links_resolve_to_the_records_dublin_core_under_its_access_rule
     assert fetch(links["application/json"]).json()["title"] == title
 
     # restricted: each rendering answers as the record does, for each caller
-    answer = platform.request(
-        "PUT",
-        f"/api/v1/policies/record/{record_id}",
-        token=platform.token_for("admin"),
-        json={"level": "restricted", "reason": "fragile"},
-    )
-    assert answer.status_code == 200, answer.text
+    platform.set_policy("record", record_id, level="restricted", reason="fragile")
     time.sleep(1.0)  # the gateway's policy cache (0.5 s in tests)
     partner = platform.token_for("partner")
     for token, status in ((None, 401), (partner, 403), (platform.token_for("researcher"), 200)):

@@ -49,13 +49,7 @@ class Stack:
         return str(self.platform.users[role]["username"])
 
     def set_policy(self, kind: str, resource_id: str, level: str) -> None:
-        answer = self.platform.request(
-            "PUT",
-            f"/api/v1/policies/{kind}/{resource_id}",
-            token=self.platform.token_for("cataloguer"),
-            json={"level": level},
-        )
-        assert answer.status_code == 200, answer.text
+        self.platform.set_policy(kind, resource_id, "cataloguer", level=level)
 
     def new_asset(self) -> str:
         asset = str(uuid.uuid4())
@@ -105,13 +99,9 @@ def stack(settings: Any, test_env: dict[str, str], tmp_path_factory: Any) -> Ite
     pyramid = write_pyramid(pyvips.Image.xyz(600, 400)[0].cast("uchar"), folder / "p.tif")
     for asset in (restricted, public):
         upload_pyramid(settings, asset, pyramid)
-    answer = platform.request(
-        "PUT",
-        f"/api/v1/policies/asset/{restricted}",
-        token=platform.token_for("cataloguer"),
-        json={"level": "restricted", "reason": "living persons"},
+    platform.set_policy(
+        "asset", restricted, "cataloguer", level="restricted", reason="living persons"
     )
-    assert answer.status_code == 200, answer.text
     images = ServerProcess(
         test_env,
         folder / "cache",
@@ -413,13 +403,7 @@ def test_a_role_change_ends_the_iiif_session(stack: Stack) -> None:
 
 def test_records_have_probe_services_too(stack: Stack) -> None:
     record = str(uuid.uuid4())
-    answer = stack.platform.request(
-        "PUT",
-        f"/api/v1/policies/record/{record}",
-        token=stack.platform.token_for("cataloguer"),
-        json={"level": "staff_only"},
-    )
-    assert answer.status_code == 200, answer.text
+    stack.platform.set_policy("record", record, "cataloguer", level="staff_only")
 
     def status(token: str | None = None) -> int:
         probe = stack.platform.request("GET", f"/iiif/auth/2/probe/record/{record}", token=token)
