@@ -24,6 +24,11 @@ SIGNATURE_VERSION = "v1"
 # delivery_failed would otherwise feed itself)
 OWN_PREFIX = "notifications."
 TEST_EVENT = "notifications.test"
+# the text of the test event's ``message``: a language map like every user-visible text
+TEST_MESSAGE = {
+    "vi": "Sự kiện thử webhook của Disan: địa chỉ nhận và chữ ký hoạt động.",
+    "en": "Disan webhook test event: the receiver and the signature work.",
+}
 MAX_EVENTS = 50
 _PATTERN = re.compile(r"^(\*|[a-z][a-z0-9_]*\.(\*|[a-z][a-z0-9_]*))$")
 HERITAGE_CLASSES = ("tangible_site", "intangible", "museum_object", "documentary")
@@ -115,25 +120,29 @@ def parse_target(url: Any, require_https: bool) -> Target:
         raise Refused("url is an absolute http(s) URL of at most 2000 characters")
     if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url.strip()):
         raise Refused("url must not contain spaces or control characters (percent-encode them)")
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+        hostname, port = parts.hostname, parts.port
+    except ValueError:  # "http://[::1", "http://[zz]/", port out of range
+        raise Refused("url is not a valid URL (host or port malformed)") from None
     if parts.scheme not in ("http", "https"):
         raise Refused("url must use https (or http outside production)")
     if require_https and parts.scheme != "https":
         raise Refused("only https targets are accepted in production")
-    if not parts.hostname:
+    if not hostname:
         raise Refused("url has no host")
     if parts.username or parts.password:
         raise Refused("url must not carry credentials; use the signing secret")
     if parts.fragment:
         raise Refused("url must not have a fragment")
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        raise Refused("url has an invalid port") from None
+    if port == 0:
+        raise Refused("url has an invalid port (0)")
+    if port is None:
+        port = 443 if parts.scheme == "https" else 80
     path = parts.path or "/"
     if parts.query:
         path = f"{path}?{parts.query}"
-    return Target(url.strip(), parts.scheme, parts.hostname.lower(), port, path)
+    return Target(url.strip(), parts.scheme, hostname.lower(), port, path)
 
 
 def check_addresses(host: str, addresses: Iterable[str], allow_loopback: bool) -> list[str]:
@@ -284,9 +293,10 @@ def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, value = raw.partition(":")
-        if kind != "j1":
+        seq = int(value)
+        if kind != "j1" or not 0 <= seq < 2**63:  # a journal position is a bigint
             raise ValueError(kind)
-        return int(value)
+        return seq
     except (ValueError, UnicodeDecodeError):
         raise Refused("cursor is not one this API returned") from None
 

@@ -143,7 +143,7 @@ def send_test(db: DbSession, principal: Principal, sub_id: Any) -> dict[str, Any
     row = owned(db, principal, sub_id)
     event = Event(
         type=domain.TEST_EVENT,
-        data={"subscription_id": str(row["id"]), "message": "Disan webhook test / thử webhook"},
+        data={"subscription_id": str(row["id"]), "message": dict(domain.TEST_MESSAGE)},
         producer="notifications",
         actor=principal.subject,
     )
@@ -189,7 +189,10 @@ def deliveries(
         raise ValidationFailed("limit is between 1 and 200")
     before = params.get("cursor") or None
     if before is not None:
-        before = _uuid(before, "cursor")
+        try:
+            before = str(uuid.UUID(str(before)))
+        except ValueError:
+            raise ValidationFailed("cursor is the `next` of a previous page") from None
     rows = repo.list_deliveries(db, str(row["id"]), status, before, limit)
     return {
         "items": [_delivery_view(r) for r in rows],

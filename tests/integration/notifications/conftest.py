@@ -244,8 +244,12 @@ def start_notifications(
     webhooks: dict[str, Any] | None = None,
     smtp_port: int | None = None,
     config: dict[str, Any] | None = None,
+    environment: str | None = None,
 ) -> tuple[Notifications, Any]:
-    """Start a notifications container under fresh names; returns (handle, stop)."""
+    """Start a notifications container under fresh names; returns (handle, stop).
+
+    ``environment="production"`` starts it as production does (https only, no loopback flag);
+    a container that refuses to start is cleaned up and its error raised."""
     unique = "t" + uuid.uuid4().hex[:10]
     name, schema = f"{unique}_notifications", f"{unique}_notifications"
     extra = dict(settings.extra)
@@ -256,6 +260,8 @@ def start_notifications(
         else {},
     }
     my_settings = dataclasses.replace(settings, extra=extra)
+    if environment is not None:
+        my_settings = dataclasses.replace(my_settings, environment=environment)
     migrate(settings.database_url, schema, SERVICES["notifications"].migrations)
     cls = type(
         "TestNotificationsService",
@@ -269,11 +275,16 @@ def start_notifications(
     container_config = nameko_config(my_settings, name) | (config or {})
     container_config["DISAN_OPS_PORT"] = 0
     container = ServiceContainer(cls, container_config)
-    container.start()
     handle.container = container
 
-    def stop() -> None:
-        container.stop()
+    def stop(started: bool = True) -> None:
+        if started:
+            container.stop()
+        else:
+            try:
+                container.kill()
+            except Exception:  # noqa: BLE001 - a container that failed to start
+                pass
         handle.publisher.close()
         handle.engine.dispose()
         with Connection(settings.amqp_uri) as conn:
@@ -290,6 +301,11 @@ def start_notifications(
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
 
+    try:
+        container.start()
+    except Exception:
+        stop(started=False)
+        raise
     return handle, stop
 
 

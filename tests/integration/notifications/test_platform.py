@@ -251,6 +251,9 @@ def test_webhook_creation_refuses_bad_input_with_the_reason(platform):
         ({"url": "http://10.0.0.5/x", "events": ["catalogue.*"], "secret": SECRET}, 422),
         ({"url": "https://example.vn/x", "events": "catalogue.*", "secret": SECRET}, 422),
         ({"url": "https://example.vn/x", "events": ["catalogue.*"], "secret": "x"}, 422),
+        ({"url": "http://[::1/x", "events": ["catalogue.*"], "secret": SECRET}, 422),
+        ({"url": "https://example.vn:0/x", "events": ["catalogue.*"], "secret": SECRET}, 422),
+        (["not", "an", "object"], 400),
     ):
         answer = platform.request("POST", "/api/v1/webhooks", key=key, json=payload)
         assert answer.status_code == status, answer.text
@@ -259,6 +262,24 @@ def test_webhook_creation_refuses_bad_input_with_the_reason(platform):
         "POST", "/api/v1/webhooks", key=key, data=b"{", headers={"Content-Type": "application/json"}
     )
     assert answer.status_code == 400
+
+
+def test_bad_journal_and_history_queries_are_422_with_the_reason(platform, receiver):
+    staff = platform.token_for("reviewer")
+    for path, params in (
+        ("/api/v1/journal", {"since": "hôm qua"}),
+        ("/api/v1/journal", {"cursor": "ajE6OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk"}),
+        ("/api/v1/journal", {"limit": "100000"}),
+        ("/api/v1/journal/records/HP-DT-0005", {}),
+    ):
+        answer = platform.request("GET", path, token=staff, params=params)
+        assert answer.status_code == 422, (path, params, answer.text)
+        assert answer.json()["error"]["message"]
+    key, created = _subscribe(platform, receiver.url("/history"), {})
+    history = f"/api/v1/webhooks/{created.json()['id']}/deliveries"
+    for params in ({"cursor": "x"}, {"status": "lost"}, {"limit": "0"}):
+        answer = platform.request("GET", history, key=key, params=params)
+        assert answer.status_code == 422, (params, answer.text)
 
 
 ROUTES = [

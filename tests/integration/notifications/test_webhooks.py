@@ -151,8 +151,43 @@ def test_the_test_event_is_signed_and_reaches_only_that_subscription(notificatio
     assert hit.envelope["type"] == "notifications.test"
     assert hit.envelope["event_id"] == sent["event_id"]
     assert domain.verify(SECRET, hit.headers["X-Disan-Signature"], hit.body, int(time.time()))
+    message = hit.envelope["data"]["message"]
+    assert set(message) == {"vi", "en"} and all(message.values())  # a language map
     time.sleep(0.3)
     assert receiver.at("/two") == []
+
+
+def test_a_heritage_class_filter_admits_only_that_class(notifications, receiver):
+    notifications.subscribe(
+        receiver.url("/intangible"),
+        ["catalogue.record_published"],
+        filters={"heritage_class": ["intangible"]},
+    )
+    site = notifications.publish("catalogue.record_published", record_data())
+    craft = notifications.publish(
+        "catalogue.record_published", record_data(heritage_class="intangible")
+    )
+    wait_until(lambda: receiver.at("/intangible"))
+    time.sleep(1.0)  # the site's event, journaled first, would have been delivered by now
+    ids = [h.envelope["event_id"] for h in receiver.at("/intangible")]
+    assert ids == [craft.event_id] and site.event_id not in ids
+
+
+def test_bad_delivery_history_queries_are_refused_with_the_reason(notifications, receiver):
+    sub = notifications.subscribe(receiver.url("/history"), ["catalogue.*"])
+    for params, reason in (
+        ({"status": "lost"}, "status"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "many"}, "limit"),
+        ({"cursor": "not-a-delivery"}, "cursor"),
+    ):
+        with pytest.raises(RemoteError) as caught:
+            notifications.call("list_deliveries", PARTNER, sub, params)
+        assert caught.value.exc_type == "ValidationFailed", params
+        assert reason in str(caught.value.value)
+    with pytest.raises(RemoteError) as caught:
+        notifications.call("get_delivery", PARTNER, sub, "not-a-uuid")
+    assert caught.value.exc_type == "NotFound"
 
 
 def test_subscriptions_belong_to_their_api_key(notifications, receiver):
@@ -176,6 +211,14 @@ def test_subscriptions_belong_to_their_api_key(notifications, receiver):
         ({"secret": "short"}, "secret"),
         ({"filters": {"heritage_class": ["castle"]}}, "heritage_class"),
         ({"url": "http://user:pw@example.vn/"}, "credentials"),
+        ({"url": "http://[::1/hook"}, "not a valid URL"),
+        ({"url": "http://[zz]/hook"}, "not a valid URL"),
+        ({"url": "https://example.vn:99999/hook"}, "not a valid URL"),
+        ({"url": "https://example.vn:0/hook"}, "port"),
+        ({"url": "https://example.vn/hook#x"}, "fragment"),
+        ({"contact_email": "not an address"}, "email"),
+        ({"filters": {"colour": ["red"]}}, "unknown filter"),
+        ({"description": "x" * 501}, "description"),
     ],
 )
 def test_bad_subscriptions_are_refused_with_the_reason(notifications, receiver, body, reason):
@@ -244,6 +287,38 @@ def test_a_name_rebound_to_loopback_after_creation_is_refused_at_delivery(
     assert rows[0].last_error.startswith("refused:")
     assert "loopback" in rows[0].last_error
     assert receiver.at("/rebound") == []
+
+
+@pytest.fixture(scope="module")
+def production(settings):
+    """A notifications service started in production mode (no loopback flag)."""
+    handle, stop = start_notifications(
+        settings, webhooks={"allow_loopback": False}, environment="production"
+    )
+    yield handle
+    stop()
+
+
+@pytest.mark.parametrize(
+    "url, reason",
+    [
+        ("http://partner.example.vn/hook", "only https"),
+        ("http://127.0.0.1:{port}/hook", "only https"),
+        ("https://127.0.0.1:{port}/hook", "loopback"),
+        ("https://[::1]:{port}/hook", "loopback"),
+        ("https://10.0.0.7/hook", "private"),
+    ],
+)
+def test_production_accepts_only_https_to_public_addresses(production, receiver, url, reason):
+    with pytest.raises(RemoteError) as caught:
+        production.subscribe(url.format(port=receiver.port), ["catalogue.*"])
+    assert caught.value.exc_type == "ValidationFailed"
+    assert reason in str(caught.value.value)
+
+
+def test_production_refuses_to_start_with_the_loopback_flag(settings):
+    with pytest.raises(ValueError, match="production refuses loopback"):
+        start_notifications(settings, webhooks={"allow_loopback": True}, environment="production")
 
 
 def test_the_service_checks_roles_itself(notifications):

@@ -89,6 +89,10 @@ def test_target_urls():
         "https://user:pw@x.vn/",
         "https:///nohost",
         "https://x.vn/#frag",
+        "https://[::1/hook",
+        "https://[zz]/hook",
+        "https://x.vn:0/hook",
+        "https://x.vn:70000/hook",
         42,
     ):
         with pytest.raises(Refused):
@@ -149,8 +153,15 @@ def test_review_request_is_a_record_entering_in_review():
 
 def test_cursor_round_trip_and_refusal():
     assert domain.decode_cursor(domain.encode_cursor(42)) == 42
-    with pytest.raises(Refused):
-        domain.decode_cursor("not-a-cursor")
+    for bad in ("not-a-cursor", domain.encode_cursor(-1), domain.encode_cursor(2**63)):
+        with pytest.raises(Refused):
+            domain.decode_cursor(bad)
+
+
+def test_defaults_retry_for_a_day_and_the_test_event_speaks_both_languages():
+    settings = WebhookSettings()
+    assert settings.retry_window_seconds == 24 * 3600 and not settings.allow_loopback
+    assert set(domain.TEST_MESSAGE) == {"vi", "en"} and all(domain.TEST_MESSAGE.values())
 
 
 def test_lgsp_sees_published_records_and_their_withdrawal_only():
