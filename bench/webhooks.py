@@ -119,6 +119,11 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
+def ms(seconds: float | None) -> float | None:
+    """Seconds as rounded milliseconds; None (no answered delivery to measure) stays None."""
+    return None if seconds is None else round(seconds * 1000, 1)
+
+
 def delays(arrivals: list[list], since: float, hanging: int) -> list[float]:
     out = []
     for port, arrived, occurred in arrivals:
@@ -328,10 +333,11 @@ def main() -> int:
         "delay_p50_ms": round(percentile(paced, 50) * 1000, 1),
         "delay_p99_ms": round(percentile(paced, 99) * 1000, 1),
         "delay_max_ms": round(max(paced, default=float("nan")) * 1000, 1),
-        "journal_p50_ms": round(stages[0][0] * 1000, 1),
-        "journal_p99_ms": round(stages[0][1] * 1000, 1),
-        "journal_to_recorded_answer_p50_ms": round(stages[1][0] * 1000, 1),
-        "journal_to_recorded_answer_p99_ms": round(stages[1][1] * 1000, 1),
+        # percentile_cont over no rows (no paced delivery answered) is NULL, not an array
+        "journal_p50_ms": ms((stages[0] or [None, None])[0]),
+        "journal_p99_ms": ms((stages[0] or [None, None])[1]),
+        "journal_to_recorded_answer_p50_ms": ms((stages[1] or [None, None])[0]),
+        "journal_to_recorded_answer_p99_ms": ms((stages[1] or [None, None])[1]),
         "hanging_timeouts": int(timed_out),
         "concurrency": args.concurrency,
         "per_subscription": args.per_subscription,
