@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import UTC, datetime
 from typing import IO, Any, cast
 
 from marshmallow import Schema, fields
@@ -19,6 +20,7 @@ from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 from werkzeug.wrappers import Request
 
+from services.access import domain as access_domain
 from services.gateway.http import PUBLIC, STAFF, ApiRequest, api, read_json
 from services.gateway.rpc import ServiceClient, ServiceRpc
 from services.media import sniff
@@ -156,6 +158,10 @@ def _expected_sha(request: Request, fields_before: dict[str, str]) -> str | None
     if not _SHA.match(value):
         raise ValidationFailed("the expected SHA-256 is 64 hexadecimal digits")
     return value.lower()
+
+
+def _is_staff(request: ApiRequest) -> bool:
+    return bool(set(STAFF) & set(request.principal.roles))
 
 
 def _actor(request: ApiRequest) -> dict[str, Any]:
@@ -362,7 +368,10 @@ class MediaRoutes:
     @api(
         "GET",
         "/api/v1/media/<asset_id>",
-        summary="An asset: status (processing, ready, failed), technical metadata, checksum",
+        summary=(
+            "An asset: status (processing, ready, failed), technical metadata, checksum; "
+            "anyone its policy admits, once its record is published (staff: always)"
+        ),
         tags=("media",),
         roles=(PUBLIC,),
         response_schema=AssetResponse,
@@ -370,22 +379,37 @@ class MediaRoutes:
     )
     def get_media(self, request: ApiRequest, asset_id: str) -> Any:
         asset = self.media.call("get_asset", asset_id)
+        if not _is_staff(request):
+            if asset["deleted_at"]:
+                raise NotFound("no such asset")
+            # as visible as its record: a draft's assets are 404 to non-staff, like the draft
+            self.catalogue.call("get_record", _actor(request), asset["record_id"])
         self.gate.require_item(request, "asset", asset["asset_id"])
-        if asset["deleted_at"] and not set(STAFF) & set(request.principal.roles):
-            raise NotFound("no such asset")
         return asset
 
     @api(
         "GET",
         "/api/v1/records/<record_id>/media",
-        summary="The assets of a record, in their order",
+        summary=(
+            "The assets of a record, in their order; those whose own policy refuses the "
+            "caller are left out"
+        ),
         tags=("media",),
         roles=(PUBLIC,),
     )
     def list_media(self, request: ApiRequest, record_id: str) -> Any:
         record = self.catalogue.call("get_record", _actor(request), record_id)
         self.gate.require_item(request, "record", record["id"])
-        return {"items": self.media.call("list_assets", record["id"])}
+        items = self.media.call("list_assets", record["id"])
+        if not _is_staff(request):  # leave out assets whose own policy refuses the caller
+            items = [a for a in items if self._may_read_asset(request, a["asset_id"])]
+        return {"items": items}
+
+    def _may_read_asset(self, request: ApiRequest, asset_id: str) -> bool:
+        """Whether the caller may read the asset, without auditing a refusal (a list)."""
+        item = access_domain.Item("asset", asset_id, self.gate.policy("asset", asset_id))
+        decision = access_domain.authorize(request.principal, "read", item, datetime.now(UTC))
+        return decision.allowed
 
     @api(
         "GET",
