@@ -31,6 +31,7 @@ from services.media.domain import (
     Refused,
     clean_metadata,
     master_key,
+    refusal_details,
     unsupported_upload,
 )
 from shared.errors import NotFound, PayloadTooLarge, ValidationFailed
@@ -255,7 +256,7 @@ class MediaRoutes:
                 part_size=UPLOAD_PART_SIZE,
             )
         except ChecksumMismatch as exc:
-            raise ValidationFailed(str(exc), {"reason": "checksum_mismatch"}) from None
+            raise ValidationFailed(str(exc), refusal_details("checksum_mismatch")) from None
         return key, stored, body
 
     @api(

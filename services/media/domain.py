@@ -78,12 +78,60 @@ class Refused(MediaError):
     def to_client_error(self) -> Exception:
         """The shared error type the gateway maps to the right 4xx."""
         status = self.STATUS.get(self.reason, 422)
-        details = {"reason": self.reason}
+        details = refusal_details(self.reason)
         if status == 413:
             return PayloadTooLarge(self.message, details)
         if status == 415:
             return UnsupportedMediaType(self.message, details)
         return ValidationFailed(self.message, details)
+
+
+# what each refusal means, for people (the error's ``message`` has the figures, in English)
+REFUSAL_TEXT: dict[str, dict[str, str]] = {
+    "empty": {"vi": "Tệp rỗng (0 byte).", "en": "The file is empty (zero bytes)."},
+    "truncated": {
+        "vi": "Tệp bị cắt cụt: thiếu phần cuối hoặc dữ liệu ảnh.",
+        "en": "The file is truncated: its end or its image data is missing.",
+    },
+    "malformed": {
+        "vi": "Tệp hỏng hoặc sai cấu trúc, không đọc được.",
+        "en": "The file is malformed and cannot be read.",
+    },
+    "too_many_pixels": {
+        "vi": "Ảnh có quá nhiều điểm ảnh so với giới hạn.",
+        "en": "The image has more pixels than the limit.",
+    },
+    "too_many_pages": {
+        "vi": "Tệp có quá nhiều trang so với giới hạn.",
+        "en": "The file has more pages than the limit.",
+    },
+    "decompression_ratio": {
+        "vi": "Ảnh sẽ phình quá lớn khi giải nén (bom giải nén).",
+        "en": "The image would expand too much when decoded (a decompression bomb).",
+    },
+    "too_large": {"vi": "Tệp quá lớn.", "en": "The file is too large."},
+    "checksum_mismatch": {
+        "vi": "Mã SHA-256 không khớp với tệp đã gửi.",
+        "en": "The SHA-256 does not match the file sent.",
+    },
+    "archive": {
+        "vi": "Tệp là kho nén ZIP, dù tên tệp nói gì.",
+        "en": "The file is a ZIP archive, whatever its name says.",
+    },
+    "svg_script": {
+        "vi": "Không nhận SVG có mã script hoặc trình xử lý sự kiện.",
+        "en": "SVG with script or event handlers is refused.",
+    },
+    "unsupported": {
+        "vi": "Định dạng tệp không được nhận (xác định từ nội dung tệp).",
+        "en": "This file type is not accepted (identified from its bytes).",
+    },
+}
+
+
+def refusal_details(reason: str) -> dict[str, Any]:
+    """An upload refusal's details: the stable reason code and what it means in vi/en."""
+    return {"reason": reason, "text": REFUSAL_TEXT.get(reason, REFUSAL_TEXT["malformed"])}
 
 
 @dataclass(frozen=True)

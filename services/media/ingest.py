@@ -22,6 +22,7 @@ from services.media.domain import (
     Refused,
     master_key,
     premis_event,
+    refusal_details,
     safe_filename,
 )
 from shared.db import DbSession
@@ -99,7 +100,7 @@ def register(
         _discard(store, key)
         raise ValidationFailed(
             f"the stored bytes do not match the upload's SHA-256 ({exc})",
-            {"reason": "checksum_mismatch"},
+            refusal_details("checksum_mismatch"),
         ) from None
     if key != final:
         _discard(store, key)

@@ -18,7 +18,7 @@ from nameko.timer import timer
 from services.media import ingest, preservation, schemas, sweep, worker
 from services.media import repository as repo
 from services.media.dependencies import Limits, Storage
-from services.media.domain import MASTERS_BUCKET
+from services.media.domain import MASTERS_BUCKET, refusal_details
 from shared.consumer import reliable_handler
 from shared.db import Database
 from shared.errors import BadRequest, Conflict, NotFound, ValidationFailed
@@ -168,7 +168,7 @@ class MediaService(DisanService):
             self.store.delete(MASTERS_BUCKET, key)
             raise ValidationFailed(
                 f"SHA-256 mismatch: expected {expected_sha256}, got {actual}",
-                {"reason": "checksum_mismatch"},
+                refusal_details("checksum_mismatch"),
             )
         registered: dict[str, Any] = self.register_upload(
             actor, record_id, asset_id, key, actual, filename, metadata

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.media.domain import MASTERS_BUCKET
+from services.media.domain import MASTERS_BUCKET, REFUSAL_TEXT
 from tests.integration.media.conftest import sha
 from tests.integration.media.support import (
     SVG_WITH_SCRIPT,
@@ -23,7 +23,7 @@ def record_id(media):
     return media.new_record()
 
 
-def _refused(media, record_id, data, name, status, reason, headers=None):
+def _refused(media, record_id, data, name, status, reason, headers=None, code=None):
     before = set(media.store.list_keys(MASTERS_BUCKET))
     answer = media.upload(record_id, data, name, headers=headers)
     assert answer.status_code == status, answer.text
@@ -31,48 +31,73 @@ def _refused(media, record_id, data, name, status, reason, headers=None):
     assert error["message"]
     if reason is not None:
         assert reason in error["message"].lower(), error
+    if code is not None:  # a stable reason code, and what it means for people in vi and en
+        assert error["details"] == {"reason": code, "text": REFUSAL_TEXT[code]}, error
     assert set(media.store.list_keys(MASTERS_BUCKET)) == before, "an object was left behind"
     return error
 
 
 def test_zero_byte_file_is_422(media, record_id):
-    _refused(media, record_id, b"", "empty.jpg", 422, "empty")
+    error = _refused(media, record_id, b"", "empty.jpg", 422, "empty", code="empty")
+    assert error["details"]["text"]["vi"] == "Tệp rỗng (0 byte)."
 
 
 def test_truncated_jpeg_is_422(media, record_id):
     data = jpeg(800, 600)
-    _refused(media, record_id, data[: len(data) // 2], "cut.jpg", 422, "truncated")
+    _refused(
+        media, record_id, data[: len(data) // 2], "cut.jpg", 422, "truncated", code="truncated"
+    )
 
 
 def test_truncated_tiff_is_422(media, record_id):
     data = tiff(800, 600)
-    _refused(media, record_id, data[: len(data) // 2], "cut.tif", 422, "truncated")
+    _refused(
+        media, record_id, data[: len(data) // 2], "cut.tif", 422, "truncated", code="truncated"
+    )
 
 
 def test_png_decompression_bomb_over_the_pixel_limit_is_413(media, record_id):
-    _refused(media, record_id, png_bomb(100_000, 100_000), "bomb.png", 413, "pixels")
+    _refused(
+        media,
+        record_id,
+        png_bomb(100_000, 100_000),
+        "bomb.png",
+        413,
+        "pixels",
+        code="too_many_pixels",
+    )
 
 
 def test_png_bomb_under_the_pixel_limit_is_refused_by_its_ratio(media, record_id):
-    _refused(media, record_id, png_bomb(20_000, 20_000), "bomb2.png", 413, "decompression bomb")
+    _refused(
+        media,
+        record_id,
+        png_bomb(20_000, 20_000),
+        "bomb2.png",
+        413,
+        "decompression bomb",
+        code="decompression_ratio",
+    )
 
 
 def test_tiff_with_100000_pages_is_413(media, record_id):
-    _refused(media, record_id, tiff_many_pages(100_000), "pages.tif", 413, "pages")
+    _refused(
+        media, record_id, tiff_many_pages(100_000), "pages.tif", 413, "pages", code="too_many_pages"
+    )
 
 
 def test_a_jpg_that_is_a_zip_is_415_before_anything_is_stored(media, record_id):
-    _refused(media, record_id, zip_bytes(), "photo.jpg", 415, "zip")
+    _refused(media, record_id, zip_bytes(), "photo.jpg", 415, "zip", code="archive")
 
 
 def test_svg_with_script_is_415(media, record_id):
-    _refused(media, record_id, SVG_WITH_SCRIPT, "logo.svg", 415, "script")
+    _refused(media, record_id, SVG_WITH_SCRIPT, "logo.svg", 415, "script", code="svg_script")
 
 
 def test_wrong_client_checksum_is_422(media, record_id):
     data = jpeg(64, 64)
     headers = {"X-Checksum-SHA256": sha(b"something else")}
-    _refused(media, record_id, data, "a.jpg", 422, "sha-256 mismatch", headers=headers)
+    _refused(media, record_id, data, "a.jpg", 422, "sha-256 mismatch", headers, "checksum_mismatch")
 
 
 def test_malformed_checksum_is_422(media, record_id):
@@ -80,7 +105,15 @@ def test_malformed_checksum_is_422(media, record_id):
 
 
 def test_path_in_the_file_name_never_reaches_a_key(media, record_id):
-    _refused(media, record_id, b"root:x:0:0:root:/root:/bin/bash\n", "../../etc/passwd", 415, None)
+    _refused(
+        media,
+        record_id,
+        b"root:x:0:0:root:/root:/bin/bash\n",
+        "../../etc/passwd",
+        415,
+        None,
+        code="unsupported",
+    )
     answer = media.upload(record_id, jpeg(32, 32), "../../etc/passwd")
     assert answer.status_code == 202, answer.text
     asset = answer.json()

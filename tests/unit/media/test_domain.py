@@ -55,7 +55,14 @@ def test_metadata_has_captions_in_two_languages_and_an_order():
 def test_refusals_map_to_client_errors(reason, error):
     converted = domain.Refused(reason, "why").to_client_error()
     assert isinstance(converted, error)
-    assert converted.details == {"reason": reason}
+    assert converted.details == {"reason": reason, "text": domain.REFUSAL_TEXT[reason]}
+
+
+def test_every_refusal_reason_says_what_it_means_in_vietnamese_and_english():
+    assert set(domain.REFUSAL_TEXT) == set(domain.Refused.STATUS)
+    for reason, text in domain.REFUSAL_TEXT.items():
+        assert set(text) == {"vi", "en"}, reason
+        assert text["vi"].strip() and text["en"].strip() and text["vi"] != text["en"], reason
 
 
 def test_limits_come_from_config_with_defaults():
