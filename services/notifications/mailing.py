@@ -25,9 +25,13 @@ SYSTEM_ACTOR = {"kind": "user", "id": "system", "name": "notifications", "roles"
 ListUsers = Callable[[], list[dict[str, Any]]]
 
 
-def _context(kind: str, data: dict[str, Any], language: str, public_url: str) -> dict[str, Any]:
+def context_for(kind: str, data: dict[str, Any], language: str, public_url: str) -> dict[str, Any]:
+    """The template values of a ``kind`` e-mail from its event's data: the record's title in
+    the reader's language, its page, and a dash for what the event left empty."""
     base = public_url.rstrip("/")
-    context = dict(data)
+    context = {k: "—" if v is None or v == "" else v for k, v in data.items()}
+    if kind == "subscription_paused":
+        context["failures"] = data.get("consecutive_failures", "—")
     if "record_id" in data:
         context["record_url"] = f"{base}/records/{data['record_id']}"
     if "title" in data:
@@ -52,6 +56,7 @@ def recipients(
                 "language": "vi",
                 "digest": False,
                 "name": sub["owner_name"] or sub["owner"],
+                "context": {"url": sub["url"]},
             }
         ]
     roles = set(domain.RECIPIENT_ROLES.get(kind, ()))
@@ -90,7 +95,8 @@ def process_jobs(db: DbSession, list_users: ListUsers, public_url: str, limit: i
             repo.finish_mail_job(db, job["id"], f"{type(exc).__name__}: {exc}"[:1000])
             continue
         for person in people:
-            context = _context(job["kind"], data, person["language"], public_url)
+            context = context_for(job["kind"], data, person["language"], public_url)
+            context |= person.get("context", {})
             context["name"] = person["name"]
             context["actor"] = envelope.get("actor", "")
             subject, body = mail.render(job["kind"], person["language"], context)

@@ -13,6 +13,7 @@ from tests.integration.notifications.conftest import (
     OTHER_PARTNER,
     PARTNER,
     SECRET,
+    body,
     record_data,
     start_notifications,
     subject,
@@ -136,6 +137,9 @@ def test_repeated_failures_pause_the_subscription_and_mail_its_contact(
     assert paused
     mails = wait_until(lambda: smtp.to(contact), timeout=15)
     assert "tạm dừng" in subject(mails[0])
+    text = body(mails[0])
+    assert "$" not in subject(mails[0]) + text  # every placeholder filled
+    assert receiver.url("/broken") in text and f"/api/v1/webhooks/{sub}/resume" in text
     count = len(receiver.at("/broken"))
     time.sleep(0.5)
     assert len(receiver.at("/broken")) <= count + 4  # in-flight ones at most, then silence

@@ -179,3 +179,48 @@ def test_every_template_exists_in_vietnamese_and_english(kind):
         assert subject.startswith("[Disan]") and body.strip()
     vi, _ = mail.render("review_requested", "vi", {"title": "Đình Hàng Kênh"})
     assert "chờ duyệt" in vi and "Đình Hàng Kênh" in vi
+
+
+RECORD = {
+    "record_id": "0b7d3c52-3a8e-4d7f-9a61-5c2f1e0d9b44",
+    "inventory_number": "HP-DT-0005",
+    "title": {"vi": "Đình Hàng Kênh", "en": "Hàng Kênh communal house"},
+    "state": "in_review",
+    "changed_fields": ["state"],
+}
+EVENT_DATA = {
+    "review_requested": RECORD,
+    "record_published": RECORD | {"state": "published", "comment": None},
+    "fixity_failed": {
+        "asset_id": "6f1c7a8e-0d2b-4c3e-9a4f-1b2c3d4e5f60",
+        "record_id": RECORD["record_id"],
+        "master_key": "assets/6f1c/original.tif",
+        "expected_sha256": "a" * 64,
+        "actual_sha256": None,  # the master could not be read at all
+        "detail": "",
+    },
+    "dead_letters": {"count": 12, "threshold": 10},
+    "subscription_paused": {
+        "subscription_id": "5c2f1e0d-3a8e-4d7f-9a61-0b7d3c529b44",
+        "owner": "key:k1",
+        "consecutive_failures": 50,
+        "reason": "HTTP 503",
+    },
+}
+
+
+@pytest.mark.parametrize("kind", domain.MAIL_KINDS)
+def test_every_mail_fills_every_placeholder_from_its_event(kind):
+    """What ``mailing.process_jobs`` hands a template leaves no ``$name`` in the mail."""
+    from services.notifications import mailing
+
+    for language in mail.LANGUAGES:
+        context = mailing.context_for(kind, EVENT_DATA[kind], language, "https://disan.vn/")
+        context |= {"name": "Nguyễn Văn A", "actor": "user:42"}
+        if kind == "subscription_paused":
+            context["url"] = "https://lgsp.example.vn/hook"  # from the subscription
+        subject, body = mail.render(kind, language, context)
+        assert "$" not in subject + body, (kind, language, subject, body)
+        assert "None" not in body
+    if kind == "subscription_paused":
+        assert "50" in subject and "https://lgsp.example.vn/hook" in body
