@@ -51,3 +51,36 @@ def test_jpeg_upload_is_202_then_ready_with_technical_metadata(media):
     types = [e["event_type"] for e in events]
     assert types[0] == "ingestion" and "derivative creation" in types
     assert all(e["outcome"] == "success" for e in events)
+
+
+def test_metadata_fields_are_kept_and_a_records_assets_come_in_page_order(media):
+    record_id = media.new_record()
+    token = media.token_for("cataloguer")
+    fields = {
+        "caption_vi": "Trang 2",
+        "caption_en": "Page 2",
+        "creator": "Bảo tàng Hải Phòng",
+        "date": "1887",
+        "rights_statement": "http://rightsstatements.org/vocab/InC/1.0/",
+        "licence": "CC BY-NC 4.0",
+        "position": "2",
+    }
+    second = media.upload(record_id, jpeg(40, 40), "p2.jpg", fields=fields).json()["asset_id"]
+    first = media.upload(record_id, jpeg(40, 40), "p1.jpg", fields={"position": "1"})
+    first_id = first.json()["asset_id"]
+    asset = media.asset(second)
+    assert asset["metadata"] == {
+        "caption": {"vi": "Trang 2", "en": "Page 2"},
+        "creator": "Bảo tàng Hải Phòng",
+        "date": "1887",
+        "rights_statement": "http://rightsstatements.org/vocab/InC/1.0/",
+        "licence": "CC BY-NC 4.0",
+        "position": 2,
+    }
+    listed = media.request("GET", f"/api/v1/records/{record_id}/media", token=token).json()
+    assert [a["asset_id"] for a in listed["items"]] == [first_id, second]
+    before = set(media.store.list_keys(MASTERS_BUCKET))
+    bad = media.upload(record_id, jpeg(40, 40), "p3.jpg", fields={"position": "third"})
+    assert bad.status_code == 422, bad.text
+    assert bad.json()["error"]["details"] == {"field": "position"}
+    assert set(media.store.list_keys(MASTERS_BUCKET)) == before  # the streamed master removed
