@@ -96,7 +96,11 @@ def run(args: Any, settings: Settings) -> int:
         if not args.asset_id:
             print("say which asset: disan media bag ASSET_ID [-o FOLDER]", file=sys.stderr)
             return 2
-        bag = preservation.export_bag(db, store, args.asset_id, Path(args.output))
+        try:
+            bag = preservation.export_bag(db, store, args.asset_id, Path(args.output))
+        except preservation.BagRefused as exc:
+            print(f"no bag: {exc}", file=sys.stderr)
+            return 1
         print(str(bag))
         return 0
     finally:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +18,13 @@ from typing import Any
 
 from services.imageserver.keys import DERIVATIVES_BUCKET
 from services.media import repository as repo
-from services.media.domain import MASTERS_BUCKET, MediaLimits, premis_event, purge_after
+from services.media.domain import (
+    MASTERS_BUCKET,
+    MediaError,
+    MediaLimits,
+    premis_event,
+    purge_after,
+)
 from shared.db import DbSession
 from shared.events import make_event
 from shared.storage import ObjectNotFound, ObjectStore
@@ -143,14 +151,36 @@ def purge(db: DbSession, store: ObjectStore, now: datetime | None = None) -> lis
     return gone
 
 
+class BagRefused(MediaError):
+    """A bag cannot be written: no such asset, or a master no longer matches its SHA-256."""
+
+
 def export_bag(db: DbSession, store: ObjectStore, asset_id: str, target: Path) -> Path:
-    """Write the asset as a BagIt 1.0 bag: every master version, events, manifest-sha256."""
-    asset = repo.get_asset(db, asset_id)
+    """Write the asset as a BagIt 1.0 bag: every master version, events, manifest-sha256.
+
+    A master whose bytes no longer hash to the SHA-256 recorded at ingest is not bagged (a bag
+    would vouch for damaged bytes): the partial bag is removed and ``BagRefused`` raised.
+    """
+    try:
+        asset = repo.get_asset(db, str(uuid.UUID(asset_id)))
+    except ValueError:
+        asset = None
     if asset is None:
-        raise LookupError(f"no asset {asset_id}")
+        raise BagRefused(f"no asset {asset_id}")
     bag = target / f"asset-{asset_id}"
     data = bag / "data"
     data.mkdir(parents=True, exist_ok=False)
+    try:
+        return _write_bag(db, store, asset, bag, data)
+    except BaseException:
+        shutil.rmtree(bag, ignore_errors=True)
+        raise
+
+
+def _write_bag(
+    db: DbSession, store: ObjectStore, asset: dict[str, Any], bag: Path, data: Path
+) -> Path:
+    asset_id = str(asset["id"])
     manifest: list[tuple[str, str]] = []
     total = 0
     for version in repo.versions(db, asset_id):
@@ -163,6 +193,12 @@ def export_bag(db: DbSession, store: ObjectStore, asset_id: str, target: Path) -
                 digest.update(chunk)
                 out.write(chunk)
                 total += len(chunk)
+        if digest.hexdigest() != version["sha256"]:
+            raise BagRefused(
+                f"version {version['version']} of asset {asset_id} no longer matches its SHA-256"
+                f" (expected {version['sha256']}, read {digest.hexdigest()}): run"
+                " `disan fixity run` and restore the master before bagging it"
+            )
         manifest.append((digest.hexdigest(), f"data/{name}"))
     events = [
         {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in e.items()}

@@ -161,3 +161,21 @@ def test_deleting_a_record_soft_deletes_its_assets(media):
     assert events[-1]["event_type"] == "deletion"
     assert events[-1]["agent"] == "event:catalogue.record_deleted"
     assert media.keys(MASTERS_BUCKET, asset_id)  # kept until the purge
+
+
+def test_a_bag_is_refused_for_a_damaged_master_or_an_unknown_asset(media, test_env, tmp_path):
+    asset_id = _ready(media)["asset_id"]
+    key = f"assets/{asset_id}/original.jpg"
+    data = bytearray(media.store.get_bytes(MASTERS_BUCKET, key))
+    data[len(data) // 2] ^= 0x01
+    media.store.put_bytes(MASTERS_BUCKET, key, bytes(data), "image/jpeg")  # bit rot
+    out = tmp_path / "bags"
+    out.mkdir()
+    for wanted, message in ((asset_id, "no longer matches its SHA-256"), ("nope", "no asset")):
+        done = disan(
+            test_env, tmp_path, "media", "bag", wanted, "-o", str(out), "--schema",
+            media.media_schema,
+        )  # fmt: skip
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert message in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert list(out.iterdir()) == []  # no partial bag left
