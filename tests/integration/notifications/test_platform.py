@@ -178,6 +178,11 @@ def test_the_lgsp_feed_pages_published_changes_and_hides_drafts(platform):
     assert [c["change_id"] for c in seen] == sorted(c["change_id"] for c in seen)
     # the last cursor asks again later without repeats
     assert feed(cursor=page["cursor"])["items"] == []
+    # a withdrawal reaches the platform as such, without the record's data
+    assert platform.move(published[1]["id"], "withdraw", "reviewer").status_code == 200
+    later = wait_until(lambda: feed(cursor=page["cursor"])["items"], timeout=20)
+    assert [(c["change"], c["record_id"]) for c in later] == [("withdrawn", published[1]["id"])]
+    assert "title" not in later[0] and later[0]["change_id"] > seen[-1]["change_id"]
     bad = platform.request(
         "GET", "/api/v1/lgsp/records/changes", key=key, params={"since": "yesterday"}
     )
@@ -354,6 +359,18 @@ def test_a_fixity_failure_mails_the_administrators(platform, smtp):
     (mail,) = wait_until(lambda: smtp.to(admin), timeout=20)
     assert subject(mail).startswith("[Disan] CẢNH BÁO: kiểm tra toàn vẹn thất bại")
     assert "b" * 64 in body(mail)
+
+
+def test_a_published_record_is_mailed_at_once_to_reviewers(platform, smtp):
+    address = _prefs(platform, "reviewer")  # Vietnamese, no digest
+    title = {"vi": "Chùa Dư Hàng", "en": "Du Hang pagoda"}
+    record = platform.publish(platform.create(record_body(title=title))["id"])
+    (mail,) = wait_until(
+        lambda: [m for m in smtp.to(address) if "đã công bố" in subject(m)],
+        timeout=20,
+    )
+    assert subject(mail) == f"[Disan] Hồ sơ đã công bố: Chùa Dư Hàng ({record['inventory_number']})"
+    assert f"/records/{record['id']}" in body(mail) and "$" not in body(mail)
 
 
 def test_digest_readers_get_one_mail_instead_of_each(platform, smtp):
