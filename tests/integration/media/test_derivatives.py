@@ -21,7 +21,8 @@ def _pil_gradient(width: int, height: int, mode: str = "RGB") -> Image.Image:
 
 
 def _tiff16() -> bytes:
-    image = (gradient(300, 200).cast("ushort") * 257).copy(interpretation="rgb16")
+    # ushort * 257 is a uint image in libvips: cast back, or the TIFF has 32-bit samples
+    image = (gradient(300, 200).cast("ushort") * 257).cast("ushort").copy(interpretation="rgb16")
     return bytes(image.tiffsave_buffer())
 
 
@@ -65,6 +66,15 @@ CASES = {
 }
 
 
+# what the technical metadata says of the master, read from its header at ingest
+COLOUR = {
+    "tiff": ("srgb", 8),
+    "tiff-16-bit": ("srgb", 16),
+    "grey-16-bit-png": ("b-w", 16),
+    "cmyk-jpeg": ("cmyk", 8),
+}
+
+
 @pytest.mark.parametrize("case", list(CASES))
 def test_image_flavours_become_8_bit_srgb_pyramids(media, case):
     make, name, (width, height) = CASES[case]
@@ -79,6 +89,11 @@ def test_image_flavours_become_8_bit_srgb_pyramids(media, case):
     assert (pyramid.width, pyramid.height) == (width, height)
     assert pyramid.format == "uchar" and pyramid.bands in (1, 3)
     assert pyramid.get("n-pages") == asset["levels"]
+    technical = asset["technical"]
+    assert (technical["width"], technical["height"]) == (width, height)
+    assert technical["size"] == asset["size"] > 0
+    if case in COLOUR:
+        assert (technical["colour_space"], technical["bit_depth"]) == COLOUR[case], technical
 
 
 def test_image_server_serves_the_pyramid_the_worker_made(media, test_env, tmp_path):
