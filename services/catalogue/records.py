@@ -7,13 +7,11 @@ transaction; edits compare the version the editor read (optimistic concurrency).
 
 from __future__ import annotations
 
-import unicodedata
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import ValidationError
-from marshmallow import fields as mfields
 from sqlalchemy.exc import IntegrityError
 
 from services.access.domain import Principal
@@ -22,7 +20,7 @@ from services.catalogue import repository as repo
 from shared.contracts import catalogue as _contracts  # noqa: F401 - registers the events
 from shared.db import DbSession
 from shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
-from shared.events import Event, checked_events, contract_for, make_event, make_events
+from shared.events import Event, make_event, make_events
 
 PRODUCER = "catalogue"
 SYSTEM = Principal(kind="user", id="system", name="system", roles=frozenset({"admin"}))
@@ -120,107 +118,15 @@ def events(
     principal: Principal,
     correlation_id: str | None,
 ) -> list[Event]:
-    """Many catalogue events of one type (the importer's batches), checked in one pass.
-
-    ``record_created`` data in its plain form (what the importer builds from documents the
-    record schema accepted) is checked against the contract's own validators without a
-    marshmallow pass (ADR 044); anything else, or a contract whose shape changed, goes through
-    ``make_events``. The events are the same either way.
-    """
-    actor = _actor(principal)
-    if event_type == "catalogue.record_created" and _CREATED_CHECKS is not None:
-        clean = [_plain_created(data) for data in datas]
-        if all(c is not None for c in clean):
-            return checked_events(
-                event_type,
-                [data for data in clean if data is not None],
-                producer=PRODUCER,
-                actor=actor,
-                correlation_id=correlation_id,
-            )
+    """Many catalogue events of one type (the importer's batches), checked in one pass (the
+    contract's plain check, ADR 044 and ADR 0008)."""
     return make_events(
-        event_type, datas, producer=PRODUCER, actor=actor, correlation_id=correlation_id
+        event_type,
+        datas,
+        producer=PRODUCER,
+        actor=_actor(principal),
+        correlation_id=correlation_id,
     )
-
-
-def _created_checks() -> dict[str, Any] | None:
-    """The validators of ``catalogue.record_created`` v1 by field, if the contract still has the
-    shape :func:`_plain_created` knows (field names, types, no hooks); None otherwise."""
-    contract = contract_for("catalogue.record_created", 1)
-    declared = contract._declared_fields
-    expected = {
-        "record_id": mfields.UUID,
-        "inventory_number": mfields.String,
-        "heritage_class": mfields.String,
-        "version": mfields.Integer,
-        "state": mfields.String,
-        "title": mfields.Dict,
-    }
-    title = declared.get("title")
-    if (
-        list(declared) != list(expected)
-        or any(type(declared[name]) is not kind for name, kind in expected.items())
-        or contract._hooks
-        or not isinstance(title, mfields.Dict)
-        or type(title.key_field) is not mfields.String
-        or type(title.value_field) is not mfields.String
-        or title.validators
-        or title.key_field.validators
-        or title.value_field.validators
-        or any(not f.required or f.allow_none for f in declared.values())
-        or getattr(declared["version"], "strict", False)
-    ):
-        return None
-    return {name: tuple(f.validators) for name, f in declared.items()}
-
-
-_CREATED_CHECKS = _created_checks()
-
-
-def _settled(text: str) -> bool:
-    """Text that ``shared.events.nfc`` would leave as it is (the record schema stores NFC)."""
-    return "\x00" not in text and (text.isascii() or unicodedata.is_normalized("NFC", text))
-
-
-def _plain_created(data: Any) -> dict[str, Any] | None:
-    """``data`` as ``make_events`` would normalise, load and dump it, if it is in the plain
-    form (exact types, canonical UUID, text already NFC) and passes the contract's validators;
-    None to let ``make_events`` decide (and normalise or report)."""
-    checks = _CREATED_CHECKS
-    if checks is None or type(data) is not dict or data.keys() != checks.keys():
-        return None
-    record_id, title, version = data["record_id"], data["title"], data["version"]
-    if not (
-        type(record_id) is str
-        and type(data["inventory_number"]) is str
-        and type(data["heritage_class"]) is str
-        and type(version) is int
-        and type(data["state"]) is str
-        and type(title) is dict
-        and all(type(k) is str and type(v) is str for k, v in title.items())
-        and _settled(data["inventory_number"])
-        and _settled(data["heritage_class"])
-        and _settled(data["state"])
-        and all(_settled(k) and _settled(v) for k, v in title.items())
-    ):
-        return None
-    try:
-        if str(uuid.UUID(record_id)) != record_id:
-            return None
-        for name, validators in checks.items():
-            for check in validators:
-                if check(data[name]) is False:
-                    return None
-    except (ValueError, ValidationError):
-        return None
-    return {
-        "record_id": record_id,
-        "inventory_number": data["inventory_number"],
-        "heritage_class": data["heritage_class"],
-        "version": version,
-        "state": data["state"],
-        "title": dict(title),
-    }
 
 
 def _actor(principal: Principal) -> str:
