@@ -131,6 +131,8 @@ def parse_target(url: Any, require_https: bool) -> Target:
         raise Refused("only https targets are accepted in production")
     if not hostname:
         raise Refused("url has no host")
+    if "[" in parts.netloc and not re.search(r"\](:\d*)?$", parts.netloc):
+        raise Refused("url is not a valid URL (text after the bracketed IPv6 host)")
     if parts.username or parts.password:
         raise Refused("url must not carry credentials; use the signing secret")
     if parts.fragment:

@@ -436,3 +436,93 @@ def test_a_district_filter_admits_only_records_of_that_district(platform, receiv
     ids = [h.envelope["data"]["record_id"] for h in receiver.at("/le-chan")]
     assert ids == [mine["id"]] and other["id"] not in ids
     assert hits[0].envelope["type"] == "catalogue.record_published"
+
+
+# malformed input at every route: a 4xx with the reason, never a 500 ------------------------------
+
+GOOD = {"url": "https://partner.example.vn/hook", "events": ["catalogue.*"], "secret": SECRET}
+BAD_SUBSCRIPTIONS = [
+    {},
+    GOOD | {"url": None},
+    GOOD | {"url": 5},
+    GOOD | {"url": "https://" + "a" * 3000 + ".vn/"},
+    GOOD | {"url": "https://đình.vn/hook"},
+    GOOD | {"url": "https://a..b/hook"},
+    GOOD | {"url": "https://-a-.vn/hook"},
+    GOOD | {"url": "https://exa mple.vn/hook"},
+    GOOD | {"url": "https://x.vn/\x00"},
+    GOOD | {"url": "https://[::1]x/hook"},
+    GOOD | {"url": "https://" + "a" * 64 + ".vn/hook"},
+    GOOD | {"events": [None]},
+    GOOD | {"events": [["catalogue.*"]]},
+    GOOD | {"events": ["*"] * 51},
+    GOOD | {"filters": []},
+    GOOD | {"filters": {"district": [1]}},
+    GOOD | {"filters": {"district": ""}},
+    GOOD | {"filters": {"heritage_class": None}},
+    GOOD | {"contact_email": ["a@b.vn"]},
+    GOOD | {"description": 5},
+    GOOD | {"secret": 12345678901234567890},
+    GOOD | {"secret": None},
+]
+BAD_QUERIES = [
+    ("/api/v1/journal", {"type": ",,,"}),
+    ("/api/v1/journal", {"type": "a.*,b.*"}),
+    ("/api/v1/journal", {"since": "2026-02-30T00:00:00Z"}),
+    ("/api/v1/journal", {"since": "99999-01-01T00:00:00Z"}),
+    ("/api/v1/journal", {"until": "0001-01-01T00:00:00+14:00"}),
+    ("/api/v1/journal", {"since": "9999-12-31T23:59:59-14:00"}),
+    ("/api/v1/journal", {"actor": "user:" + "x" * 5000}),
+    ("/api/v1/journal", {"limit": "-1"}),
+    ("/api/v1/journal", {"limit": "1.5"}),
+    ("/api/v1/journal", {"record_id": "đình"}),
+    ("/api/v1/journal", {"cursor": "=" * 10}),
+    ("/api/v1/journal/records/" + "9" * 40, {}),
+    ("/api/v1/lgsp/records/changes", {"since": "0001-01-01T00:00:00+14:00"}),
+    ("/api/v1/lgsp/records/changes", {"since": "2026-01-01T00:00:00Z", "limit": "9" * 30}),
+    ("/api/v1/lgsp/records/changes", {"cursor": "ajE6"}),
+]
+BAD_PREFERENCES = [
+    [],
+    "text",
+    {"email": None},
+    {"email": "a@b.vn", "digest": "yes"},
+    {"email": "a@b.vn", "language": None},
+    {"email": "a@b.vn", "enabled": 1},
+    {"email": "a" * 300 + "@b.vn"},
+]
+
+
+def test_malformed_subscriptions_are_4xx(platform):
+    key = platform.new_key(name="Đối tác", roles=["partner"])["key"]
+    for payload in BAD_SUBSCRIPTIONS:
+        answer = platform.request("POST", "/api/v1/webhooks", key=key, json=payload)
+        assert 400 <= answer.status_code < 500, (payload, answer.status_code, answer.text)
+        assert answer.json()["error"]["message"]
+    some = str(uuid.uuid4())
+    for method, path in (
+        ("GET", "/api/v1/webhooks/not-a-uuid"),
+        ("POST", "/api/v1/webhooks/%00/test"),
+        ("GET", f"/api/v1/webhooks/{some}/deliveries/not-a-uuid"),
+        ("POST", f"/api/v1/webhooks/{some}/deliveries/{'9' * 40}/redeliver"),
+    ):
+        answer = platform.request(method, path, key=key)
+        assert answer.status_code == 404, (path, answer.text)
+
+
+def test_malformed_queries_are_4xx_or_empty(platform):
+    staff = platform.token_for("admin")
+    key = platform.new_key(name="LGSP", roles=["partner"])["key"]
+    for path, params in BAD_QUERIES:
+        auth = {"key": key} if "lgsp" in path else {"token": staff}
+        answer = platform.request("GET", path, params=params, **auth)
+        assert answer.status_code < 500, (path, params, answer.status_code, answer.text)
+
+
+def test_malformed_preferences_are_4xx(platform):
+    token = platform.token_for("cataloguer")
+    for payload in BAD_PREFERENCES:
+        answer = platform.request(
+            "PUT", "/api/v1/notifications/preferences", token=token, json=payload
+        )
+        assert 400 <= answer.status_code < 500, (payload, answer.status_code, answer.text)

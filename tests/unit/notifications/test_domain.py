@@ -90,6 +90,7 @@ def test_target_urls():
         "https:///nohost",
         "https://x.vn/#frag",
         "https://[::1/hook",
+        "https://[::1]x/hook",
         "https://[zz]/hook",
         "https://x.vn:0/hook",
         "https://x.vn:70000/hook",
