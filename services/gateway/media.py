@@ -34,7 +34,7 @@ from services.media.domain import (
     refusal_details,
     unsupported_upload,
 )
-from shared.errors import NotFound, PayloadTooLarge, ValidationFailed
+from shared.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from shared.storage import ChecksumMismatch, ObjectStore
 
 RPC_TIMEOUT = 60.0
@@ -304,10 +304,15 @@ class MediaRoutes:
         responses=_UPLOAD_ERRORS,
     )
     def replace_media(self, request: ApiRequest, asset_id: str) -> Any:
-        self.media.call("get_asset", asset_id)
+        if self.media.call("get_asset", asset_id)["deleted_at"]:
+            raise Conflict("the asset is deleted")  # answered before anything is stored
         staging = f"uploads/{uuid.uuid4()}"
         key, stored, body = self._stream_upload(request, lambda fmt: f"{staging}.{fmt.ext}")
-        body.finish()
+        try:
+            body.finish()
+        except BaseException:
+            self.media_store.delete(MASTERS_BUCKET, key)
+            raise
         asset = self.media.call(
             "replace_master",
             _actor(request),

@@ -84,26 +84,26 @@ def register(
     try:
         fmt, technical, size = check_object(store, key, limits)
     except Refused as exc:
-        _discard(store, key)
+        discard(store, key)
         raise exc.to_client_error() from None
     except ObjectNotFound:
         raise NotFound("the uploaded object is not in storage") from None
     version = 1 if replaces is None else int(replaces["version"]) + 1
     final = master_key(asset_id, fmt.ext, version)
     if key != final and store.exists(MASTERS_BUCKET, final):
-        _discard(store, key)
+        discard(store, key)
         raise Conflict("a master already exists there; masters are never overwritten")
     try:
         # the SHA-256 as metadata and as S3's own checksum, which must match it
         sealed = store.seal(MASTERS_BUCKET, key, final, sha256)
     except ChecksumMismatch as exc:
-        _discard(store, key)
+        discard(store, key)
         raise ValidationFailed(
             f"the stored bytes do not match the upload's SHA-256 ({exc})",
             refusal_details("checksum_mismatch"),
         ) from None
     if key != final:
-        _discard(store, key)
+        discard(store, key)
     row = {
         "id": asset_id,
         "record_id": record_id,
@@ -186,7 +186,8 @@ def register(
     return asset
 
 
-def _discard(store: ObjectStore, key: str) -> None:
+def discard(store: ObjectStore, key: str) -> None:
+    """Delete an uploaded object that will not be registered (logged, never raised)."""
     try:
         store.delete(MASTERS_BUCKET, key)
     except Exception:  # noqa: BLE001 - the refusal matters more; the purge sweeps leftovers

@@ -21,7 +21,7 @@ from services.media.dependencies import Limits, Storage
 from services.media.domain import MASTERS_BUCKET, refusal_details
 from shared.consumer import reliable_handler
 from shared.db import Database
-from shared.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from shared.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from shared.events import Event
 from shared.outbox import OutboxRelay
 from shared.rpc import rpc
@@ -93,9 +93,14 @@ class MediaService(DisanService):
         self, actor: Any, asset_id: Any, key: Any, sha256: Any, filename: Any = ""
     ) -> dict[str, Any]:
         """A new version of an asset's master; the old one stays in storage and in the log."""
-        old = self._asset(asset_id, lock=True)
-        if old["deleted_at"] is not None:
-            raise Conflict("the asset is deleted")
+        try:
+            old = self._asset(asset_id, lock=True)
+            if old["deleted_at"] is not None:
+                raise Conflict("the asset is deleted")
+        except (NotFound, Conflict):
+            if str(key).startswith("uploads/"):  # the staged file is nobody's: no orphan
+                ingest.discard(self.store, str(key))
+            raise
         asset = ingest.register(
             self.db,
             self.store,
@@ -121,7 +126,10 @@ class MediaService(DisanService):
         if not isinstance(size, int) or size <= 0:
             raise ValidationFailed("size is the file's length in bytes")
         if size > self.limits.max_upload_bytes:
-            raise ValidationFailed(f"a file is at most {self.limits.max_upload_bytes} bytes")
+            raise PayloadTooLarge(
+                f"a file is at most {self.limits.max_upload_bytes} bytes",
+                refusal_details("too_large"),
+            )
         part_size = max(PART_SIZE, math.ceil(size / 10_000))
         count = math.ceil(size / part_size)
         asset_id = str(uuid.uuid4())

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
+from nameko.exceptions import RemoteError
+from nameko.standalone.rpc import ServiceRpcProxy
 
 from services.media.domain import MASTERS_BUCKET, REFUSAL_TEXT
 from tests.integration.media.conftest import sha
@@ -149,3 +153,66 @@ def test_researcher_may_not_upload(media, record_id):
         files={"file": ("a.jpg", jpeg(16, 16))},
     )
     assert answer.status_code == 403, answer.text
+
+
+def _file_then_fields(data: bytes, fields: dict[str, str]) -> tuple[bytes, str]:
+    """A multipart body whose form fields come after the file (requests puts them first)."""
+    boundary = "disan-bad-input-boundary"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode() + data
+    for name, value in fields.items():
+        body += (
+            f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}'
+        ).encode()
+    return body + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def test_form_fields_over_64_kb_after_the_file_are_413_and_leave_nothing(media, record_id):
+    asset_id = media.upload(record_id, jpeg(32, 32), "a.jpg").json()["asset_id"]
+    body, content_type = _file_then_fields(jpeg(64, 64), {"caption_vi": "x" * 70_000})
+    before = set(media.store.list_keys(MASTERS_BUCKET))
+    for path in (f"/api/v1/records/{record_id}/media", f"/api/v1/media/{asset_id}/versions"):
+        answer = media.request(
+            "POST",
+            path,
+            token=media.token_for("cataloguer"),
+            data=body,
+            headers={"Content-Type": content_type},
+        )
+        assert answer.status_code == 413, (path, answer.text)
+        assert set(media.store.list_keys(MASTERS_BUCKET)) == before, path
+
+
+def test_replacing_a_deleted_asset_is_409_and_leaves_nothing(media, record_id):
+    asset_id = media.upload(record_id, jpeg(32, 32), "a.jpg").json()["asset_id"]
+    token = media.token_for("cataloguer")
+    assert media.request("DELETE", f"/api/v1/media/{asset_id}", token=token).status_code == 200
+    before = set(media.store.list_keys(MASTERS_BUCKET))
+    answer = media.request(
+        "POST",
+        f"/api/v1/media/{asset_id}/versions",
+        token=token,
+        files={"file": ("b.jpg", jpeg(48, 48))},
+    )
+    assert answer.status_code == 409, answer.text
+    assert set(media.store.list_keys(MASTERS_BUCKET)) == before
+    # the service removes a staged file it will not register (a gateway that did not ask first)
+    staged = f"uploads/{uuid.uuid4()}.jpg"
+    media.store.put_bytes(MASTERS_BUCKET, staged, jpeg(48, 48), "image/jpeg")
+    with ServiceRpcProxy(media.media_schema, media.media_config) as rpc:
+        with pytest.raises(RemoteError, match="Conflict"):
+            rpc.replace_master({"kind": "user", "id": "t"}, asset_id, staged, sha(b"x"), "b.jpg")
+    assert not media.store.exists(MASTERS_BUCKET, staged)
+
+
+def test_a_presigned_upload_larger_than_the_limit_is_413(media, record_id):
+    answer = media.request(
+        "POST",
+        f"/api/v1/records/{record_id}/media/uploads",
+        token=media.token_for("cataloguer"),
+        json={"size": 10**15},
+    )
+    assert answer.status_code == 413, answer.text
+    assert answer.json()["error"]["details"]["reason"] == "too_large"
