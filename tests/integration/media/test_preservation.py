@@ -179,3 +179,17 @@ def test_a_bag_is_refused_for_a_damaged_master_or_an_unknown_asset(media, test_e
         assert done.returncode == 1, done.stdout + done.stderr
         assert message in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert list(out.iterdir()) == []  # no partial bag left
+
+
+def test_the_services_own_fixity_run_checks_and_logs(media):
+    """What the service's 24-hour timer runs, asked by RPC: every master re-read and logged."""
+    from nameko.standalone.rpc import ServiceRpcProxy
+
+    asset_id = _ready(media)["asset_id"]
+    with ServiceRpcProxy(media.media_schema, media.media_config) as rpc:
+        results = rpc.run_fixity(limit=100_000)
+    ours = [r for r in results if r["asset_id"] == asset_id]
+    assert [(r["ok"], r["version"]) for r in ours] == [(True, 1)]
+    checks = [e for e in _events(media, asset_id) if e["event_type"] == "fixity check"]
+    assert [(c["outcome"], c["agent"]) for c in checks] == [("success", "media:fixity")]
+    assert media.asset(asset_id)["fixity_status"] == "ok"
