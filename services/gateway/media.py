@@ -301,7 +301,7 @@ class MediaRoutes:
         tags=("media",),
         roles=EDITORS,
         response_schema=UploadAccepted,
-        responses=_UPLOAD_ERRORS,
+        responses=_UPLOAD_ERRORS | {409: "the asset is deleted"},
     )
     def replace_media(self, request: ApiRequest, asset_id: str) -> Any:
         if self.media.call("get_asset", asset_id)["deleted_at"]:
