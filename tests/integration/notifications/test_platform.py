@@ -178,11 +178,31 @@ def test_the_lgsp_feed_pages_published_changes_and_hides_drafts(platform):
     assert [c["change_id"] for c in seen] == sorted(c["change_id"] for c in seen)
     # the last cursor asks again later without repeats
     assert feed(cursor=page["cursor"])["items"] == []
-    # a withdrawal reaches the platform as such, without the record's data
+    # a withdrawal reaches the platform as such, without the record's data; an edit of a
+    # published record as "updated", with the new data
     assert platform.move(published[1]["id"], "withdraw", "reviewer").status_code == 200
-    later = wait_until(lambda: feed(cursor=page["cursor"])["items"], timeout=20)
-    assert [(c["change"], c["record_id"]) for c in later] == [("withdrawn", published[1]["id"])]
+    path = f"/api/v1/records/{published[2]['id']}"
+    token = platform.token_for("admin")
+    current = platform.request("GET", path, token=token)
+    edited = {k: v for k, v in current.json().items() if k in record_body()}
+    edited["title"] = {"vi": "Tên mới", "en": "New name"}
+    answer = platform.request(
+        "PUT", path, token=token, json=edited, headers={"If-Match": current.headers["ETag"]}
+    )
+    assert answer.status_code == 200, answer.text
+
+    def both() -> list:
+        items = feed(cursor=page["cursor"])["items"]
+        return items if len(items) >= 2 else []
+
+    later = wait_until(both, timeout=20)
+    assert [(c["change"], c["record_id"]) for c in later] == [
+        ("withdrawn", published[1]["id"]),
+        ("updated", published[2]["id"]),
+    ]
     assert "title" not in later[0] and later[0]["change_id"] > seen[-1]["change_id"]
+    assert later[1]["title"] == {"vi": "Tên mới", "en": "New name"}
+    assert "title" in later[1]["changed_fields"]
     bad = platform.request(
         "GET", "/api/v1/lgsp/records/changes", key=key, params={"since": "yesterday"}
     )
