@@ -6,6 +6,7 @@ directory is parsed once per worker, not once per tile.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -26,7 +27,12 @@ PAGE_REUSE = 32
 
 def configure_vips() -> None:
     """One libvips thread per render (parallelism comes from concurrent requests) and no
-    operation cache (rendered tiles have their own cache), so memory stays bounded."""
+    operation cache (rendered tiles have their own cache), so memory stays bounded.
+
+    libvips' own info messages (several per render: "threadpool completed", "reduceh: ...")
+    reach the ``pyvips`` logger at INFO; under load that was thousands of JSON log lines a
+    second, so only its warnings and errors are logged."""
+    logging.getLogger("pyvips").setLevel(logging.WARNING)
     pyvips.vips_lib.vips_concurrency_set(1)
     pyvips.voperation.cache_set_max(0)
     pyvips.voperation.cache_set_max_mem(0)
@@ -91,7 +97,7 @@ class AssetHandle:
             # A tiled TIFF reads any tile on demand whatever the hint; "random" would also
             # wrap each page in a tile cache of its own.
             image = pyvips.Image.new_from_file(
-                str(self.source.path), page=index, access="sequential", fail=True
+                str(self.source.path), page=index, access="sequential", fail_on="warning"
             )
             entry = pages[index] = [image, 0]
         entry[1] += 1

@@ -168,6 +168,13 @@ def test_ten_thousand_requests_for_one_uncached_tile_cost_one_decode_per_worker(
     assert len(result["bodies"]) == 1, "every answer must be the same image"
     assert metric(imageserver, "disan_imageserver_decode_seconds_count") - decodes <= 2
     assert server_rss(imageserver) < 1_000_000_000, "memory is not bounded"
+    # libvips' per-render info messages stay out of the log (they were ~5 lines a render)
+    chatter = [
+        line
+        for line in imageserver.log.read_text().splitlines()
+        if '"logger": "pyvips' in line and '"level": "INFO"' in line
+    ]
+    assert chatter == []
 
 
 def server_rss(server: ServerProcess) -> int:
