@@ -41,6 +41,19 @@ def context_for(kind: str, data: dict[str, Any], language: str, public_url: str)
     return context
 
 
+def render_for(kind: str, person: dict[str, Any], context: dict[str, Any]) -> tuple[str, str]:
+    """Subject and body for one recipient: in their language, or in Vietnamese then English
+    for a recipient who chose none (a partner's contact)."""
+    if not person.get("bilingual"):
+        return mail.render(kind, person["language"], context)
+    vi_subject, vi_body = mail.render(kind, "vi", context)
+    en_subject, en_body = mail.render(kind, "en", context)
+    return (
+        f"{vi_subject} / {en_subject.removeprefix('[Disan] ')}",
+        f"{vi_body}\n— English —\n\n{en_body}",
+    )
+
+
 def recipients(
     db: DbSession, kind: str, data: dict[str, Any], actor: str, list_users: ListUsers
 ) -> list[dict[str, Any]]:
@@ -57,6 +70,7 @@ def recipients(
                 "digest": False,
                 "name": sub["owner_name"] or sub["owner"],
                 "context": {"url": sub["url"]},
+                "bilingual": True,  # a partner chose no language: Vietnamese, then English
             }
         ]
     roles = set(domain.RECIPIENT_ROLES.get(kind, ()))
@@ -99,7 +113,7 @@ def process_jobs(db: DbSession, list_users: ListUsers, public_url: str, limit: i
             context |= person.get("context", {})
             context["name"] = person["name"]
             context["actor"] = envelope.get("actor", "")
-            subject, body = mail.render(job["kind"], person["language"], context)
+            subject, body = render_for(job["kind"], person, context)
             repo.add_email(
                 db,
                 {

@@ -140,6 +140,9 @@ def test_repeated_failures_pause_the_subscription_and_mail_its_contact(
     text = body(mails[0])
     assert "$" not in subject(mails[0]) + text  # every placeholder filled
     assert receiver.url("/broken") in text and f"/api/v1/webhooks/{sub}/resume" in text
+    # the partner chose no language: Vietnamese first, then English
+    assert "Webhook paused after" in subject(mails[0])
+    assert text.index("Kính gửi") < text.index("— English —") < text.index("Dear")
     count = len(receiver.at("/broken"))
     time.sleep(0.5)
     assert len(receiver.at("/broken")) <= count + 4  # in-flight ones at most, then silence
