@@ -376,7 +376,8 @@ class MediaRoutes:
         "/api/v1/media/<asset_id>",
         summary=(
             "An asset: status (processing, ready, failed), technical metadata, checksum; "
-            "anyone its policy admits, once its record is published (staff: always)"
+            "anyone the record's and the asset's policies admit, once the record is published "
+            "(staff: always)"
         ),
         tags=("media",),
         roles=(PUBLIC,),
@@ -388,8 +389,10 @@ class MediaRoutes:
         if not _is_staff(request):
             if asset["deleted_at"]:
                 raise NotFound("no such asset")
-            # as visible as its record: a draft's assets are 404 to non-staff, like the draft
-            self.catalogue.call("get_record", _actor(request), asset["record_id"])
+            # as visible as its record: a draft's assets are 404 to non-staff, like the draft,
+            # and the record's policy applies as it does to the record's list (ADR 053)
+            record = self.catalogue.call("get_record", _actor(request), asset["record_id"])
+            self.gate.require_item(request, "record", record["id"])
         self.gate.require_item(request, "asset", asset["asset_id"])
         return asset
 

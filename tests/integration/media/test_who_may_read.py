@@ -107,3 +107,16 @@ def test_staff_routes_refuse_outsiders(media):
         json={"upload_id": "x"},
     )
     assert completed.status_code == 401, completed.text
+
+
+def test_an_open_asset_of_a_staff_only_record_stays_closed_to_outsiders(media):
+    """The record's policy applies to its assets' JSON as to its list and its IIIF content
+    (also while the access service has not yet learnt which record a new asset belongs to)."""
+    record_id = media.new_record()
+    media.publish(record_id)
+    media.set_policy("record", record_id, level="staff_only")
+    asset_id = _upload(media, record_id)
+    media.set_policy("asset", asset_id, level="public")
+    assert _get(media, f"/api/v1/media/{asset_id}").status_code == 401
+    assert _get(media, f"/api/v1/media/{asset_id}", "researcher").status_code == 403
+    assert _get(media, f"/api/v1/media/{asset_id}", "cataloguer").status_code == 200
