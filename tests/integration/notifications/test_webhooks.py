@@ -116,8 +116,16 @@ def test_a_delivery_that_never_succeeds_is_dead_lettered_shown_and_announced(
         )
     )
     assert announced[0][0]["data"]["delivery_id"] == dead[0]["id"]
+    receiver.behaviour["/down"] = {}  # the receiver works again
     again = notifications.call("redeliver", PARTNER, sub, dead[0]["id"])
     assert again["status"] == "pending"
+    delivered = wait_until(
+        lambda: notifications.call("list_deliveries", PARTNER, sub, {"status": "delivered"})[
+            "items"
+        ]
+    )
+    assert delivered[0]["id"] == dead[0]["id"]
+    assert receiver.at("/down")[-1].headers["X-Disan-Event-Id"] == event.event_id
 
 
 def test_repeated_failures_pause_the_subscription_and_mail_its_contact(
@@ -146,8 +154,10 @@ def test_repeated_failures_pause_the_subscription_and_mail_its_contact(
     count = len(receiver.at("/broken"))
     time.sleep(0.5)
     assert len(receiver.at("/broken")) <= count + 4  # in-flight ones at most, then silence
+    receiver.behaviour["/broken"] = {}  # repaired: what waited goes out after the resume
     resumed = notifications.call("resume_subscription", PARTNER, sub)
     assert resumed["state"] == "active" and resumed["consecutive_failures"] == 0
+    assert wait_until(lambda: [h for h in receiver.at("/broken") if h.answered == 200])
 
 
 def test_the_test_event_is_signed_and_reaches_only_that_subscription(notifications, receiver):
