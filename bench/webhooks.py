@@ -98,9 +98,9 @@ def run_receivers(ports: list[int], hanging: int, out: str) -> None:
 # the benchmark ---------------------------------------------------------------------------------
 
 
-def percentile(values: list[float], p: float) -> float:
+def percentile(values: list[float], p: float) -> float | None:
     if not values:
-        return float("nan")
+        return None  # reported as null (NaN is not JSON)
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
@@ -330,9 +330,9 @@ def main() -> int:
         "paced_events": args.paced_events,
         "paced_rate_events_per_s": args.paced_rate,
         "paced_deliveries": len(paced),
-        "delay_p50_ms": round(percentile(paced, 50) * 1000, 1),
-        "delay_p99_ms": round(percentile(paced, 99) * 1000, 1),
-        "delay_max_ms": round(max(paced, default=float("nan")) * 1000, 1),
+        "delay_p50_ms": ms(percentile(paced, 50)),
+        "delay_p99_ms": ms(percentile(paced, 99)),
+        "delay_max_ms": ms(max(paced, default=None)),
         # percentile_cont over no rows (no paced delivery answered) is NULL, not an array
         "journal_p50_ms": ms((stages[0] or [None, None])[0]),
         "journal_p99_ms": ms((stages[0] or [None, None])[1]),
