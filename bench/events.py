@@ -60,20 +60,37 @@ class ItemRecorded(Schema):
     created = fields.Float(required=True)
 
 
-def consumer_class(batch: int) -> type:
-    """The benchmark's consumer: one reliable handler applying an effect per event."""
+def consumer_class(batch: int, bulk: bool = False) -> type:
+    """The benchmark's consumer: one reliable handler applying an effect per event, with one
+    statement per event, or (``bulk``) one statement per batch."""
 
     class BenchConsumer(DisanService):
         name = CONSUMER
         db = Database(CONSUMER, pool_size=20)
 
-        @reliable_handler(EVENT, batch=batch)
-        def handle_item_recorded(self, event):
-            self.db.execute(
-                "INSERT INTO effects (n, latency) "
-                "VALUES (:n, extract(epoch from clock_timestamp()) - :c)",
-                {"n": event.data["n"], "c": event.data["created"]},
-            )
+        if bulk:
+
+            @reliable_handler(EVENT, batch=batch, bulk=True)
+            def handle_item_recorded(self, events):
+                self.db.execute(
+                    "INSERT INTO effects (n, latency) "
+                    "SELECT n, extract(epoch from clock_timestamp()) - c "
+                    "FROM unnest(CAST(:ns AS integer[]), CAST(:cs AS float8[])) AS t(n, c)",
+                    {
+                        "ns": [e.data["n"] for e in events],
+                        "cs": [e.data["created"] for e in events],
+                    },
+                )
+
+        else:
+
+            @reliable_handler(EVENT, batch=batch)
+            def handle_item_recorded(self, event):
+                self.db.execute(
+                    "INSERT INTO effects (n, latency) "
+                    "VALUES (:n, extract(epoch from clock_timestamp()) - :c)",
+                    {"n": event.data["n"], "c": event.data["created"]},
+                )
 
     return BenchConsumer
 
@@ -148,13 +165,13 @@ def run_producer(first: int, last: int, producer_batch: int) -> None:
     _dump_profile(profiler, f"producer-{first}")
 
 
-def run_consumer(workers: int, batch: int, prefill: bool = False) -> None:
+def run_consumer(workers: int, batch: int, bulk: bool, prefill: bool = False) -> None:
     from nameko.containers import ServiceContainer
 
     settings = load_settings(env=settings_env())
     config = nameko_config(settings, CONSUMER, max_workers=workers)
     config["DISAN_OPS_PORT"] = 0
-    container = ServiceContainer(consumer_class(batch), config)
+    container = ServiceContainer(consumer_class(batch, bulk), config)
     signal.signal(signal.SIGTERM, lambda *_: eventlet.spawn_n(container.stop))
     if prefill:  # start consuming only once every event waits in the queue
         print("ready", flush=True)
@@ -164,7 +181,7 @@ def run_consumer(workers: int, batch: int, prefill: bool = False) -> None:
     if not prefill:
         print("ready", flush=True)
     container.wait()
-    _dump_profile(profiler, f"consumer-batch{batch}")
+    _dump_profile(profiler, f"consumer-batch{batch}{'-bulk' if bulk else ''}")
 
 
 def run_raw_consumer(n: int, amqp_uri: str, queue_name: str) -> None:
@@ -244,6 +261,7 @@ def bench_disan(
     consumers: int,
     producers: int,
     batch: int,
+    bulk: bool = False,
     prefill: bool = False,
 ) -> dict[str, float]:
     env = settings_env()
@@ -280,6 +298,7 @@ def bench_disan(
             str(workers),
             "--batch",
             str(batch),
+            *(["--effects", "bulk"] if bulk else []),
             *(["--prefill"] if prefill else []),
         )
         for _ in range(consumers)
@@ -334,7 +353,8 @@ def bench_disan(
     used = {p.pid: cpu_seconds(p.pid) - cpu_before[p.pid] for p in procs}
     cpu = sum(used.values())
     print(
-        f"  batch={batch}: events {'relayed' if prefill else 'committed to the outbox'} in "
+        f"  batch={batch}{' bulk' if bulk else ''}: events "
+        f"{'relayed' if prefill else 'committed to the outbox'} in "
         f"{committed:.2f}s{', then consumed' if prefill else ''}, "
         f"all effects in {elapsed:.2f}s; CPU µs/event: producers+relays "
         f"{sum(used[p.pid] for p in producer_procs) / n * 1e6:.0f}, consumers "
@@ -378,6 +398,14 @@ def main() -> int:
         help="handler batch sizes to measure (1 = one transaction per event)",
     )
     parser.add_argument(
+        "--effects",
+        nargs="+",
+        choices=["each", "bulk"],
+        default=["each"],
+        help="handler effects to measure: one statement per event (each), or one per batch "
+        "(bulk: a bulk handler, batch sizes > 1 only)",
+    )
+    parser.add_argument(
         "--prefill",
         action="store_true",
         help="consumers start once every event waits in their queue (their CPU alone, full "
@@ -394,7 +422,7 @@ def main() -> int:
         run_producer(args.range[0], args.range[1], args.producer_batch)
         return 0
     if args.role == "consumer":
-        run_consumer(args.workers, args.batch[0], args.prefill)
+        run_consumer(args.workers, args.batch[0], "bulk" in args.effects, args.prefill)
         return 0
     if args.role == "raw-consumer":
         run_raw_consumer(args.events, load_settings(env=settings_env()).amqp_uri, args.queue)
@@ -408,26 +436,29 @@ def main() -> int:
     provision(settings)
     raw = bench_raw(args.events, settings.amqp_uri)
     runs = {
-        f"outbox→relay→handler batch={b}": bench_disan(
+        f"outbox→relay→handler batch={b}{' bulk' if effect == 'bulk' else ''}": bench_disan(
             args.events,
             args.producer_batch,
             args.workers,
             args.consumers,
             args.producers,
             b,
+            effect == "bulk",
             args.prefill,
         )
         for b in args.batch
+        for effect in args.effects
+        if effect == "each" or b > 1
     }
     print(
-        f"\n{'pipeline':<36}{'events':>8}{'events/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
+        f"\n{'pipeline':<41}{'events':>8}{'events/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
         f"{'lost':>6}{'dup':>5}{'ratio':>7}{'CPU µs/ev':>11}"
     )
     rows = {"raw kombu publish→consume": raw, **runs}
     for name, r in rows.items():
         r["ratio"] = r["rate"] / raw["rate"]
         print(
-            f"{name:<36}{r['events']:>8}{r['rate']:>10.0f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}"
+            f"{name:<41}{r['events']:>8}{r['rate']:>10.0f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}"
             f"{r['lost']:>6}{r['duplicated']:>5}{r['ratio']:>7.2f}{r['cpu_us']:>11.0f}"
         )
     print("\ngoal: ratio ≥ 0.50, nothing lost or duplicated")
@@ -441,6 +472,7 @@ def main() -> int:
                     "consumers": args.consumers,
                     "producers": args.producers,
                     "events": args.events,
+                    "effects": args.effects,
                 },
                 indent=2,
                 ensure_ascii=False,

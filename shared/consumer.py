@@ -388,7 +388,7 @@ def _find_db(service: Any) -> DbSession:
     raise RuntimeError(f"{type(service).__name__} has no Database dependency for reliable handlers")
 
 
-def reliable_handler(*event_types: str, batch: int = 1) -> Callable[[F], F]:
+def reliable_handler(*event_types: str, batch: int = 1, bulk: bool = False) -> Callable[[F], F]:
     """Decorate ``method(self, event: Event)`` to handle events of the given types reliably.
 
     The method runs inside the service's database transaction, after the event id has been
@@ -398,9 +398,15 @@ def reliable_handler(*event_types: str, batch: int = 1) -> Callable[[F], F]:
     statement, one commit), for high-volume handlers such as the event journal. If any event of
     a batch fails, the batch is rolled back and its events are handled one by one, so only the
     failing ones are retried.
+
+    With ``bulk=True`` the method is ``method(self, events: list[Event])``: it gets the batch's
+    newly claimed events at once (in delivery order, duplicates left out) and can apply them in
+    a few statements; when the batch falls back to one by one, it gets lists of one.
     """
     if not event_types:
         raise ValueError("reliable_handler needs at least one event type")
+    if bulk and batch <= 1:
+        raise ValueError("a bulk handler needs batch > 1")
 
     def decorator(fn: F) -> F:
         def key_of(service: Any) -> str:
@@ -410,7 +416,7 @@ def reliable_handler(*event_types: str, batch: int = 1) -> Callable[[F], F]:
             if not db.claim(event.event_id, key_of(self)):
                 log.info("event %s already handled by %s; skipped", event.event_id, key_of(self))
                 return DuplicateEvent
-            return fn(self, event)
+            return fn(self, [event]) if bulk else fn(self, event)
 
         @functools.wraps(fn)
         def wrapper(self: Any, body: Any) -> Any:
@@ -438,12 +444,18 @@ def reliable_handler(*event_types: str, batch: int = 1) -> Callable[[F], F]:
             db = _find_db(self)
             try:
                 claimed = db.claim_many([e.event_id for _, e in events], key_of(self))
+                new: list[tuple[int, Event]] = []
                 for i, event in events:
                     if event.event_id in claimed:
-                        claimed.discard(event.event_id)
-                        outcomes[i] = fn(self, event)
+                        claimed.discard(event.event_id)  # a second copy in the batch: duplicate
+                        new.append((i, event))
                     else:
                         outcomes[i] = DuplicateEvent
+                if not bulk:
+                    for i, event in new:
+                        outcomes[i] = fn(self, event)
+                elif new:
+                    fn(self, [event for _, event in new])
                 db.commit()
                 return outcomes
             except Exception:  # noqa: BLE001 - isolate the failing event below

@@ -59,6 +59,30 @@ def make_consumer(name: str, event_type: str, batch: int = 1) -> type:
     return Consumer
 
 
+BULK_SIZES: dict[str, list[int]] = defaultdict(list)
+
+
+def make_bulk_consumer(name: str, event_type: str) -> type:
+    """A bulk handler: the batch's new events at once, applied in one statement."""
+
+    class Consumer(DisanService):
+        db = Database(name)
+
+        @reliable_handler(event_type, batch=20, bulk=True)
+        def handle_thing_happened(self, events):
+            BULK_SIZES[name].append(len(events))
+            broken = self.db.execute(
+                "SELECT 1 FROM faults WHERE broken AND (thing IS NULL OR thing = ANY(:t))",
+                {"t": [e.data["thing_id"] for e in events]},
+            ).first()
+            if broken:
+                raise RuntimeError("downstream archive is unreachable")
+            self.db.execute("UPDATE counter SET n = n + :k", {"k": len(events)})
+
+    Consumer.name = name
+    return Consumer
+
+
 def make_producer(name: str) -> type:
     class Producer(DisanService):
         relay = OutboxRelay(name)
@@ -109,6 +133,10 @@ def bus(unique, settings, schema_factory, amqp, delete_queues):
         @staticmethod
         def batch_consumer():
             return make_consumer(consumer_name, event_type, batch=20)
+
+        @staticmethod
+        def bulk_consumer():
+            return make_bulk_consumer(consumer_name, event_type)
 
     return Bus
 
@@ -303,6 +331,50 @@ def test_one_failing_event_in_a_batch_does_not_hold_back_the_others(
     )
     assert parked[0].attempts == settings.events.max_attempts
     assert bus.count() == 29
+
+
+def test_bulk_handler_takes_a_batch_at_once_and_duplicates_change_state_once(
+    bus, settings, container_factory
+):
+    container_factory(bus.bulk_consumer())
+    events = [bus.commit_event(f"page-{i}") for i in range(60)]
+    duplicates = HANDLED.labels(bus.queue, "duplicate")
+    before = duplicates._value.get()
+    publisher = ConfirmingPublisher(settings.amqp_uri)
+    relay_once(bus.producer, publisher)
+    publisher.publish([to_outgoing(e.to_dict()) for e in events[:10]])
+    publisher.close()
+    wait_until(lambda: bus.count() == 60 and duplicates._value.get() == before + 10)
+    time.sleep(0.3)
+    assert bus.count() == 60
+    sizes = BULK_SIZES[bus.consumer_service.name]
+    assert sum(sizes) == 60  # duplicates never reach the handler
+    assert max(sizes) > 1  # several events per call
+
+
+def test_one_failing_event_in_a_bulk_batch_goes_alone_to_the_dead_letters(
+    bus, settings, container_factory
+):
+    bus.break_downstream(True, thing="page-13")
+    container_factory(bus.bulk_consumer())
+    events = [bus.commit_event(f"page-{i}") for i in range(30)]
+    publisher = ConfirmingPublisher(settings.amqp_uri)
+    relay_once(bus.producer, publisher)
+    publisher.close()
+    failing = events[13].event_id
+    parked = wait_until(
+        lambda: [m for m in list_parked(settings.amqp_uri) if m.event_id == failing], timeout=15
+    )
+    assert parked[0].attempts == settings.events.max_attempts
+    wait_until(lambda: bus.count() == 29)
+    time.sleep(0.3)
+    assert bus.count() == 29
+    assert 1 in BULK_SIZES[bus.consumer_service.name]  # one by one after the batch failed
+
+
+def test_a_bulk_handler_needs_batches():
+    with pytest.raises(ValueError, match="batch"):
+        reliable_handler("x.y_happened", bulk=True)
 
 
 def test_a_handled_batch_is_acknowledged_and_a_killed_one_comes_back_whole(
