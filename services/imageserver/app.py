@@ -93,6 +93,13 @@ class HttpError(Exception):
 
 
 _IIIF_CODES = {400: "bad_request", 404: "not_found", 501: "not_implemented"}
+#: The answer past ``limit_concurrency`` requests in progress in a worker.
+OVERLOADED = HttpError(
+    503,
+    "overloaded",
+    "the image server is busy; try again in a moment",
+    headers=[(b"retry-after", b"1")],
+)
 
 
 def _from_iiif(exc: ImageRequestError) -> HttpError:
@@ -119,6 +126,9 @@ class ImageApp:
         self.handles: OrderedDict[str, AssetHandle] = OrderedDict()
         self.missing: dict[str, float] = {}
         self.flights: dict[Any, asyncio.Future[Any]] = {}
+        # requests being answered (on the event loop, so a plain counter); past
+        # ``config.limit_concurrency`` new ones are refused with 503 ``overloaded``
+        self.in_progress = 0
         self.metrics = image_metrics()
 
     # purges -------------------------------------------------------------------------------
@@ -146,15 +156,23 @@ class ImageApp:
             return
         route = "other"
         status = 500
-        try:
-            route, status, headers, body = await self._dispatch(scope)
-        except HttpError as exc:
-            status, headers, body = self._error(exc)
-        except Exception:  # noqa: BLE001 - the one place unexpected errors become a 500
-            log.exception("unexpected error serving %s", scope.get("path"))
-            status, headers, body = self._error(
-                HttpError(500, "internal", "the image server failed on this request")
-            )
+        if self.in_progress >= self.config.limit_concurrency and scope["path"] != "/healthz":
+            # overload: a retryable answer in the error format, with CORS like every answer
+            route = "overloaded"
+            status, headers, body = self._error(OVERLOADED)
+        else:
+            self.in_progress += 1
+            try:
+                route, status, headers, body = await self._dispatch(scope)
+            except HttpError as exc:
+                status, headers, body = self._error(exc)
+            except Exception:  # noqa: BLE001 - the one place unexpected errors become a 500
+                log.exception("unexpected error serving %s", scope.get("path"))
+                status, headers, body = self._error(
+                    HttpError(500, "internal", "the image server failed on this request")
+                )
+            finally:
+                self.in_progress -= 1
         if scope["method"] == "HEAD":
             payload = b""
         else:

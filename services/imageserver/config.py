@@ -94,7 +94,15 @@ def load_config(
         if raw is not None:
             values[item.name] = _coerce(item.name, default, raw)
     config = ImageServerConfig(**values)
-    for name in ("workers", "render_threads", "max_width", "max_height", "max_area"):
+    for name in (
+        "workers",
+        "render_threads",
+        "max_width",
+        "max_height",
+        "max_area",
+        "limit_concurrency",
+        "backlog",
+    ):
         if getattr(config, name) < 1:
             raise ConfigError(f"imageserver.{name} must be at least 1")
     if not 1 <= config.jpeg_quality <= 100:

@@ -101,7 +101,9 @@ def _worker(
             access_log=False,
             log_config=None,
             server_header=False,
-            limit_concurrency=config.limit_concurrency,
+            # the app limits requests in progress (503 JSON with CORS, ImageApp); uvicorn's own
+            # limit counts open connections and answers a bare text 503 without CORS
+            limit_concurrency=None,
             backlog=config.backlog,
             timeout_keep_alive=config.keep_alive_seconds,
         )

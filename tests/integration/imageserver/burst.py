@@ -4,8 +4,8 @@ does not mix with the eventlet monkey-patching of the test process.
 ``python -m tests.integration.imageserver.burst PORT PATH CONNECTIONS PER_CONNECTION`` opens
 CONNECTIONS sockets at once; each asks PATH PER_CONNECTION times over keep-alive. It prints
 one JSON line: every status with its count, how many answers lacked ``Access-Control-Allow-
-Origin: *``, the distinct bodies (SHA-256 and size) and the failures (connection closed or
-refused, by kind).
+Origin: *``, the distinct bodies (SHA-256 and size), the head and body of the first answer of
+each status other than 200, and the failures (connection closed or refused, by kind).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ async def burst(port: int, path: str, connections: int, per_connection: int) -> 
     statuses: collections.Counter[int] = collections.Counter()
     failures: collections.Counter[str] = collections.Counter()
     bodies: dict[str, int] = {}
+    samples: dict[str, dict[str, str]] = {}
     no_cors = 0
 
     async def one() -> None:
@@ -41,7 +42,13 @@ async def burst(port: int, path: str, connections: int, per_connection: int) -> 
                 head = (await reader.readuntil(b"\r\n\r\n")).lower()
                 length = int(head.split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
                 body = await reader.readexactly(length)
-                statuses[int(head.split(b" ", 2)[1])] += 1
+                status = int(head.split(b" ", 2)[1])
+                statuses[status] += 1
+                if status != 200 and str(status) not in samples:
+                    samples[str(status)] = {
+                        "head": head.decode("latin-1"),
+                        "body": body[:2000].decode("utf-8", "replace"),
+                    }
                 no_cors += b"\r\naccess-control-allow-origin: *\r\n" not in head
                 bodies[hashlib.sha256(body).hexdigest()] = len(body)
                 if b"\r\nconnection: close\r\n" in head:
@@ -56,6 +63,7 @@ async def burst(port: int, path: str, connections: int, per_connection: int) -> 
         "statuses": {str(status): count for status, count in sorted(statuses.items())},
         "no_cors": no_cors,
         "bodies": bodies,
+        "samples": samples,
         "failures": dict(failures),
     }
 

@@ -177,6 +177,45 @@ def test_ten_thousand_requests_for_one_uncached_tile_cost_one_decode_per_worker(
     assert chatter == []
 
 
+def test_past_its_concurrency_limit_a_worker_answers_503_json_with_cors(
+    test_env, imageserver_assets, tmp_path: Path
+) -> None:
+    """Overload is a clear, retryable answer in the one error format, never a bare text 503
+    without CORS (which a viewer on another origin cannot even read) and never a 500."""
+    server = ServerProcess(
+        test_env,
+        tmp_path,
+        DISAN_IMAGESERVER_WORKERS="1",
+        DISAN_IMAGESERVER_LIMIT_CONCURRENCY="8",
+        DISAN_IMAGESERVER_PURGE_EVENTS="false",
+    )
+    server.start()
+    try:
+        path = f"{PREFIX}/{ASSET}/1000,700,1500,1100/^1600,/33/bitonal.png"
+        client = subprocess.run(
+            [sys.executable, "-m", "tests.integration.imageserver.burst"]
+            + [str(server.port), path, "200", "1"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert client.returncode == 0, client.stderr[-3000:]
+        result = json.loads(client.stdout)
+        assert result["failures"] == {}
+        assert set(result["statuses"]) <= {"200", "503"}, result["statuses"]
+        assert result["statuses"].get("503"), "the limit was never reached"
+        assert result["statuses"].get("200"), "requests within the limit are served"
+        assert result["no_cors"] == 0
+        refusal = result["samples"]["503"]
+        assert "\r\ncontent-type: application/json" in refusal["head"]
+        assert "\r\nretry-after: " in refusal["head"]
+        assert json.loads(refusal["body"])["error"]["code"] == "overloaded"
+        assert requests.get(f"{server.url}/healthz", timeout=10).ok
+    finally:
+        server.stop()
+
+
 def server_rss(server: ServerProcess) -> int:
     """Summed RSS of the server's supervisor and its workers."""
     assert server.proc is not None

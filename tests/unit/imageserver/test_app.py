@@ -346,6 +346,21 @@ def test_health_and_unknown_routes(make_app) -> None:  # type: ignore[no-untyped
     assert call(make_app(), "/iiif/image/3/").status == 404
 
 
+def test_past_the_concurrency_limit_requests_are_503_overloaded_with_cors(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(limit_concurrency=2)
+    assert call(app, "/iiif/image/3/img/info.json").status == 200
+    assert app.in_progress == 0, "finished requests are no longer counted"
+    app.in_progress = 2  # two requests still being answered
+    busy = call(app, "/iiif/image/3/img/full/64,/0/default.jpg")
+    assert busy.status == 503
+    assert busy.headers["access-control-allow-origin"] == "*"
+    assert busy.headers["retry-after"] == "1"
+    assert busy.json()["error"]["code"] == "overloaded"
+    assert call(app, "/healthz").status == 200
+    app.in_progress = 1
+    assert call(app, "/iiif/image/3/img/full/64,/0/default.jpg").status == 200
+
+
 def test_an_unreadable_pyramid_is_a_reported_500_not_a_crash(tmp_path: Path) -> None:
     def fetch(asset_id: str, target: Path) -> str:
         target.write_bytes(b"II*\x00 this is not a pyramid")

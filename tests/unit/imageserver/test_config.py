@@ -36,6 +36,7 @@ def test_environment_overrides_the_config_file_section() -> None:
         ("JPEG_QUALITY", "101"),
         ("PURGE_EVENTS", "perhaps"),
         ("CONFINED_UPSCALE", "sometimes"),
+        ("LIMIT_CONCURRENCY", "0"),
     ],
 )
 def test_bad_values_stop_the_start(name: str, value: str) -> None:
