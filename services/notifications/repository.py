@@ -93,7 +93,15 @@ def query_journal(
             ("occurred_at >= :since", "since", since),
             ("occurred_at < :until", "until", until),
             ("recorded_at >= :recorded_since", "recorded_since", recorded_since),
-            ("record_id = CAST(:record_id AS uuid)", "record_id", record_id),
+            # the record's events and its assets' (an asset's policy change names only the
+            # asset: the journal knows the asset's record from the asset's other events)
+            (
+                "(record_id = CAST(:record_id AS uuid) OR asset_id IN (SELECT j.asset_id "
+                "FROM journal j WHERE j.record_id = CAST(:record_id AS uuid) "
+                "AND j.asset_id IS NOT NULL))",
+                "record_id",
+                record_id,
+            ),
             ("asset_id = CAST(:asset_id AS uuid)", "asset_id", asset_id),
             ("actor = :actor", "actor", actor),
         ]

@@ -28,7 +28,7 @@ def _event(event_type: str, data: dict, actor: str, occurred_at: datetime) -> Ev
 
 @pytest.fixture(scope="module")
 def journaled(notifications):
-    """Four events of one actor on one record (one on its asset) at known times, journaled."""
+    """Five events of one actor on one record (two on its asset) at known times, journaled."""
     actor = f"user:{uuid.uuid4().hex[:8]}"
     record = record_data(state="draft")
     asset = str(uuid.uuid4())
@@ -52,6 +52,13 @@ def journaled(notifications):
             record | {"state": "published", "version": 3},
             actor,
             DAY + timedelta(hours=3),
+        ),
+        # names only the asset, not its record
+        _event(
+            "access.policy_changed",
+            {"resource_kind": "asset", "resource_id": asset, "level": "restricted"},
+            actor,
+            DAY + timedelta(hours=4),
         ),
     ]
     notifications.publisher.publish([to_outgoing(e.to_dict()) for e in events])
@@ -77,18 +84,18 @@ def test_the_journal_answers_by_actor_type_time_record_and_asset(notifications, 
 
     assert ask() == ids  # in journal order
     assert ask(type="catalogue.*") == [ids[0], ids[2], ids[3]]
+    assert ask(type="media.*") == [ids[1]]
     assert ask(type="media.fixity_failed,catalogue.record_published") == [ids[1], ids[3]]
-    # since is inclusive, until exclusive, both on the time the event occurred
     # since is inclusive, until exclusive, both on when the event occurred, in any zone
     since, until = (DAY + timedelta(hours=1)).isoformat(), "2026-03-08T18:00:00+07:00"
     assert ask(since=since, until=until) == [ids[1]]  # 18:00 in Hanoi is the third's 11:00Z
-    assert ask(since="2026-03-08T10:30:00Z") == [ids[2], ids[3]]
-    assert ask(asset_id=journaled["asset"]) == [ids[1]]
-    assert (
-        _ids(notifications.call("record_journal", STAFF, journaled["record"], {})) == ids
-    )  # the asset's fixity failure is part of the record's story
+    assert ask(since="2026-03-08T10:30:00Z") == [ids[2], ids[3], ids[4]]
+    assert ask(asset_id=journaled["asset"]) == [ids[1], ids[4]]
+    # its asset's fixity failure and access policy are part of the record's story
+    assert _ids(notifications.call("record_journal", STAFF, journaled["record"], {})) == ids
+    assert ask(record_id=journaled["record"], type="access.policy_changed") == [ids[4]]
     assert ask(actor="user:nobody") == []
-    first = notifications.call("query_journal", STAFF, {"actor": actor, "limit": "3"})
+    first = notifications.call("query_journal", STAFF, {"actor": actor, "limit": "4"})
     rest = notifications.call("query_journal", STAFF, {"actor": actor, "cursor": first["next"]})
     assert _ids(first) + _ids(rest) == ids and rest["next"] is None
     entry = notifications.call("query_journal", STAFF, {"actor": actor, "limit": "1"})["items"][0]
@@ -104,7 +111,7 @@ def test_the_journal_is_append_only(notifications, journaled):
         with pytest.raises(DBAPIError, match="append-only"):
             notifications.sql(statement, a=journaled["actor"])
     assert (
-        len(notifications.call("query_journal", STAFF, {"actor": journaled["actor"]})["items"]) == 4
+        len(notifications.call("query_journal", STAFF, {"actor": journaled["actor"]})["items"]) == 5
     )
 
 
