@@ -48,7 +48,7 @@ from services.imageserver.access import (
 from services.imageserver.caches import SourceCache, TileCache
 from services.imageserver.config import ImageServerConfig
 from services.imageserver.images import AssetHandle, render
-from services.imageserver.metrics import CONTENT_TYPE_LATEST, image_metrics, render_metrics
+from services.imageserver.metrics import image_metrics
 from services.imageserver.plan import confined_needs_upscale, find_passthrough, plan_render
 from services.imageserver.tiff import TiffError
 from shared.storage import ObjectNotFound, StorageError
@@ -217,13 +217,6 @@ class ImageApp:
         if path == "/healthz":
             body = json.dumps({"status": "ok", "service": "imageserver"}).encode()
             return "health", 200, [(b"content-type", b"application/json")], body
-        if path == "/metrics":
-            return (
-                "metrics",
-                200,
-                [(b"content-type", CONTENT_TYPE_LATEST.encode())],
-                (render_metrics()),
-            )
         for version, prefix in PREFIXES.items():
             if path.startswith(prefix) and len(path) > len(prefix):
                 return await self._iiif(scope, path[len(prefix) :], version)

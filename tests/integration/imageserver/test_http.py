@@ -240,6 +240,11 @@ def server_rss(server: ServerProcess) -> int:
 
 
 def test_ops_port_has_health_and_metrics(imageserver: ServerProcess) -> None:
+    for _ in range(2):  # a render, then (per worker) a cache hit: every series has a sample
+        tile = requests.get(
+            f"{imageserver.url}{PREFIX}/{ASSET}/0,0,300,300/150,/0/default.jpg", timeout=10
+        )
+        assert tile.status_code == 200
     health = requests.get(f"http://127.0.0.1:{imageserver.ops_port}/healthz", timeout=5).json()
     assert health["status"] == "ok" and health["workers"] == 2
     ready = requests.get(f"http://127.0.0.1:{imageserver.ops_port}/readyz", timeout=10)
@@ -254,6 +259,16 @@ def test_ops_port_has_health_and_metrics(imageserver: ServerProcess) -> None:
     ):
         assert name in text
     assert requests.get(f"{imageserver.url}/healthz", timeout=5).ok
+
+
+def test_the_public_port_does_not_serve_metrics(imageserver: ServerProcess) -> None:
+    """Metrics are for operators, on the ops port (not routed by the front or the ingress),
+    as for every service; the public port answers images, info.json and /healthz only."""
+    for method in ("GET", "HEAD"):
+        answer = requests.request(method, f"{imageserver.url}/metrics", timeout=5)
+        assert answer.status_code == 404
+        assert answer.headers["Access-Control-Allow-Origin"] == "*"
+        assert "disan_imageserver" not in answer.text
 
 
 def test_a_media_event_purges_the_caches(
