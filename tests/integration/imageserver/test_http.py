@@ -274,16 +274,23 @@ def test_the_public_port_does_not_serve_metrics(imageserver: ServerProcess) -> N
 def test_a_media_event_purges_the_caches(
     imageserver: ServerProcess, settings, tmp_path: Path
 ) -> None:
+    """A new pyramid announced by a media event replaces the cached source, handles and
+    rendered tiles in every worker: info.json and a tile both come from the new pyramid."""
     asset = f"purge-{uuid.uuid4().hex[:8]}"
     upload_pyramid(settings, asset, write_pyramid(gradient_image(800, 600), tmp_path / "a.tif"))
     info_url = f"{imageserver.url}{PREFIX}/{asset}/info.json"
+    tile_url = f"{imageserver.url}{PREFIX}/{asset}/0,0,200,200/100,/0/default.png"
     assert requests.get(info_url, timeout=10).json()["width"] == 800
+    old_tiles = {requests.get(tile_url, timeout=10).content for _ in range(6)}
+    assert len(old_tiles) == 1  # rendered once per worker, then from the tile cache
     deadline = time.monotonic() + 20
     ops = f"http://127.0.0.1:{imageserver.ops_port}/healthz"
     while requests.get(ops, timeout=5).json()["purge_events"] != "connected":
         assert time.monotonic() < deadline, "the purge consumer never connected"
         time.sleep(0.2)
     upload_pyramid(settings, asset, write_pyramid(gradient_image(640, 480), tmp_path / "b.tif"))
+    # the new object alone changes nothing: the caches still answer with the old pyramid
+    assert requests.get(tile_url, timeout=10).content in old_tiles
     event = Event("media.derivative_ready", {"asset_id": asset, "width": 640}, "media")
     with Connection(settings.amqp_uri) as conn:
         conn.Producer().publish(
@@ -295,12 +302,15 @@ def test_a_media_event_purges_the_caches(
         )
     deadline = time.monotonic() + 15
     widths: set[int] = set()
+    tiles: set[bytes] = set()
     while time.monotonic() < deadline:
         widths = {requests.get(info_url, timeout=10).json()["width"] for _ in range(6)}
-        if widths == {640}:
+        tiles = {requests.get(tile_url, timeout=10).content for _ in range(6)}
+        if widths == {640} and not tiles & old_tiles:
             break
         time.sleep(0.2)
     assert widths == {640}
+    assert len(tiles) == 1 and not tiles & old_tiles, "a worker kept the old rendered tile"
 
 
 def test_sigterm_stops_the_server_promptly(
