@@ -82,6 +82,50 @@ def test_aligned_tiles_pass_through_and_repeats_hit_the_cache(imageserver: Serve
     assert metric(imageserver, 'disan_imageserver_tile_cache_total{result="hit"}') >= 1
 
 
+def test_iiif_headers_over_http(imageserver: ServerProcess) -> None:
+    """Issue 6's HTTP surface through the real server: CORS on OPTIONS and HEAD, the Link
+    canonical and profile headers, long-lived public caching, 304 on If-Modified-Since, the
+    base URI's 303."""
+    base = f"{imageserver.url}{PREFIX}/{ASSET}"
+    url = f"{base}/full/pct:10/0/default.jpg"
+    image = requests.get(url, timeout=10)
+    assert image.status_code == 200 and image.headers["Content-Type"] == "image/jpeg"
+    assert image.headers["Access-Control-Allow-Origin"] == "*"
+    assert f'<{base}/full/300,200/0/default.jpg>;rel="canonical"' in image.headers["Link"]
+    assert '<http://iiif.io/api/image/3/level2.json>;rel="profile"' in image.headers["Link"]
+    assert image.headers["Cache-Control"] == "public, max-age=2592000"
+    since = requests.get(
+        url, headers={"If-Modified-Since": image.headers["Last-Modified"]}, timeout=10
+    )
+    assert since.status_code == 304 and since.content == b""
+    assert since.headers["Access-Control-Allow-Origin"] == "*"
+    head = requests.head(url, timeout=10)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["Content-Length"] == str(len(image.content))
+    preflight = requests.options(
+        f"{base}/info.json",
+        headers={
+            "Origin": "https://viewer.example.org",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "Authorization",
+        },
+        timeout=10,
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert "GET" in preflight.headers["Access-Control-Allow-Methods"]
+    assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
+    info = requests.get(f"{base}/info.json", headers={"Accept": "application/ld+json"}, timeout=10)
+    assert info.headers["Content-Type"] == (
+        'application/ld+json;profile="http://iiif.io/api/image/3/context.json"'
+    )
+    assert info.headers["Cache-Control"] == "public, max-age=86400"
+    assert 'rel="profile"' in info.headers["Link"]
+    redirect = requests.get(base, allow_redirects=False, timeout=10)
+    assert redirect.status_code == 303 and redirect.headers["Location"] == f"{base}/info.json"
+    assert redirect.headers["Access-Control-Allow-Origin"] == "*"
+
+
 @pytest.mark.parametrize(
     ("path", "status"),
     [
