@@ -51,6 +51,7 @@ from services.imageserver.images import AssetHandle, render
 from services.imageserver.metrics import image_metrics
 from services.imageserver.plan import confined_needs_upscale, find_passthrough, plan_render
 from services.imageserver.tiff import TiffError
+from shared.errors import error_body
 from shared.storage import ObjectNotFound, StorageError
 
 log = logging.getLogger(__name__)
@@ -184,9 +185,7 @@ class ImageApp:
         self.metrics.response_bytes.labels(route).inc(len(payload))
 
     def _error(self, exc: HttpError) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        body = json.dumps(
-            {"error": {"code": exc.code, "message": exc.message, "details": exc.details}}
-        ).encode()
+        body = json.dumps(error_body(exc.code, exc.message, exc.details)).encode()
         headers = [
             (b"content-type", b"application/json"),
             (b"cache-control", b"no-store"),
