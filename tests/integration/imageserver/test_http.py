@@ -357,6 +357,37 @@ def test_a_media_event_purges_the_caches(
     assert len(tiles) == 1 and not tiles & old_tiles, "a worker kept the old rendered tile"
 
 
+def test_the_source_cache_stays_within_its_disk_budget(
+    test_env, imageserver_assets, tmp_path: Path
+) -> None:
+    """Pyramids fetched from S3 are kept on disk within ``source_cache_mb``, least recently used
+    out first; an evicted one is fetched again when asked for."""
+    from tests.integration.imageserver.support import VALIDATOR_ID
+
+    budget = 1024 * 1024
+    sizes = {asset: path.stat().st_size for asset, path in imageserver_assets.items()}
+    assert sizes[ASSET] + sizes[VALIDATOR_ID] > budget  # the two do not fit together
+    server = ServerProcess(
+        test_env,
+        tmp_path,
+        DISAN_IMAGESERVER_SOURCE_CACHE_MB="1",
+        # an open handle is checked against the cache at every request, whichever worker
+        DISAN_IMAGESERVER_HANDLE_TTL_SECONDS="0",
+        DISAN_IMAGESERVER_PURGE_EVENTS="false",
+    )
+    sources = tmp_path / "sources"
+    server.start()
+    try:
+        for asset in (VALIDATOR_ID, ASSET, VALIDATOR_ID, ASSET):
+            tile = f"{server.url}{PREFIX}/{asset}/0,0,512,512/64,/0/default.jpg"
+            assert requests.get(tile, timeout=30).status_code == 200
+            kept = {path.stat().st_size for path in sources.glob("*.tif")}
+            assert kept == {sizes[asset]}, "only the pyramid used last fits the budget"
+        assert not list(sources.glob("*.part")), "no partial download is left behind"
+    finally:
+        server.stop()
+
+
 def test_sigterm_stops_the_server_promptly(
     settings, test_env, imageserver_assets, tmp_path: Path
 ) -> None:
