@@ -15,7 +15,9 @@ here) through its source cache; IIPImage reads the same file from disk. Scenario
   stored JPEG bytes; IIPImage decodes and re-encodes), no tile cache.
 
 Peak memory is the summed RSS of each server's processes (nginx and iipsrv for IIPImage),
-sampled during the run. Never run inside tests.
+sampled during the run. At the end the official validator (``iiif-validate.py``, level 2,
+Image API 3.0 and 2.x) runs against a Disan server started as above, so one run reports speed,
+memory and conformance together (``--skip-validator`` leaves it out). Never run inside tests.
 """
 
 from __future__ import annotations
@@ -367,6 +369,54 @@ def check_same_image(disan: Disan, iip: IIPImage, region_size: str) -> dict[str,
     return {"tile": region_size, "disan": sizes[0], "iipimage": sizes[1]}
 
 
+def validate(workdir: Path, s3_port: int, store: Any) -> dict[str, Any]:
+    """The official validator (PyPI ``iiif-validator``, level 2, Image API 3.0 and 2.x) against
+    a Disan server as the benchmark runs it, serving the validator's own test image."""
+    script = BIN / "iiif-validate.py"
+    if not script.exists():
+        return {"skipped": f"{script} is missing (pip install iiif-validator)"}
+    from services.imageserver.keys import DERIVATIVES_BUCKET, derivative_key
+    from tests.integration.imageserver.support import (
+        VALIDATOR_ID,
+        validator_image,
+        write_pyramid,
+    )
+
+    pyramid = write_pyramid(validator_image(), workdir / "validator.tif")
+    store.put_bytes(DERIVATIVES_BUCKET, derivative_key(VALIDATOR_ID), pyramid.read_bytes())
+    server = Disan(workdir, s3_port, 256, 2)
+    report: dict[str, Any] = {}
+    try:
+        for version, prefix in (("3.0", "iiif/image/3"), ("2.0", "iiif/image/2")):
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    str(script),
+                    "-s",
+                    f"127.0.0.1:{server.port}",
+                    "-p",
+                    prefix,
+                    "-i",
+                    VALIDATOR_ID,
+                    f"--version={version}",
+                    "--level=2",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            lines = (done.stdout + done.stderr).splitlines()
+            summary = next((line for line in reversed(lines) if line.startswith("Done")), "")
+            # the validator's exit code is its number of failures
+            report[version] = {
+                "failures": done.returncode,
+                "summary": summary or (lines[-1] if lines else "no output"),
+            }
+    finally:
+        server.stop()
+    return report
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=10.0)
@@ -382,6 +432,9 @@ def main() -> int:
         "--scenarios", default="cold,warm,passthrough", help="comma-separated subset to run"
     )
     parser.add_argument("--json", type=Path, help="write the results as JSON here")
+    parser.add_argument(
+        "--skip-validator", action="store_true", help="do not run iiif-validate.py at the end"
+    )
     args = parser.parse_args()
 
     missing = [tool for tool in ("wrk",) if shutil.which(tool) is None]
@@ -485,6 +538,8 @@ def main() -> int:
             finally:
                 disan.stop()
                 iip.stop()
+        if not args.skip_validator:
+            results["validator"] = validate(workdir, s3_port, store)
     finally:
         moto.terminate()
         moto.wait(10)
@@ -507,6 +562,11 @@ def main() -> int:
             f"{run['p99_ms']:8.2f} {run['errors'] + run['non2xx']:7d} "
             f"{run['peak_rss_mb']:12.1f} {ratio:>12}"
         )
+    for version, outcome in (results.get("validator") or {}).items():
+        if isinstance(outcome, dict):
+            print(f"iiif-validate.py --version={version} --level=2: {outcome['summary']}")
+        else:
+            print(f"iiif-validate.py: {outcome}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0
