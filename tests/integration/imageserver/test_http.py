@@ -63,6 +63,11 @@ def test_info_json_comes_from_the_pyramid(imageserver: ServerProcess) -> None:
     assert (info["width"], info["height"]) == (WIDTH, HEIGHT)
     assert info["tiles"] == [{"width": TILE, "height": TILE, "scaleFactors": [1, 2, 4, 8]}]
     assert {"width": 375, "height": 250} in info["sizes"]
+    assert (info["maxWidth"], info["maxHeight"], info["maxArea"]) == (10000, 10000, 25_000_000)
+    assert info["profile"] == "level2" and info["type"] == "ImageService3"
+    assert {"webp", "tif"} <= set(info["extraFormats"])
+    assert {"gray", "bitonal"} <= set(info["extraQualities"])
+    assert {"mirroring", "rotationArbitrary", "sizeUpscaling"} <= set(info["extraFeatures"])
 
 
 def test_aligned_tiles_pass_through_and_repeats_hit_the_cache(imageserver: ServerProcess) -> None:
@@ -127,41 +132,43 @@ def test_iiif_headers_over_http(imageserver: ServerProcess) -> None:
 
 
 @pytest.mark.parametrize(
-    ("path", "status"),
+    ("path", "status", "parameter"),
     [
-        (f"{PREFIX}/{ASSET}/3000,0,10,10/max/0/default.jpg", 400),  # region outside
-        (f"{PREFIX}/{ASSET}/0,0,0,0/max/0/default.jpg", 400),  # zero region
-        (f"{PREFIX}/{ASSET}/full/0,0/0/default.jpg", 400),  # zero size
-        (f"{PREFIX}/{ASSET}/full/pct:0/0/default.jpg", 400),
-        (f"{PREFIX}/{ASSET}/full/!0,0/0/default.jpg", 400),
-        (f"{PREFIX}/{ASSET}/full/^2400000,/0/default.jpg", 400),  # 2.4-million-px wide
-        (f"{PREFIX}/{ASSET}/0,0,1,1/^65535,/0/default.jpg", 400),  # over maxArea
-        (f"{PREFIX}/{ASSET}/full/max/1e308/default.jpg", 400),  # huge rotation
-        (f"{PREFIX}/{ASSET}/full/max/{'9' * 400}/default.jpg", 400),
-        (f"{PREFIX}/{ASSET}/full/max/-90/default.jpg", 400),
-        (f"{PREFIX}/{ASSET}/full/max/0/default.bmp", 400),  # unknown format
-        (f"{PREFIX}/{ASSET}/full/max/0/default", 400),
-        (f"{PREFIX}/a%2Fb/full/max/0/default.jpg", 404),  # URL-encoded slash
-        (f"{PREFIX}/..%2F..%2Fetc%2Fpasswd/info.json", 404),
-        (f"{PREFIX}/../../etc/passwd", 400),  # raw .. segments
-        (f"{PREFIX}/../info.json", 404),
-        (f"{PREFIX}/%E1%BA%A3nh-%C4%91%C3%ACnh/info.json", 404),  # unicode id, no such image
-        (f"{PREFIX}/e%CC%81/info.json", 400),  # not NFC
-        (f"{PREFIX}/%00/info.json", 400),
-        (f"{PREFIX}/%/info.json", 400),
-        (f"{PREFIX}/{'x' * 300}/info.json", 400),
-        (f"{PREFIX}/{uuid.uuid4()}/full/max/0/default.jpg", 404),
-        ("/iiif/image/4/x/info.json", 404),
+        (f"{PREFIX}/{ASSET}/3000,0,10,10/max/0/default.jpg", 400, "region"),  # region outside
+        (f"{PREFIX}/{ASSET}/0,0,0,0/max/0/default.jpg", 400, "region"),  # zero region
+        (f"{PREFIX}/{ASSET}/full/0,0/0/default.jpg", 400, "size"),  # zero size
+        (f"{PREFIX}/{ASSET}/full/pct:0/0/default.jpg", 400, "size"),
+        (f"{PREFIX}/{ASSET}/full/!0,0/0/default.jpg", 400, "size"),
+        (f"{PREFIX}/{ASSET}/full/^2400000,/0/default.jpg", 400, "size"),  # 2.4-million-px wide
+        (f"{PREFIX}/{ASSET}/0,0,1,1/^65535,/0/default.jpg", 400, "size"),  # over maxArea
+        (f"{PREFIX}/{ASSET}/full/max/1e308/default.jpg", 400, "rotation"),  # huge rotation
+        (f"{PREFIX}/{ASSET}/full/max/{'9' * 400}/default.jpg", 400, "rotation"),
+        (f"{PREFIX}/{ASSET}/full/max/-90/default.jpg", 400, "rotation"),
+        (f"{PREFIX}/{ASSET}/full/max/0/default.bmp", 400, "format"),  # unknown format
+        (f"{PREFIX}/{ASSET}/full/max/0/default", 400, "format"),
+        (f"{PREFIX}/a%2Fb/full/max/0/default.jpg", 404, "identifier"),  # URL-encoded slash
+        (f"{PREFIX}/..%2F..%2Fetc%2Fpasswd/info.json", 404, "identifier"),
+        (f"{PREFIX}/../../etc/passwd", 400, "path"),  # raw .. segments
+        (f"{PREFIX}/../info.json", 404, "identifier"),
+        (f"{PREFIX}/%E1%BA%A3nh-%C4%91%C3%ACnh/info.json", 404, None),  # unicode id, no such image
+        (f"{PREFIX}/e%CC%81/info.json", 400, "identifier"),  # not NFC
+        (f"{PREFIX}/%00/info.json", 400, "identifier"),
+        (f"{PREFIX}/%/info.json", 400, "identifier"),
+        (f"{PREFIX}/{'x' * 300}/info.json", 400, "identifier"),
+        (f"{PREFIX}/{uuid.uuid4()}/full/max/0/default.jpg", 404, None),
+        ("/iiif/image/4/x/info.json", 404, None),
     ],
 )
 def test_bad_input_is_4xx_with_a_json_error(
-    imageserver: ServerProcess, path: str, status: int
+    imageserver: ServerProcess, path: str, status: int, parameter: str | None
 ) -> None:
     code, headers, body = raw_get(imageserver, path)
     assert code == status, body
     assert headers["access-control-allow-origin"] == "*"
     error = json.loads(body)["error"]
     assert error["code"] and error["message"]
+    if parameter:  # every violation names the request part at fault
+        assert error["details"]["parameter"] == parameter, error
 
 
 def test_raw_utf8_in_the_path_is_refused(imageserver: ServerProcess) -> None:
