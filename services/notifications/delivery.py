@@ -53,7 +53,7 @@ def resolve(target: domain.Target, allow_loopback: bool) -> list[str]:
     try:
         infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
-        raise domain.Refused(f"{target.host} does not resolve ({exc})") from None
+        raise domain.Refused(f"{target.host} does not resolve ({exc})", "unresolvable") from None
     return domain.check_addresses(target.host, [str(i[4][0]) for i in infos], allow_loopback)
 
 

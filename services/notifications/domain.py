@@ -36,7 +36,109 @@ FILTER_KEYS = ("heritage_class", "district")
 
 
 class Refused(ValueError):
-    """A subscription or a target is refused; the message says why (for a 422)."""
+    """A subscription or a target is refused; the message says why (for a 422) and ``reason``
+    is the stable code whose vi/en text ``refusal_details`` gives."""
+
+    def __init__(self, message: str, reason: str = "url") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+# what each refusal means, for people: the error's ``message`` has the particulars, in English
+REFUSAL_TEXT: dict[str, dict[str, str]] = {
+    "url": {
+        "vi": "URL không hợp lệ: cần một URL http(s) đầy đủ, có tên máy chủ và cổng hợp lệ, "
+        "không chứa khoảng trắng, thông tin đăng nhập hay phần #.",
+        "en": "The URL is not valid: give a full http(s) URL with a valid host and port, "
+        "without spaces, credentials or a #fragment.",
+    },
+    "https_required": {
+        "vi": "Hệ thống vận hành chỉ nhận địa chỉ https.",
+        "en": "Production accepts only https addresses.",
+    },
+    "target_refused": {
+        "vi": "Địa chỉ nhận bị từ chối: tên máy chủ trỏ tới địa chỉ nội bộ, loopback, link-local "
+        "hoặc không công khai (chống SSRF).",
+        "en": "The receiver is refused: its host points to a private, loopback, link-local or "
+        "otherwise non-public address (SSRF protection).",
+    },
+    "unresolvable": {
+        "vi": "Không phân giải được tên máy chủ của địa chỉ nhận.",
+        "en": "The receiver's host name does not resolve.",
+    },
+    "events": {
+        "vi": "Danh sách sự kiện không hợp lệ: 1–50 loại như catalogue.record_published, "
+        "catalogue.* hoặc *; sự kiện notifications.* không gửi qua webhook.",
+        "en": "The event list is not valid: 1–50 types such as catalogue.record_published, "
+        "catalogue.* or *; notifications.* events are not sent by webhook.",
+    },
+    "filters": {
+        "vi": "Bộ lọc không hợp lệ: chỉ nhận heritage_class và district, mỗi bộ lọc là danh "
+        "sách mã.",
+        "en": "The filters are not valid: only heritage_class and district, each a list of codes.",
+    },
+    "secret": {
+        "vi": "Khóa bí mật phải là chuỗi 16–256 ký tự (nên là chuỗi ngẫu nhiên dài).",
+        "en": "The secret is a string of 16–256 characters (a long random one).",
+    },
+    "email": {
+        "vi": "Địa chỉ e-mail không hợp lệ.",
+        "en": "The e-mail address is not valid.",
+    },
+    "description": {
+        "vi": "Mô tả là văn bản tối đa 500 ký tự.",
+        "en": "The description is a text of at most 500 characters.",
+    },
+    "too_many": {
+        "vi": "Khóa API này đã có số đăng ký webhook tối đa.",
+        "en": "This API key has the most webhook subscriptions allowed.",
+    },
+    "language": {
+        "vi": "Ngôn ngữ là vi hoặc en.",
+        "en": "The language is vi or en.",
+    },
+    "flag": {
+        "vi": "digest và enabled là true hoặc false.",
+        "en": "digest and enabled are true or false.",
+    },
+    "body": {
+        "vi": "Nội dung gửi lên phải là một đối tượng JSON.",
+        "en": "The body must be a JSON object.",
+    },
+    "time": {
+        "vi": "Thời điểm theo ISO 8601 có múi giờ, ví dụ 2026-11-27T08:00:00+07:00.",
+        "en": "A time in ISO 8601 with a time zone, such as 2026-11-27T08:00:00+07:00.",
+    },
+    "since_or_cursor": {
+        "vi": "Cần since (thời điểm ISO 8601) cho lần hỏi đầu, hoặc cursor của trang trước.",
+        "en": "Give since (an ISO 8601 time) for the first poll, or the previous page's cursor.",
+    },
+    "limit": {
+        "vi": "limit là số nguyên trong giới hạn cho phép.",
+        "en": "limit is a whole number within the allowed range.",
+    },
+    "cursor": {
+        "vi": "cursor không phải do API này trả về; hãy dùng cursor của trang trước.",
+        "en": "The cursor is not one this API returned; use the previous page's cursor.",
+    },
+    "id": {
+        "vi": "Mã định danh phải là UUID.",
+        "en": "The identifier must be a UUID.",
+    },
+    "status": {
+        "vi": "Trạng thái là pending, delivered, dead hoặc cancelled.",
+        "en": "The status is pending, delivered, dead or cancelled.",
+    },
+    "not_dead": {
+        "vi": "Chỉ gửi lại được lần gửi đã hỏng hẳn (dead) hoặc đã hủy.",
+        "en": "Only dead or cancelled deliveries can be sent again.",
+    },
+}
+
+
+def refusal_details(reason: str) -> dict[str, Any]:
+    """A refusal's details: the stable reason code and what it means in Vietnamese and English."""
+    return {"reason": reason, "text": dict(REFUSAL_TEXT[reason])}
 
 
 # signatures ------------------------------------------------------------------------------------
@@ -128,7 +230,7 @@ def parse_target(url: Any, require_https: bool) -> Target:
     if parts.scheme not in ("http", "https"):
         raise Refused("url must use https (or http outside production)")
     if require_https and parts.scheme != "https":
-        raise Refused("only https targets are accepted in production")
+        raise Refused("only https targets are accepted in production", "https_required")
     if not hostname:
         raise Refused("url has no host")
     if "[" in parts.netloc and not re.search(r"\](:\d*)?$", parts.netloc):
@@ -152,11 +254,11 @@ def check_addresses(host: str, addresses: Iterable[str], allow_loopback: bool) -
     address is refused even if it also has a public one); returns them in order."""
     found = list(dict.fromkeys(addresses))
     if not found:
-        raise Refused(f"{host} does not resolve")
+        raise Refused(f"{host} does not resolve", "unresolvable")
     for address in found:
         reason = address_refusal(address, allow_loopback)
         if reason is not None:
-            raise Refused(f"target {host} refused: {reason}")
+            raise Refused(f"target {host} refused: {reason}", "target_refused")
     return found
 
 
@@ -219,13 +321,15 @@ def retry_delay(attempt: int, settings: WebhookSettings, rng: random.Random | No
 def clean_events(events: Any) -> list[str]:
     """The event types a subscription asks for: exact types, ``service.*`` or ``*``."""
     if not isinstance(events, list) or not events or len(events) > MAX_EVENTS:
-        raise Refused(f"events is a list of 1 to {MAX_EVENTS} event types")
+        raise Refused(f"events is a list of 1 to {MAX_EVENTS} event types", "events")
     cleaned: list[str] = []
     for item in events:
         if not isinstance(item, str) or not _PATTERN.match(item):
-            raise Refused(f"{item!r} is not an event type such as catalogue.record_published")
+            raise Refused(
+                f"{item!r} is not an event type such as catalogue.record_published", "events"
+            )
         if item.startswith(OWN_PREFIX):
-            raise Refused("notifications.* events are not delivered by webhook")
+            raise Refused("notifications.* events are not delivered by webhook", "events")
         if item not in cleaned:
             cleaned.append(item)
     return cleaned
@@ -236,23 +340,25 @@ def clean_filters(filters: Any) -> dict[str, list[str]]:
     if filters is None:
         return {}
     if not isinstance(filters, dict):
-        raise Refused('filters is an object such as {"heritage_class": ["tangible_site"]}')
+        raise Refused(
+            'filters is an object such as {"heritage_class": ["tangible_site"]}', "filters"
+        )
     cleaned: dict[str, list[str]] = {}
     for key, value in filters.items():
         if key not in FILTER_KEYS:
-            raise Refused(f"unknown filter {key!r}; known: {', '.join(FILTER_KEYS)}")
+            raise Refused(f"unknown filter {key!r}; known: {', '.join(FILTER_KEYS)}", "filters")
         values = [value] if isinstance(value, str) else value
         if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
-            raise Refused(f"filter {key} is a list of codes")
+            raise Refused(f"filter {key} is a list of codes", "filters")
         if key == "heritage_class" and any(v not in HERITAGE_CLASSES for v in values):
-            raise Refused(f"heritage_class is among {', '.join(HERITAGE_CLASSES)}")
+            raise Refused(f"heritage_class is among {', '.join(HERITAGE_CLASSES)}", "filters")
         cleaned[key] = sorted(set(values))
     return cleaned
 
 
 def clean_secret(secret: Any) -> str:
     if not isinstance(secret, str) or not 16 <= len(secret) <= 256:
-        raise Refused("secret is a string of 16 to 256 characters (a long random one)")
+        raise Refused("secret is a string of 16 to 256 characters (a long random one)", "secret")
     return secret
 
 
@@ -300,7 +406,7 @@ def decode_cursor(cursor: str) -> int:
             raise ValueError(kind)
         return seq
     except (ValueError, UnicodeDecodeError):
-        raise Refused("cursor is not one this API returned") from None
+        raise Refused("cursor is not one this API returned", "cursor") from None
 
 
 # LGSP feed -------------------------------------------------------------------------------------
@@ -403,5 +509,5 @@ EMAIL = re.compile(r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 
 def clean_email(value: Any) -> str:
     if not isinstance(value, str) or not EMAIL.match(value.strip()):
-        raise Refused("email is an address such as ten@example.vn")
+        raise Refused("email is an address such as ten@example.vn", "email")
     return value.strip()

@@ -62,9 +62,14 @@ def _time(value: Any, name: str) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
-        raise ValidationFailed(f"{name} is an ISO 8601 time such as 2026-11-27T08:00:00Z") from None
+        raise ValidationFailed(
+            f"{name} is an ISO 8601 time such as 2026-11-27T08:00:00Z",
+            domain.refusal_details("time"),
+        ) from None
     if parsed.tzinfo is None:
-        raise ValidationFailed(f"{name} needs a time zone (e.g. Z or +07:00)")
+        raise ValidationFailed(
+            f"{name} needs a time zone (e.g. Z or +07:00)", domain.refusal_details("time")
+        )
     return parsed
 
 
@@ -72,9 +77,11 @@ def _limit(value: Any, default: int = 100) -> int:
     try:
         limit = int(value) if value not in (None, "") else default
     except (TypeError, ValueError):
-        raise ValidationFailed("limit is a number") from None
+        raise ValidationFailed("limit is a number", domain.refusal_details("limit")) from None
     if not 1 <= limit <= MAX_PAGE:
-        raise ValidationFailed(f"limit is between 1 and {MAX_PAGE}")
+        raise ValidationFailed(
+            f"limit is between 1 and {MAX_PAGE}", domain.refusal_details("limit")
+        )
     return limit
 
 
@@ -84,7 +91,7 @@ def _after(cursor: Any) -> int:
     try:
         return domain.decode_cursor(str(cursor))
     except domain.Refused as exc:
-        raise ValidationFailed(str(exc)) from None
+        raise ValidationFailed(str(exc), domain.refusal_details(exc.reason)) from None
 
 
 def entry(row: dict[str, Any]) -> dict[str, Any]:
@@ -119,7 +126,7 @@ def query(db: DbSession, params: dict[str, Any]) -> dict[str, Any]:
     for name in ("record_id", "asset_id"):
         value = params.get(name)
         if value and not _is_uuid(str(value)):
-            raise ValidationFailed(f"{name} is a UUID")
+            raise ValidationFailed(f"{name} is a UUID", domain.refusal_details("id"))
     rows = repo.query_journal(
         db,
         types=types or None,
@@ -153,7 +160,10 @@ def lgsp_changes(db: DbSession, params: dict[str, Any], public_url: str) -> dict
     after = _after(params.get("cursor"))
     since = _time(params.get("since"), "since")
     if after == 0 and since is None:
-        raise ValidationFailed("give since (ISO 8601 time) or cursor (from the previous page)")
+        raise ValidationFailed(
+            "give since (ISO 8601 time) or cursor (from the previous page)",
+            domain.refusal_details("since_or_cursor"),
+        )
     changes: list[dict[str, Any]] = []
     last = after
     while len(changes) < limit:

@@ -216,17 +216,24 @@ def preferences_view(row: dict[str, Any] | None, user_id: str) -> dict[str, Any]
 
 def set_preferences(db: DbSession, user_id: str, username: str, body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
-        raise ValidationFailed("the body is a JSON object")
+        raise ValidationFailed("the body is a JSON object", domain.refusal_details("body"))
     try:
         email = domain.clean_email(body.get("email"))
     except domain.Refused as exc:
-        raise ValidationFailed(str(exc), {"email": [str(exc)]}) from None
+        raise ValidationFailed(
+            str(exc), {"email": [str(exc)]} | domain.refusal_details("email")
+        ) from None
     language = body.get("language", "vi")
     if language not in mail.LANGUAGES:
-        raise ValidationFailed("language is vi or en", {"language": ["vi or en"]})
+        raise ValidationFailed(
+            "language is vi or en",
+            {"language": ["vi or en"]} | domain.refusal_details("language"),
+        )
     digest, enabled = body.get("digest", False), body.get("enabled", True)
     if not isinstance(digest, bool) or not isinstance(enabled, bool):
-        raise ValidationFailed("digest and enabled are true or false")
+        raise ValidationFailed(
+            "digest and enabled are true or false", domain.refusal_details("flag")
+        )
     repo.set_preferences(
         db,
         {

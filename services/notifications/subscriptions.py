@@ -69,14 +69,14 @@ def view(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _refused(exc: domain.Refused) -> ValidationFailed:
-    return ValidationFailed(str(exc), {"reason": str(exc)})
+    return ValidationFailed(str(exc), domain.refusal_details(exc.reason))
 
 
 def create(
     db: DbSession, principal: Principal, body: Any, settings: domain.WebhookSettings
 ) -> dict[str, Any]:
     if not isinstance(body, dict):
-        raise BadRequest("the body is a JSON object")
+        raise BadRequest("the body is a JSON object", domain.refusal_details("body"))
     try:
         events = domain.clean_events(body.get("events"))
         filters = domain.clean_filters(body.get("filters"))
@@ -89,9 +89,15 @@ def create(
         raise _refused(exc) from None
     description = body.get("description") or ""
     if not isinstance(description, str) or len(description) > 500:
-        raise ValidationFailed("description is a text of at most 500 characters")
+        raise ValidationFailed(
+            "description is a text of at most 500 characters",
+            domain.refusal_details("description"),
+        )
     if len(repo.list_subscriptions(db, principal.subject)) >= MAX_PER_OWNER:
-        raise ValidationFailed(f"at most {MAX_PER_OWNER} subscriptions per API key")
+        raise ValidationFailed(
+            f"at most {MAX_PER_OWNER} subscriptions per API key",
+            domain.refusal_details("too_many"),
+        )
     sub_id = str(uuid.uuid4())
     repo.insert_subscription(
         db,
@@ -180,19 +186,23 @@ def deliveries(
     row = owned(db, principal, sub_id)
     status = params.get("status") or None
     if status is not None and status not in STATUSES:
-        raise ValidationFailed(f"status is one of {', '.join(STATUSES)}")
+        raise ValidationFailed(
+            f"status is one of {', '.join(STATUSES)}", domain.refusal_details("status")
+        )
     try:
         limit = int(params.get("limit") or 50)
     except ValueError:
-        raise ValidationFailed("limit is a number") from None
+        raise ValidationFailed("limit is a number", domain.refusal_details("limit")) from None
     if not 1 <= limit <= 200:
-        raise ValidationFailed("limit is between 1 and 200")
+        raise ValidationFailed("limit is between 1 and 200", domain.refusal_details("limit"))
     before = params.get("cursor") or None
     if before is not None:
         try:
             before = str(uuid.UUID(str(before)))
         except ValueError:
-            raise ValidationFailed("cursor is the `next` of a previous page") from None
+            raise ValidationFailed(
+                "cursor is the `next` of a previous page", domain.refusal_details("cursor")
+            ) from None
     rows = repo.list_deliveries(db, str(row["id"]), status, before, limit)
     return {
         "items": [_delivery_view(r) for r in rows],
@@ -228,6 +238,8 @@ def redeliver(db: DbSession, principal: Principal, sub_id: Any, delivery_id: Any
     if found is None:
         raise NotFound("no such delivery")
     if found["status"] not in ("dead", "cancelled"):
-        raise ValidationFailed("only dead or cancelled deliveries are sent again")
+        raise ValidationFailed(
+            "only dead or cancelled deliveries are sent again", domain.refusal_details("not_dead")
+        )
     repo.redeliver(db, str(found["id"]))
     return {"id": str(found["id"]), "status": "pending"}

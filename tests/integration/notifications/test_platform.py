@@ -98,6 +98,7 @@ def test_bad_preferences_are_refused(platform):
         )
         assert answer.status_code == 422, answer.text
         assert answer.json()["error"]["code"] == "validation_failed"
+        _says_why_in_both_languages(answer)
 
 
 def test_the_journal_tells_everything_that_happened_to_a_record_in_order(platform):
@@ -283,10 +284,18 @@ def test_webhook_creation_refuses_bad_input_with_the_reason(platform):
         answer = platform.request("POST", "/api/v1/webhooks", key=key, json=payload)
         assert answer.status_code == status, answer.text
         assert answer.json()["error"]["message"]
+        _says_why_in_both_languages(answer)
     answer = platform.request(
         "POST", "/api/v1/webhooks", key=key, data=b"{", headers={"Content-Type": "application/json"}
     )
     assert answer.status_code == 400
+
+
+def _says_why_in_both_languages(answer: Any) -> None:
+    """A refusal's details carry its reason code and what it means in vi and en."""
+    details = answer.json()["error"]["details"]
+    assert details["reason"] and set(details["text"]) == {"vi", "en"}, answer.text
+    assert all(details["text"].values()), answer.text
 
 
 def test_bad_journal_and_history_queries_are_422_with_the_reason(platform, receiver):
@@ -300,11 +309,13 @@ def test_bad_journal_and_history_queries_are_422_with_the_reason(platform, recei
         answer = platform.request("GET", path, token=staff, params=params)
         assert answer.status_code == 422, (path, params, answer.text)
         assert answer.json()["error"]["message"]
+        _says_why_in_both_languages(answer)
     key, created = _subscribe(platform, receiver.url("/history"), {})
     history = f"/api/v1/webhooks/{created.json()['id']}/deliveries"
     for params in ({"cursor": "x"}, {"status": "lost"}, {"limit": "0"}):
         answer = platform.request("GET", history, key=key, params=params)
         assert answer.status_code == 422, (params, answer.text)
+        _says_why_in_both_languages(answer)
 
 
 ROUTES = [
@@ -519,6 +530,7 @@ def test_malformed_subscriptions_are_4xx(platform):
         answer = platform.request("POST", "/api/v1/webhooks", key=key, json=payload)
         assert 400 <= answer.status_code < 500, (payload, answer.status_code, answer.text)
         assert answer.json()["error"]["message"]
+        _says_why_in_both_languages(answer)
     some = str(uuid.uuid4())
     for method, path in (
         ("GET", "/api/v1/webhooks/not-a-uuid"),
@@ -537,6 +549,8 @@ def test_malformed_queries_are_4xx_or_empty(platform):
         auth = {"key": key} if "lgsp" in path else {"token": staff}
         answer = platform.request("GET", path, params=params, **auth)
         assert answer.status_code < 500, (path, params, answer.status_code, answer.text)
+        if answer.status_code >= 400:
+            _says_why_in_both_languages(answer)
 
 
 def test_malformed_preferences_are_4xx(platform):
@@ -546,3 +560,4 @@ def test_malformed_preferences_are_4xx(platform):
             "PUT", "/api/v1/notifications/preferences", token=token, json=payload
         )
         assert 400 <= answer.status_code < 500, (payload, answer.status_code, answer.text)
+        _says_why_in_both_languages(answer)

@@ -96,8 +96,9 @@ def test_target_urls():
         "https://x.vn:70000/hook",
         42,
     ):
-        with pytest.raises(Refused):
+        with pytest.raises(Refused) as caught:
             domain.parse_target(bad, require_https=True)
+        assert caught.value.reason in ("url", "https_required"), bad
     assert domain.parse_target("http://127.0.0.1:9/", require_https=False).port == 9
 
 
@@ -157,6 +158,36 @@ def test_cursor_round_trip_and_refusal():
     for bad in ("not-a-cursor", domain.encode_cursor(-1), domain.encode_cursor(2**63)):
         with pytest.raises(Refused):
             domain.decode_cursor(bad)
+
+
+def test_every_refusal_says_what_it_means_in_vietnamese_and_english():
+    for reason, text in domain.REFUSAL_TEXT.items():
+        assert set(text) == {"vi", "en"} and all(text.values()), reason
+        assert domain.refusal_details(reason) == {"reason": reason, "text": text}
+    refusals = []
+    for call in (
+        lambda: domain.check_addresses("x.vn", ["10.0.0.1"], False),
+        lambda: domain.check_addresses("x.vn", [], False),
+        lambda: domain.clean_events(["nope"]),
+        lambda: domain.clean_filters({"colour": ["red"]}),
+        lambda: domain.clean_secret("short"),
+        lambda: domain.clean_email("nobody"),
+        lambda: domain.decode_cursor("?"),
+        lambda: domain.parse_target("http://x.vn/", require_https=True),
+    ):
+        with pytest.raises(Refused) as caught:
+            call()
+        refusals.append(caught.value.reason)
+    assert refusals == [
+        "target_refused",
+        "unresolvable",
+        "events",
+        "filters",
+        "secret",
+        "email",
+        "cursor",
+        "https_required",
+    ]
 
 
 def test_defaults_retry_for_a_day_and_the_test_event_speaks_both_languages():
