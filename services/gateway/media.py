@@ -193,6 +193,9 @@ class AssetResponse(Schema):
     technical = fields.Dict()
     metadata = fields.Dict()
     failure_reason = fields.String(allow_none=True)
+    failure_text = fields.Dict(
+        allow_none=True, metadata={"description": "what a failure means, in vi and en"}
+    )
 
 
 class MultipartStart(Schema):

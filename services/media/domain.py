@@ -129,6 +129,13 @@ REFUSAL_TEXT: dict[str, dict[str, str]] = {
 }
 
 
+# shown beside ``failure_reason`` (the worker's own words, in English) on a failed asset
+FAILURE_TEXT = {
+    "vi": "Không tạo được bản phái sinh: tệp gốc không xử lý được (xem lý do).",
+    "en": "Derivatives could not be made: the master cannot be processed (see the reason).",
+}
+
+
 def refusal_details(reason: str) -> dict[str, Any]:
     """An upload refusal's details: the stable reason code and what it means in vi/en."""
     return {"reason": reason, "text": REFUSAL_TEXT.get(reason, REFUSAL_TEXT["malformed"])}

@@ -6,6 +6,8 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
+from services.media.domain import FAILURE_TEXT
+
 
 class AssetSchema(Schema):
     asset_id = fields.String(attribute="id")
@@ -58,4 +60,5 @@ def dump_asset(row: dict[str, Any]) -> dict[str, Any]:
     data: dict[str, Any] = AssetSchema().dump(row)
     data["asset_id"] = str(row["id"])
     data["record_id"] = str(row["record_id"])
+    data["failure_text"] = FAILURE_TEXT if row.get("status") == "failed" else None
     return data

@@ -8,6 +8,7 @@ import requests
 from PIL import Image, ImageCms
 
 from services.imageserver.keys import DERIVATIVES_BUCKET, derivative_key
+from services.media.domain import FAILURE_TEXT
 from tests.integration.imageserver.support import ServerProcess
 from tests.integration.media.support import gradient, jpeg, pillow_bytes, tiff
 
@@ -126,5 +127,6 @@ def test_an_undecodable_image_fails_with_a_reason(media):
     asset = media.wait_done(asset_id)
     assert asset["status"] == "failed"
     assert "decode" in asset["failure_reason"]
+    assert asset["failure_text"] == FAILURE_TEXT  # for people, in vi and en
     failed = media.media_outbox("media.asset_failed", asset_id)
     assert len(failed) == 1 and failed[0]["data"]["reason"] == asset["failure_reason"]

@@ -29,6 +29,7 @@ def test_jpeg_upload_is_202_then_ready_with_technical_metadata(media):
     assert body["sha256"] == sha(data)
     asset = media.wait_done(asset_id)
     assert asset["status"] == "ready", asset
+    assert asset["failure_text"] is None
     assert (asset["width"], asset["height"]) == (640, 480)
     assert asset["levels"] == 2
     assert asset["metadata"]["caption"] == {"vi": "Đình Kênh", "en": "Kenh communal house"}

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from services.gateway.media import StreamedMultipart
-from services.media import derivatives, domain
+from services.media import derivatives, domain, schemas
 from shared.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 
 
@@ -56,6 +56,13 @@ def test_refusals_map_to_client_errors(reason, error):
     converted = domain.Refused(reason, "why").to_client_error()
     assert isinstance(converted, error)
     assert converted.details == {"reason": reason, "text": domain.REFUSAL_TEXT[reason]}
+
+
+def test_a_failed_asset_says_what_failure_means_in_vietnamese_and_english():
+    assert set(domain.FAILURE_TEXT) == {"vi", "en"}
+    row = {"id": "a", "record_id": "r", "status": "failed", "failure_reason": "cannot decode"}
+    assert schemas.dump_asset(row)["failure_text"] == domain.FAILURE_TEXT
+    assert schemas.dump_asset(row | {"status": "ready"})["failure_text"] is None
 
 
 def test_every_refusal_reason_says_what_it_means_in_vietnamese_and_english():
