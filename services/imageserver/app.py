@@ -49,7 +49,12 @@ from services.imageserver.caches import SourceCache, TileCache
 from services.imageserver.config import ImageServerConfig
 from services.imageserver.images import AssetHandle, render
 from services.imageserver.metrics import image_metrics
-from services.imageserver.plan import confined_needs_upscale, find_passthrough, plan_render
+from services.imageserver.plan import (
+    confined_needs_upscale,
+    find_passthrough,
+    plan_render,
+    rotated_canvas_over_limits,
+)
 from services.imageserver.tiff import TiffError
 from shared.errors import error_body
 from shared.storage import ObjectNotFound, StorageError
@@ -280,6 +285,16 @@ class ImageApp:
                 "the !w,h box is larger than the region on every side; that is upscaling, "
                 "which needs the ^ prefix",
                 {"parameter": "size"},
+            )
+        canvas = rotated_canvas_over_limits(resolved)
+        if canvas is not None:
+            raise HttpError(
+                400,
+                "too_large",
+                f"rotated by {resolved.rotation:g} degrees, the {resolved.width}x"
+                f"{resolved.height} image needs a {canvas[0]}x{canvas[1]} canvas, over this "
+                "server's maxWidth, maxHeight or maxArea; ask for a smaller size",
+                {"parameter": "rotation"},
             )
         path = canonical(resolved, version)
         key = f"{version}/{path}"

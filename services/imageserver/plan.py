@@ -15,6 +15,7 @@ __all__ = [
     "confined_needs_upscale",
     "find_passthrough",
     "plan_render",
+    "rotated_canvas_over_limits",
 ]
 
 #: Qualities that leave a colour tile's pixels unchanged.
@@ -120,3 +121,24 @@ def confined_needs_upscale(request: ImageRequest, resolved: ResolvedRequest) -> 
     assert size.width is not None and size.height is not None
     region = resolved.region
     return size.width > region.width and size.height > region.height
+
+
+def rotated_canvas_over_limits(resolved: ResolvedRequest) -> tuple[int, int] | None:
+    """The canvas of an arbitrary rotation, if it is over ``maxWidth``/``maxHeight``/``maxArea``.
+
+    ``resolve`` checks the size before rotation, as the spec's limits read; a turn that is not
+    a multiple of 90 degrees returns the bounding box, up to twice as many pixels (and WebP
+    with transparent corners needs ~25 bytes per canvas pixel to encode). The limits are the
+    most the server promises to return, so the canvas must be within them too.
+    """
+    if resolved.rotation % 90 == 0:
+        return None
+    limits = resolved.limits
+    width, height = resolved.rotated_size
+    if (
+        width > limits.effective_max_width
+        or height > limits.effective_max_height
+        or (limits.max_area is not None and width * height > limits.max_area)
+    ):
+        return width, height
+    return None

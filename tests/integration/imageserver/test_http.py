@@ -141,6 +141,8 @@ def test_iiif_headers_over_http(imageserver: ServerProcess) -> None:
         (f"{PREFIX}/{ASSET}/full/!0,0/0/default.jpg", 400, "size"),
         (f"{PREFIX}/{ASSET}/full/^2400000,/0/default.jpg", 400, "size"),  # 2.4-million-px wide
         (f"{PREFIX}/{ASSET}/0,0,1,1/^65535,/0/default.jpg", 400, "size"),  # over maxArea
+        # within maxArea (5000x3333), but turned its canvas (5893x5893) is not
+        (f"{PREFIX}/{ASSET}/full/^5000,/45/default.webp", 400, "rotation"),
         (f"{PREFIX}/{ASSET}/full/max/1e308/default.jpg", 400, "rotation"),  # huge rotation
         (f"{PREFIX}/{ASSET}/full/max/{'9' * 400}/default.jpg", 400, "rotation"),
         (f"{PREFIX}/{ASSET}/full/max/-90/default.jpg", 400, "rotation"),

@@ -223,6 +223,7 @@ def test_gray_and_bitonal_have_one_band(make_app) -> None:  # type: ignore[no-un
         ("img/full/!2000,3000/0/default.jpg", 400, "size"),
         ("img/full/max/99999999999999/default.jpg", 400, "rotation"),
         ("img/full/max/361/default.jpg", 400, "rotation"),
+        ("img/full/^5000,/45/default.png", 400, "rotation"),  # 5000x3462, turned 52M px
         ("img/full/max/0/sepia.jpg", 400, "quality"),
         ("img/full/max/0/default.jp2", 400, "format"),
         ("img/full/max/0/default.exe", 400, "format"),

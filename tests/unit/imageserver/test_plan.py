@@ -10,6 +10,7 @@ from services.imageserver.plan import (
     confined_needs_upscale,
     find_passthrough,
     plan_render,
+    rotated_canvas_over_limits,
 )
 
 LEVELS = [
@@ -99,3 +100,21 @@ def test_confined_boxes_larger_than_the_region_are_upscaling(path: str, expected
     request = parse_path(path)
     resolved = resolve(request, 1300, 900, Limits(max_width=5000))
     assert confined_needs_upscale(request, resolved) is expected
+
+
+@pytest.mark.parametrize(
+    ("path", "canvas"),
+    [
+        ("a/full/^4000,/0/default.jpg", None),  # 4000x2769 = 11M pixels, no turn
+        ("a/full/^4000,/90/default.jpg", None),  # a right angle: the same pixels
+        ("a/full/^4000,/!180/default.jpg", None),
+        ("a/full/^4000,/45/default.jpg", (4786, 4786)),  # 22.9M > 20M
+        ("a/full/^4000,/1/default.jpg", None),  # 4047x2838 = 11.5M
+        ("a/full/^4900,/30/default.png", (5940, 5388)),  # over maxWidth 5000
+        ("a/full/max/45/default.jpg", None),  # 1555x1555
+    ],
+)
+def test_a_turned_canvas_must_be_within_the_limits(
+    path: str, canvas: tuple[int, int] | None
+) -> None:
+    assert rotated_canvas_over_limits(_resolved(path)) == canvas
