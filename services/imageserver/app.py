@@ -12,10 +12,12 @@ import hashlib
 import json
 import logging
 import re
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from email.utils import formatdate, parsedate_to_datetime
 from typing import Any, TypeVar
 
@@ -26,6 +28,7 @@ from iiif.image import (
     BaseUriRequest,
     ImageRequestError,
     InfoRequest,
+    ResolvedRequest,
     TooLarge,
     canonical,
     canonical_uri,
@@ -79,6 +82,8 @@ CORS = [
 ]
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 MAX_HANDLES = 64
+#: Returned pixels from which a render waits for the worker's other large renders (ADR 023).
+LARGE_RENDER_PIXELS = 4_000_000
 
 
 class HttpError(Exception):
@@ -135,6 +140,7 @@ class ImageApp:
         # requests being answered (on the event loop, so a plain counter); past
         # ``config.limit_concurrency`` new ones are refused with 503 ``overloaded``
         self.in_progress = 0
+        self.large_renders = threading.Lock()
         self.metrics = image_metrics()
 
     # purges -------------------------------------------------------------------------------
@@ -357,14 +363,23 @@ class ImageApp:
                 headers=[(b"retry-after", b"2")],
             ) from None
 
-    def _render(self, handle: AssetHandle, resolved: Any, key: str) -> bytes:
-        """Render and cache before the flight lands, so no late request renders it again."""
-        started = time.perf_counter()
-        try:
-            plan = plan_render(resolved, handle.sizes)
-            body = render(handle, resolved, plan, self.config.jpeg_quality)
-        finally:
-            self.metrics.decode_seconds.observe(time.perf_counter() - started)
+    def _render(self, handle: AssetHandle, resolved: ResolvedRequest, key: str) -> bytes:
+        """Render and cache before the flight lands, so no late request renders it again.
+
+        Large images (over ``LARGE_RENDER_PIXELS`` returned) are rendered one at a time per
+        worker: one can hold hundreds of MB while it encodes (ADR 023), tiles a few MB.
+        """
+        width, height = resolved.rotated_size
+        gate: AbstractContextManager[Any] = nullcontext()
+        if width * height > LARGE_RENDER_PIXELS:
+            gate = self.large_renders
+        with gate:
+            started = time.perf_counter()
+            try:
+                plan = plan_render(resolved, handle.sizes)
+                body = render(handle, resolved, plan, self.config.jpeg_quality)
+            finally:
+                self.metrics.decode_seconds.observe(time.perf_counter() - started)
         self.tiles.put(handle.asset_id, key, body)
         return body
 

@@ -362,6 +362,56 @@ def test_past_the_concurrency_limit_requests_are_503_overloaded_with_cors(make_a
     assert call(app, "/iiif/image/3/img/full/64,/0/default.jpg").status == 200
 
 
+def test_large_renders_wait_for_each_other_small_ones_do_not(
+    make_app, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Memory: one large image at a time per worker (ADR 023); tiles still render in parallel."""
+    import threading
+    import time
+
+    from services.imageserver import app as app_module
+
+    running = {"large": 0, "small": 0}
+    most = {"large": 0, "small": 0}
+    lock = threading.Lock()
+
+    def fake_render(handle, resolved, plan, quality):  # type: ignore[no-untyped-def]
+        kind = "large" if resolved.width * resolved.height > 4_000_000 else "small"
+        with lock:
+            running[kind] += 1
+            most[kind] = max(most[kind], running[kind])
+        time.sleep(0.2)
+        with lock:
+            running[kind] -= 1
+        return b"image"
+
+    monkeypatch.setattr(app_module, "render", fake_render)
+    app = make_app()  # two render threads
+    call(app, "/iiif/image/3/img/info.json")  # the handle is open before the race
+    paths = [f"/iiif/image/3/img/0,0,{w},{w}/{w},/0/default.jpg" for w in (100, 200)]
+    paths += [f"/iiif/image/3/img/full/^{w},/0/default.jpg" for w in (2600, 2700, 2800)]
+
+    async def answer(path: str) -> int:
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b""}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "GET", "path": path, "raw_path": path.encode()}
+        await app({**scope, "headers": [(b"host", b"img.test")]}, receive, send)
+        return int(sent[0]["status"])
+
+    async def race() -> list[int]:
+        return list(await asyncio.gather(*(answer(path) for path in paths)))
+
+    assert asyncio.run(race()) == [200] * 5
+    assert most["large"] == 1, "two large images were rendered at once"
+    assert most["small"] >= 2, "small renders were serialised too"
+
+
 def test_an_unreadable_pyramid_is_a_reported_500_not_a_crash(tmp_path: Path) -> None:
     def fetch(asset_id: str, target: Path) -> str:
         target.write_bytes(b"II*\x00 this is not a pyramid")
