@@ -12,12 +12,10 @@ import hashlib
 import json
 import logging
 import re
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
 from email.utils import formatdate, parsedate_to_datetime
 from typing import Any, TypeVar
 
@@ -140,7 +138,8 @@ class ImageApp:
         # requests being answered (on the event loop, so a plain counter); past
         # ``config.limit_concurrency`` new ones are refused with 503 ``overloaded``
         self.in_progress = 0
-        self.large_renders = threading.Lock()
+        # large renders one at a time (see _rendered); binds to the running loop when contended
+        self.large_renders = asyncio.Lock()
         self.metrics = image_metrics()
 
     # purges -------------------------------------------------------------------------------
@@ -331,16 +330,30 @@ class ImageApp:
             self.metrics.images.labels("passthrough").inc()
             self.tiles.put(request.identifier, key, body)
         else:
-            body = await self._single_flight(
-                ("render", request.identifier, key),
-                self.executor,
-                self._render,
-                handle,
-                resolved,
-                key,
-            )
+            body = await self._rendered(handle, resolved, key)
             self.metrics.images.labels("render").inc()
         return "image", 200, headers, body
+
+    async def _rendered(self, handle: AssetHandle, resolved: ResolvedRequest, key: str) -> bytes:
+        """The image, rendered once for every concurrent request (single flight).
+
+        Large images (over ``LARGE_RENDER_PIXELS`` returned) are rendered one at a time per
+        worker: one can hold hundreds of MB while it encodes (ADR 023), a tile a few MB. They
+        wait here, on the event loop, so waiting ones hold no render thread and tiles go on.
+        """
+        flight = ("render", handle.asset_id, key)
+        width, height = resolved.rotated_size
+        if width * height <= LARGE_RENDER_PIXELS or flight in self.flights:
+            return await self._single_flight(
+                flight, self.executor, self._render, handle, resolved, key
+            )
+        async with self.large_renders:
+            body = self.tiles.get(handle.asset_id, key)  # rendered while this one waited
+            if body is not None:
+                return body
+            return await self._single_flight(
+                flight, self.executor, self._render, handle, resolved, key
+            )
 
     async def _decide(self, scope: dict[str, Any], asset_id: str) -> Decision:
         """The access decision, before any cache is looked at; 503 if none can be made."""
@@ -364,22 +377,13 @@ class ImageApp:
             ) from None
 
     def _render(self, handle: AssetHandle, resolved: ResolvedRequest, key: str) -> bytes:
-        """Render and cache before the flight lands, so no late request renders it again.
-
-        Large images (over ``LARGE_RENDER_PIXELS`` returned) are rendered one at a time per
-        worker: one can hold hundreds of MB while it encodes (ADR 023), tiles a few MB.
-        """
-        width, height = resolved.rotated_size
-        gate: AbstractContextManager[Any] = nullcontext()
-        if width * height > LARGE_RENDER_PIXELS:
-            gate = self.large_renders
-        with gate:
-            started = time.perf_counter()
-            try:
-                plan = plan_render(resolved, handle.sizes)
-                body = render(handle, resolved, plan, self.config.jpeg_quality)
-            finally:
-                self.metrics.decode_seconds.observe(time.perf_counter() - started)
+        """Render and cache before the flight lands, so no late request renders it again."""
+        started = time.perf_counter()
+        try:
+            plan = plan_render(resolved, handle.sizes)
+            body = render(handle, resolved, plan, self.config.jpeg_quality)
+        finally:
+            self.metrics.decode_seconds.observe(time.perf_counter() - started)
         self.tiles.put(handle.asset_id, key, body)
         return body
 
