@@ -114,15 +114,24 @@ class Policy:
 DEFAULT_POLICY = Policy()
 
 
-def asset_policy(own: Policy | None, record: Policy | None) -> tuple[Policy, bool]:
+UNPUBLISHED = Policy(STAFF_ONLY, None, "the record is not published")
+
+
+def asset_policy(
+    own: Policy | None, record: Policy | None, record_published: bool | None = None
+) -> tuple[Policy, bool]:
     """An asset's policy and whether it came from its record.
 
     The asset's own policy wins, even when it is more open than its record's (a cataloguer
-    may publish one image of a restricted record); without one the asset inherits its
-    record's; without either it is public.
+    may publish one image of a restricted record). Without one, the asset of a record the
+    public may not see (draft, in review, withdrawn, deleted: ``record_published`` False) is
+    for staff only, as the record is; otherwise it inherits its record's policy; without
+    either it is public (``record_published`` None: the record's state is not known).
     """
     if own is not None:
         return own, False
+    if record_published is False:
+        return UNPUBLISHED, True
     if record is not None:
         return record, True
     return DEFAULT_POLICY, False

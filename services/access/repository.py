@@ -295,13 +295,31 @@ def apply_asset_record(
     )
 
 
-def record_policy_of_asset(session: DbSession, asset_id: str) -> Row | None:
-    """The policy of the record an asset belongs to (``None`` if unknown or it has none)."""
+def apply_record_state(
+    session: DbSession, record_id: str, state: str, version: int, at: datetime
+) -> None:
+    """Keep a record's workflow state (idempotent; an older event changes nothing, and a
+    deleted record stays deleted)."""
+    session.execute(
+        "INSERT INTO record_states (record_id, state, version, updated_at) "
+        "VALUES (:r, :s, :v, :at) ON CONFLICT (record_id) DO UPDATE SET "
+        "state = EXCLUDED.state, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at "
+        "WHERE record_states.state <> 'deleted' AND (EXCLUDED.state = 'deleted' "
+        "OR (EXCLUDED.version, EXCLUDED.updated_at) >= (record_states.version, "
+        "record_states.updated_at))",
+        {"r": record_id, "s": state, "v": version, "at": at},
+    )
+
+
+def record_of_asset(session: DbSession, asset_id: str) -> Row | None:
+    """The record an asset belongs to: its id, its workflow state (``None`` if not known) and
+    its policy (``level`` ``None`` if it has none); ``None`` if the asset is not known."""
     return _one(
         session,
-        "SELECT p.resource_kind, p.resource_id, p.level, p.embargo_until, p.reason, "
-        "p.updated_at, p.updated_by FROM asset_records a JOIN policies p "
-        "ON p.resource_kind = 'record' AND p.resource_id = a.record_id WHERE a.asset_id = :a",
+        "SELECT a.record_id AS resource_id, s.state, p.level, p.embargo_until, p.reason "
+        "FROM asset_records a LEFT JOIN record_states s ON s.record_id = a.record_id "
+        "LEFT JOIN policies p ON p.resource_kind = 'record' AND p.resource_id = a.record_id "
+        "WHERE a.asset_id = :a",
         {"a": asset_id},
     )
 

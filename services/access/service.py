@@ -78,9 +78,14 @@ def _policy(row: repo.Row | None) -> domain.Policy | None:
 def policy_view(
     kind: str, resource_id: str, row: repo.Row | None, record: repo.Row | None = None
 ) -> dict[str, Any]:
-    """The policy answer; an asset without a policy of its own shows its record's (``record``)
-    with ``inherited_from`` naming that record (``None`` otherwise)."""
-    policy, inherited = domain.asset_policy(_policy(row), _policy(record))
+    """The policy answer; an asset without a policy of its own shows what it has from its
+    record (``record``: its id, workflow state and policy) with ``inherited_from`` naming that
+    record (``None`` otherwise)."""
+    state = record.get("state") if record is not None else None
+    record_policy = _policy(record) if record is not None and record["level"] else None
+    policy, inherited = domain.asset_policy(
+        _policy(row), record_policy, None if state is None else state == "published"
+    )
     return {
         "resource_kind": kind,
         "resource_id": resource_id,
@@ -523,7 +528,7 @@ class AccessService(DisanService):
         row = repo.get_policy(self.db, resource_kind, resource_id)
         record = None
         if row is None and resource_kind == "asset":
-            record = repo.record_policy_of_asset(self.db, resource_id)
+            record = repo.record_of_asset(self.db, resource_id)
         return policy_view(resource_kind, resource_id, row, record)
 
     @rpc
@@ -609,6 +614,25 @@ class AccessService(DisanService):
         """Keep every access.* event in the audit log (the projection admins query)."""
         repo.insert_audit(
             self.db, event.event_id, event.type, event.occurred_at, event.actor, event.data
+        )
+
+    @reliable_handler(
+        "catalogue.record_created",
+        "catalogue.record_updated",
+        "catalogue.record_published",
+        "catalogue.record_withdrawn",
+        "catalogue.record_deleted",
+    )
+    def handle_record_event(self, event: Event) -> None:
+        """Keep each record's workflow state: the assets of a record the public may not see
+        are for staff only (ADR 034)."""
+        data = event.data
+        repo.apply_record_state(
+            self.db,
+            str(data["record_id"]),
+            "deleted" if event.type == "catalogue.record_deleted" else str(data["state"]),
+            int(data["version"]),
+            event.occurred_at,
         )
 
     @reliable_handler("media.asset_ingested", "media.asset_deleted")

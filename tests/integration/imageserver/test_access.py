@@ -59,13 +59,15 @@ class Stack:
         upload_pyramid(self.platform.settings, asset, pyramid)
         return asset
 
-    def announce(self, event_type: str, data: dict[str, Any], times: int = 1) -> None:
-        """A media.* event on the bus, as the media service's outbox relay sends it
-        (``times`` > 1: the same event redelivered)."""
+    def announce(
+        self, event_type: str, data: dict[str, Any], times: int = 1, producer: str = "media"
+    ) -> None:
+        """An event on the bus, as a service's outbox relay sends it (``times`` > 1: the same
+        event redelivered)."""
         publisher = ConfirmingPublisher(self.platform.settings.amqp_uri)
         try:
             with publisher.lock:
-                event = make_event(event_type, data, producer="media")
+                event = make_event(event_type, data, producer=producer)
                 publisher.publish([to_outgoing(event.to_dict()) for _ in range(times)])
         finally:
             publisher.close()
@@ -84,6 +86,20 @@ class Stack:
             },
             times,
         )
+
+    def record_event(self, event_type: str, record: str, state: str, version: int) -> None:
+        """A catalogue.record_* event, as the catalogue announces a workflow step."""
+        data: dict[str, Any] = {
+            "record_id": record,
+            "inventory_number": "HP-1",
+            "heritage_class": "documentary",
+            "version": version,
+            "state": state,
+            "title": {"vi": "Sắc phong", "en": "Royal decree"},
+        }
+        if event_type in ("catalogue.record_published", "catalogue.record_withdrawn"):
+            data["comment"] = ""
+        self.announce(event_type, data, producer="catalogue")
 
     def policy(self, asset: str) -> dict[str, Any]:
         with self.platform.rpc() as access:
@@ -455,6 +471,46 @@ def test_an_asset_of_a_restricted_record_is_restricted_too(stack: Stack) -> None
     stack.set_policy("record", record, "staff_only")
     wait_until(lambda: stack.image(asset).status_code == 401, timeout=10)
     wait_until(lambda: int(stack.probe(asset).json()["status"]) == 401, timeout=10)
+
+
+def test_an_unpublished_record_s_images_are_for_staff_only(stack: Stack) -> None:
+    """Draft, withdrawn and deleted records are not the public's (ADR 040), nor their images
+    (ADR 034): the tile follows the record's workflow, not only its policy."""
+    record, asset = str(uuid.uuid4()), stack.new_asset()
+    stack.record_event("catalogue.record_created", record, "draft", 1)
+    stack.ingest(asset, record)
+    wait_until(lambda: stack.policy(asset)["level"] == "staff_only", timeout=10)
+    assert stack.policy(asset)["inherited_from"] == {
+        "resource_kind": "record",
+        "resource_id": record,
+    }
+    assert stack.image(asset).status_code == 401
+    researcher = stack.platform.token_for("researcher")
+    assert stack.image(asset, Authorization=f"Bearer {researcher}").status_code == 403
+    cataloguer = stack.platform.token_for("cataloguer")
+    staff = stack.image(asset, Authorization=f"Bearer {cataloguer}")
+    assert staff.status_code == 200, staff.text
+    assert int(stack.probe(asset).json()["status"]) == 401
+
+    stack.record_event("catalogue.record_published", record, "published", 2)
+    wait_until(lambda: stack.image(asset).status_code == 200, timeout=10)
+    stack.record_event("catalogue.record_withdrawn", record, "withdrawn", 3)
+    wait_until(lambda: stack.image(asset).status_code == 401, timeout=10)
+
+    # an older step delivered late changes nothing
+    stack.record_event("catalogue.record_published", record, "published", 2)
+    time.sleep(2.5)  # past the image server's decision cache (1 s here)
+    assert stack.policy(asset)["level"] == "staff_only"
+    assert stack.image(asset).status_code == 401
+
+    # published again, then deleted: a deleted record stays closed whatever comes later
+    stack.record_event("catalogue.record_published", record, "published", 4)
+    wait_until(lambda: stack.image(asset).status_code == 200, timeout=10)
+    stack.record_event("catalogue.record_deleted", record, "published", 5)
+    wait_until(lambda: stack.image(asset).status_code == 401, timeout=10)
+    stack.record_event("catalogue.record_published", record, "published", 6)
+    time.sleep(2.5)
+    assert stack.image(asset).status_code == 401
 
 
 def test_an_asset_s_own_policy_wins_over_its_record_s(stack: Stack) -> None:

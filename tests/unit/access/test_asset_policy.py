@@ -1,4 +1,5 @@
-"""An asset's policy: its own wins, else its record's, else public."""
+"""An asset's policy: its own wins; else staff only while its record is unpublished; else its
+record's; else public."""
 
 from __future__ import annotations
 
@@ -6,7 +7,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.access.domain import DEFAULT_POLICY, Item, Policy, Principal, asset_policy, authorize
+from services.access.domain import (
+    DEFAULT_POLICY,
+    UNPUBLISHED,
+    Item,
+    Policy,
+    Principal,
+    asset_policy,
+    authorize,
+)
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 RESTRICTED = Policy("restricted", reason="living persons")
@@ -38,3 +47,35 @@ def test_an_inherited_restriction_refuses_the_public_and_admits_researchers() ->
     assert not anonymous.allowed and anonymous.status == 401
     researcher = Principal("user", "u", "u", frozenset({"researcher"}))
     assert authorize(researcher, "read", item, NOW).allowed
+
+
+@pytest.mark.parametrize(
+    ("own", "record", "published", "expected", "inherited"),
+    [
+        (None, None, False, UNPUBLISHED, True),  # a draft, withdrawn or deleted record's image
+        (None, PUBLIC, False, UNPUBLISHED, True),  # its policy says public, its state does not
+        (None, RESTRICTED, False, UNPUBLISHED, True),
+        (None, RESTRICTED, True, RESTRICTED, True),
+        (None, None, True, DEFAULT_POLICY, False),
+        (None, RESTRICTED, None, RESTRICTED, True),  # state not known: as before
+        (PUBLIC, None, False, PUBLIC, False),  # an explicit asset policy still wins
+    ],
+)
+def test_asset_policy_by_record_state(
+    own: Policy | None,
+    record: Policy | None,
+    published: bool | None,
+    expected: Policy,
+    inherited: bool,
+) -> None:
+    assert asset_policy(own, record, published) == (expected, inherited)
+
+
+def test_an_unpublished_records_image_is_for_staff_only() -> None:
+    policy, _ = asset_policy(None, PUBLIC, record_published=False)
+    item = Item("asset", "a", policy)
+    assert authorize(Principal("anonymous"), "read", item, NOW).status == 401
+    researcher = Principal("user", "u", "u", frozenset({"researcher"}))
+    assert not authorize(researcher, "read", item, NOW).allowed
+    cataloguer = Principal("user", "c", "c", frozenset({"cataloguer"}))
+    assert authorize(cataloguer, "read", item, NOW).allowed
