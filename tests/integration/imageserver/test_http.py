@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -196,6 +197,21 @@ def quiet_server(test_env, imageserver_assets, tmp_path_factory):  # type: ignor
         server.stop()
 
 
+def burst(port: int, path: str, connections: int, each: int) -> dict[str, Any]:
+    """``connections`` opened at once, ``each`` requests on each, from a client in its own
+    process (asyncio cannot run in this eventlet-patched one); what it saw, as JSON."""
+    client = subprocess.run(
+        [sys.executable, "-m", "tests.integration.imageserver.burst"]
+        + [str(port), path, str(connections), str(each)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert client.returncode == 0, client.stderr[-3000:]
+    return dict(json.loads(client.stdout))
+
+
 def test_ten_thousand_requests_for_one_uncached_tile_cost_one_decode_per_worker(
     quiet_server: ServerProcess,
 ) -> None:
@@ -205,16 +221,7 @@ def test_ten_thousand_requests_for_one_uncached_tile_cost_one_decode_per_worker(
     imageserver = quiet_server
     path = f"{PREFIX}/{ASSET}/700,300,900,900/450,/7.5/gray.png"
     decodes = metric(imageserver, "disan_imageserver_decode_seconds_count")
-    client = subprocess.run(
-        [sys.executable, "-m", "tests.integration.imageserver.burst"]
-        + [str(imageserver.port), path, "1000", "10"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert client.returncode == 0, client.stderr[-3000:]
-    result = json.loads(client.stdout)
+    result = burst(imageserver.port, path, connections=1000, each=10)
     assert result["failures"] == {}
     assert result["statuses"] == {"200": 10_000}
     assert result["no_cors"] == 0
@@ -245,16 +252,7 @@ def test_past_its_concurrency_limit_a_worker_answers_503_json_with_cors(
     server.start()
     try:
         path = f"{PREFIX}/{ASSET}/1000,700,1500,1100/^1600,/33/bitonal.png"
-        client = subprocess.run(
-            [sys.executable, "-m", "tests.integration.imageserver.burst"]
-            + [str(server.port), path, "200", "1"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert client.returncode == 0, client.stderr[-3000:]
-        result = json.loads(client.stdout)
+        result = burst(server.port, path, connections=200, each=1)
         assert result["failures"] == {}
         assert set(result["statuses"]) <= {"200", "503"}, result["statuses"]
         assert result["statuses"].get("503"), "the limit was never reached"
