@@ -297,18 +297,23 @@ def apply_asset_record(
 
 def apply_record_state(
     session: DbSession, record_id: str, state: str, version: int, at: datetime
-) -> None:
+) -> tuple[str | None, bool]:
     """Keep a record's workflow state (idempotent; an older event changes nothing, and a
-    deleted record stays deleted)."""
-    session.execute(
+    deleted record stays deleted): (the state before, ``None`` if not known; whether this
+    event changed it)."""
+    before = session.execute(
+        "SELECT state FROM record_states WHERE record_id = :r FOR UPDATE", {"r": record_id}
+    ).scalar()
+    changed = session.execute(
         "INSERT INTO record_states (record_id, state, version, updated_at) "
         "VALUES (:r, :s, :v, :at) ON CONFLICT (record_id) DO UPDATE SET "
         "state = EXCLUDED.state, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at "
         "WHERE record_states.state <> 'deleted' AND (EXCLUDED.state = 'deleted' "
         "OR (EXCLUDED.version, EXCLUDED.updated_at) >= (record_states.version, "
-        "record_states.updated_at))",
+        "record_states.updated_at)) RETURNING state",
         {"r": record_id, "s": state, "v": version, "at": at},
-    )
+    ).first()
+    return (None if before is None else str(before)), changed is not None
 
 
 def record_of_asset(session: DbSession, asset_id: str) -> Row | None:

@@ -17,6 +17,7 @@ from services.access import repository as repo
 from services.access.dependencies import FirstAdmin, PasswordHashing
 from shared.auth import RedisStore, issue_access_token, revoked_token_key, user_revision_key
 from shared.consumer import reliable_handler
+from shared.contracts.catalogue import RECORD_EVENTS
 from shared.db import Database
 from shared.errors import (
     BadRequest,
@@ -616,24 +617,24 @@ class AccessService(DisanService):
             self.db, event.event_id, event.type, event.occurred_at, event.actor, event.data
         )
 
-    @reliable_handler(
-        "catalogue.record_created",
-        "catalogue.record_updated",
-        "catalogue.record_published",
-        "catalogue.record_withdrawn",
-        "catalogue.record_deleted",
-    )
+    @reliable_handler(*RECORD_EVENTS)
     def handle_record_event(self, event: Event) -> None:
         """Keep each record's workflow state: the assets of a record the public may not see
         are for staff only (ADR 034)."""
         data = event.data
-        repo.apply_record_state(
-            self.db,
-            str(data["record_id"]),
-            "deleted" if event.type == "catalogue.record_deleted" else str(data["state"]),
-            int(data["version"]),
-            event.occurred_at,
+        record_id = str(data["record_id"])
+        state = "deleted" if event.type == "catalogue.record_deleted" else str(data["state"])
+        before, changed = repo.apply_record_state(
+            self.db, record_id, state, int(data["version"]), event.occurred_at
         )
+        # caches of its assets' policies are purged when its visibility changes (a record seen
+        # for the first time has no decisions cached on its state)
+        if changed and before is not None and (before == "published") != (state == "published"):
+            self._announce(
+                "access.record_visibility_changed",
+                {"record_id": record_id, "published": state == "published", "state": state},
+                event.actor,
+            )
 
     @reliable_handler("media.asset_ingested", "media.asset_deleted")
     def handle_asset_event(self, event: Event) -> None:

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 PURGE_EVENTS = (
     "access.policy_changed",
+    "access.record_visibility_changed",
     "access.api_key_revoked",
     "access.user_roles_changed",
     "access.logged_out",
@@ -178,6 +179,9 @@ class AccessGate(ServiceRpc):
     kill = stop
 
     def purge(self, event_type: str, data: dict[str, Any]) -> None:
+        if event_type == "access.record_visibility_changed":
+            self.policies.clear()  # its assets without a policy of their own follow it
+            return
         if event_type == "access.policy_changed":
             if data.get("resource_kind") == "record":
                 self.policies.clear()  # its assets without a policy of their own inherit it

@@ -23,6 +23,7 @@ from services.iiif.search import SearchRpc
 from services.iiif.static import StaticManifests, StaticMirror
 from shared import contracts  # noqa: F401 - registers the events this service consumes
 from shared.consumer import reliable_handler
+from shared.contracts.catalogue import RECORD_EVENTS
 from shared.db import Database, DbSession
 from shared.errors import BadRequest
 from shared.events import Event
@@ -139,13 +140,7 @@ class IiifService(AnnotationRpc, SearchRpc, DisanService):
         return manifests.rebuild_all(self.db, self._base, self._cid)
 
     # projection of the catalogue ---------------------------------------------------------------
-    @reliable_handler(
-        "catalogue.record_created",
-        "catalogue.record_updated",
-        "catalogue.record_published",
-        "catalogue.record_withdrawn",
-        "catalogue.record_deleted",
-    )
+    @reliable_handler(*RECORD_EVENTS)
     def handle_record_event(self, event: Event) -> None:
         feeds.apply_record_event(self.db, self.catalogue, event)
         manifests.refresh(self.db, self._base, str(event.data["record_id"]), event.correlation_id)

@@ -26,6 +26,7 @@ __all__ = ["ACCESS_BINDINGS", "PURGE_BINDINGS", "PurgeConsumer", "purge_target"]
 PURGE_BINDINGS = ("media.*", "access.policy_changed")
 #: Events after which cached access decisions (sessions, tokens) may be wrong.
 ACCESS_BINDINGS = (
+    "access.record_visibility_changed",
     "access.logged_out",
     "access.user_roles_changed",
     "access.user_disabled",

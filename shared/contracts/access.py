@@ -97,6 +97,17 @@ class PolicyChangedV1(Schema):
     previous_level = fields.String(allow_none=True, load_default=None)
 
 
+@contract("access.record_visibility_changed", 1)
+class RecordVisibilityChangedV1(Schema):
+    """A record became visible to the public (published) or stopped being so (draft, in
+    review, withdrawn, deleted): the policies of its assets without one of their own changed
+    with it (ADR 034), so caches of those policies purge."""
+
+    record_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    published = fields.Boolean(required=True)
+    state = fields.String(required=True, validate=validate.Length(min=1, max=32))
+
+
 @contract("access.request_denied", 1)
 class RequestDeniedV1(_Base):
     method = fields.String(required=True, validate=validate.Length(max=16))

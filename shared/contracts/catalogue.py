@@ -13,6 +13,16 @@ from shared.events import contract
 _CLASSES = validate.OneOf(["tangible_site", "intangible", "museum_object", "documentary"])
 _STATES = validate.OneOf(["draft", "in_review", "published", "withdrawn"])
 
+RECORD_EVENTS = (
+    "catalogue.record_created",
+    "catalogue.record_updated",
+    "catalogue.record_published",
+    "catalogue.record_withdrawn",
+    "catalogue.record_deleted",
+)
+"""Every event of a record's life (each carries its state and version): what a projection of
+records binds to."""
+
 
 class _Record(Schema):
     record_id = fields.UUID(required=True)

@@ -46,7 +46,8 @@ class AnnotationPlatform(MediaPlatform):
         record_id = str(self.create(record_body(**record))["id"])
         answer = self.upload(record_id, png(width, height), "page.png")
         assert answer.status_code == 202, answer.text
-        assert self.wait_done(answer.json()["asset_id"])["status"] == "ready"
+        asset_id = answer.json()["asset_id"]
+        assert self.wait_done(asset_id)["status"] == "ready"
         self.publish(record_id)
         rows = wait_until(
             lambda: self.iiif_sql(
@@ -54,7 +55,18 @@ class AnnotationPlatform(MediaPlatform):
             ),
             timeout=30,
         )
+        # the image leaves "staff only" once the access service has the record as published
+        # (ADR 034), which may come a moment after the manifest
+        wait_until(lambda: self.asset_level(asset_id) != "staff_only", timeout=10)
         return record_id, rows[0][0]
+
+    def asset_level(self, asset_id: str) -> str:
+        """The asset's access level as the gateway has it."""
+        found = self.request(
+            "GET", f"/api/v1/policies/asset/{asset_id}", token=self.token_for("cataloguer")
+        )
+        assert found.status_code == 200, found.text
+        return str(found.json()["level"])
 
     def new_user(self, role: str = "researcher") -> tuple[str, str]:
         """Another user with ``role``: (user id, bearer token)."""

@@ -512,6 +512,25 @@ def test_an_unpublished_record_s_images_are_for_staff_only(stack: Stack) -> None
     time.sleep(2.5)
     assert stack.image(asset).status_code == 401
 
+    # each change of visibility was announced once, for the caches to purge (ADR 034)
+    def announced() -> list[tuple[bool, str]]:
+        found = stack.platform.request(
+            "GET",
+            "/api/v1/audit?type=access.record_visibility_changed&limit=100",
+            token=stack.platform.token_for("admin"),
+        )
+        assert found.status_code == 200, found.text
+        items = [i["data"] for i in found.json()["items"] if i["data"]["record_id"] == record]
+        return [(i["published"], i["state"]) for i in reversed(items)]
+
+    expected = [  # not at creation: nothing was cached on the state of a new record
+        (True, "published"),
+        (False, "withdrawn"),
+        (True, "published"),
+        (False, "deleted"),
+    ]
+    wait_until(lambda: announced() == expected, timeout=10)
+
 
 def test_an_asset_s_own_policy_wins_over_its_record_s(stack: Stack) -> None:
     record = str(uuid.uuid4())
@@ -550,7 +569,7 @@ def test_the_projection_is_idempotent_and_keeps_deleted_assets(stack: Stack) -> 
     assert stack.policy(asset)["level"] == "restricted"
 
 
-def test_a_record_policy_change_purges_decisions_before_they_expire(
+def test_a_record_policy_or_visibility_change_purges_decisions_before_they_expire(
     stack: Stack, test_env: dict[str, str], tmp_path: Any
 ) -> None:
     """With decisions kept 10 s, the record's change still reaches its assets at once: the
@@ -575,6 +594,19 @@ def test_a_record_policy_change_purges_decisions_before_they_expire(
         decided = time.monotonic()
         assert requests.get(url).status_code == 401  # decided, kept 10 s
         stack.set_policy("record", record, "public")
+        wait_until(lambda: requests.get(url).status_code == 200, timeout=8)
+        assert time.monotonic() - decided < 10, "served only after the decision expired"
+
+        # the same for a record's workflow: publishing a draft opens its images at once
+        # (access.record_visibility_changed, ADR 034)
+        record, asset = str(uuid.uuid4()), stack.new_asset()
+        stack.record_event("catalogue.record_created", record, "draft", 1)
+        stack.ingest(asset, record)
+        wait_until(lambda: stack.policy(asset)["level"] == "staff_only", timeout=10)
+        url = f"{slow.url}/iiif/image/3/{asset}{TILE}"
+        decided = time.monotonic()
+        assert requests.get(url).status_code == 401  # decided, kept 10 s
+        stack.record_event("catalogue.record_published", record, "published", 2)
         wait_until(lambda: requests.get(url).status_code == 200, timeout=8)
         assert time.monotonic() - decided < 10, "served only after the decision expired"
     finally:

@@ -49,3 +49,19 @@ def test_ttl_zero_caches_nothing_and_pop_clear_purge():
     assert cache.get("b") is None and cache.get("d") == 1
     cache.clear()
     assert cache.get("d") is None
+
+
+def test_a_record_visibility_change_purges_every_cached_policy():
+    """Assets without a policy of their own follow their record's workflow (ADR 034): the
+    gateway cannot tell which cached asset policies belong to the record, so it drops them
+    all; credentials stay."""
+    from services.gateway.auth import PURGE_EVENTS, AccessGate
+
+    assert "access.record_visibility_changed" in PURGE_EVENTS
+    gate = AccessGate()
+    gate.policies, gate.credentials = TtlCache(60), TtlCache(60)
+    gate.policies.put(("asset", "a-1"), {"level": "staff_only"})
+    gate.credentials.put("token", {"sub": "u"})
+    gate.purge("access.record_visibility_changed", {"record_id": "r", "published": True})
+    assert gate.policies.get(("asset", "a-1")) is None
+    assert gate.credentials.get("token") == {"sub": "u"}
