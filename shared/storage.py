@@ -75,6 +75,15 @@ class ListedObject:
 
 
 @dataclass(frozen=True)
+class PendingUpload:
+    """A multipart upload begun and neither completed nor aborted: its parts take space."""
+
+    key: str
+    upload_id: str
+    initiated: datetime | None
+
+
+@dataclass(frozen=True)
 class ReadBack:
     """What re-reading a whole object found: the SHA-256 of the bytes read, and the digests
     stored with it (S3's checksum, base64, and our ``sha256`` metadata, hex)."""
@@ -431,6 +440,34 @@ class ObjectStore:
         self._call(
             "abort_multipart_upload", self.client._abort_multipart_upload, bucket, key, upload_id
         )
+
+    def list_multipart_uploads(self, bucket: str, prefix: str = "") -> Iterator[PendingUpload]:
+        """The unfinished multipart uploads of ``bucket`` (under ``prefix``), page by page."""
+        key_marker: str | None = None
+        upload_marker: str | None = None
+        while True:
+            page = self._call(
+                "list_multipart_uploads",
+                self.client._list_multipart_uploads,
+                bucket,
+                prefix=prefix or None,
+                key_marker=key_marker,
+                upload_id_marker=upload_marker,
+                max_uploads=1000,
+            )
+            for upload in page.uploads:
+                yield PendingUpload(
+                    upload.object_name, str(upload.upload_id), upload.initiated_time
+                )
+            if not page.is_truncated:
+                return
+            key_marker = page.next_key_marker
+            # minio 7.2 keeps the next upload id marker under a misspelt attribute name
+            upload_marker = page.next_upload_id_marker or getattr(
+                page, "self._next_upload_id_marker", None
+            )
+            if key_marker is None and upload_marker is None:
+                return
 
 
 class RangedObject(io.RawIOBase):

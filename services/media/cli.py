@@ -53,10 +53,13 @@ def _sweep(args: Any, settings: Settings, db: DbSession, store: ObjectStore) -> 
         print(json.dumps([o.to_dict() for o in found], indent=2))
         return 0
     verb = "would remove" if args.dry_run else "removed"
-    print(f"{verb} {len(found)} orphan master(s) older than {hours:g} h")
+    print(f"{verb} {len(found)} orphan master(s) and unfinished upload(s) older than {hours:g} h")
     for o in found:
         owner = f", asset {o.asset_id}" if o.asset_id else ""
-        print(f"  {o.key} ({o.size} bytes, {o.last_modified}{owner})")
+        if o.kind == "multipart":
+            print(f"  {o.key} (unfinished multipart upload begun {o.last_modified})")
+        else:
+            print(f"  {o.key} ({o.size} bytes, {o.last_modified}{owner})")
     return 0
 
 

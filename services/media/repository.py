@@ -177,6 +177,35 @@ def known_master_keys(db: DbSession) -> set[str]:
     return {str(r[0]) for r in rows}
 
 
+def pending_uploads_seen(
+    db: DbSession, pending: dict[str, str], now: datetime, remember: bool = True
+) -> dict[str, datetime]:
+    """When the sweep first saw each pending multipart upload (``upload_id -> key``): ``now``
+    for one not seen before. With ``remember``, new ones are kept and uploads no longer pending
+    forgotten."""
+    rows = db.execute(
+        "SELECT upload_id, first_seen FROM pending_uploads WHERE upload_id = ANY(:ids)",
+        {"ids": list(pending)},
+    )
+    seen = {str(m["upload_id"]): m["first_seen"] for m in rows.mappings()}
+    if remember:
+        db.execute(
+            "DELETE FROM pending_uploads WHERE NOT (upload_id = ANY(:ids))", {"ids": list(pending)}
+        )
+        for upload_id, key in pending.items():
+            if upload_id not in seen:
+                db.execute(
+                    "INSERT INTO pending_uploads (upload_id, key, first_seen) VALUES (:u, :k, :t) "
+                    "ON CONFLICT (upload_id) DO NOTHING",
+                    {"u": upload_id, "k": key, "t": now},
+                )
+    return {upload_id: seen.get(upload_id, now) for upload_id in pending}
+
+
+def forget_pending_upload(db: DbSession, upload_id: str) -> None:
+    db.execute("DELETE FROM pending_uploads WHERE upload_id = :u", {"u": upload_id})
+
+
 def existing_asset_ids(db: DbSession, ids: list[str]) -> set[str]:
     if not ids:
         return set()

@@ -6,7 +6,10 @@ pointing at it. Nobody can reach it, and it would be kept forever. The sweep lis
 keeps every key an asset version names, leaves anything younger than the grace period alone
 (an upload may be between its last byte and its registration), and deletes the rest. An orphan
 under the prefix of an asset that exists (a version whose registration failed) is logged in
-that asset's preservation log.
+that asset's preservation log. Multipart uploads begun (presigned, ADR 050) and never
+completed or aborted are aborted after the same grace period: S3 keeps their parts, unseen and
+billed, until someone does (their part URLs expire long before, after 6 hours). Their age
+counts from when the sweep first saw them pending (``pending_uploads``).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from services.media import repository as repo
 from services.media.domain import MASTERS_BUCKET, premis_event
 from shared.db import DbSession
-from shared.storage import ObjectNotFound, ObjectStore
+from shared.storage import ObjectNotFound, ObjectStore, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,7 @@ class Orphan:
     last_modified: str | None
     asset_id: str | None  # the asset whose prefix it is under, when that asset exists
     removed: bool
+    kind: str = "object"  # "object": a stored master; "multipart": an unfinished upload
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -82,4 +86,30 @@ def sweep_orphans(
                 )
         stamp = o.last_modified.isoformat() if o.last_modified else None
         swept.append(Orphan(o.key, o.size, stamp, asset_id, not dry_run))
+    swept += _abort_unfinished_uploads(db, store, grace, dry_run, now)
     return swept
+
+
+def _abort_unfinished_uploads(
+    db: DbSession, store: ObjectStore, grace: timedelta, dry_run: bool, now: datetime
+) -> list[Orphan]:
+    """Abort multipart uploads into ``masters`` pending for ``grace`` since the sweep first saw
+    them (S3's own start time is not trusted: moto reports a fixed date)."""
+    pending = {u.upload_id: u.key for u in store.list_multipart_uploads(MASTERS_BUCKET)}
+    first_seen = repo.pending_uploads_seen(db, pending, now, remember=not dry_run)
+    aborted = []
+    for upload_id, key in pending.items():
+        if now - first_seen[upload_id] < grace:
+            continue
+        if not dry_run:
+            try:
+                store.abort_multipart(MASTERS_BUCKET, key, upload_id)
+            except (ObjectNotFound, StorageError) as exc:  # completed or aborted meanwhile
+                log.info("multipart upload of %s already gone: %s", key, exc)
+                continue
+            finally:
+                repo.forget_pending_upload(db, upload_id)
+            log.warning("aborted an unfinished multipart upload of %s", key)
+        stamp = first_seen[upload_id].isoformat()
+        aborted.append(Orphan(key, 0, stamp, None, not dry_run, "multipart"))
+    return aborted

@@ -8,8 +8,10 @@ import hashlib
 import io
 import json
 import uuid
+from datetime import timedelta
 
 import pytest
+import requests
 from nameko.standalone.rpc import ServiceRpcProxy
 
 from services.media.domain import MASTERS_BUCKET
@@ -71,6 +73,16 @@ def test_masters_never_registered_are_swept_after_the_grace_period(media, test_e
     for key in (lost, failed_version, staging):
         media.store.put_bytes(MASTERS_BUCKET, key, jpeg(64, 64), "image/jpeg")
     orphans = {lost, failed_version, staging}
+    # a presigned multipart upload begun, one part sent, never completed nor aborted
+    unfinished = f"uploads/{uuid.uuid4()}"
+    upload_id = media.store.create_multipart(MASTERS_BUCKET, unfinished, "image/tiff")
+    part = media.store.presigned_part(MASTERS_BUCKET, unfinished, upload_id, 1, timedelta(hours=1))
+    assert requests.put(part, data=b"\0" * 1024, timeout=30).status_code == 200
+
+    def pending() -> set[str]:
+        return {u.upload_id for u in media.store.list_multipart_uploads(MASTERS_BUCKET)}
+
+    assert upload_id in pending()
 
     def sweep(*args):
         done = disan(
@@ -79,13 +91,19 @@ def test_masters_never_registered_are_swept_after_the_grace_period(media, test_e
         assert done.returncode == 0, done.stderr
         return {o["key"]: o for o in json.loads(done.stdout)}
 
-    assert not orphans & set(sweep())  # younger than the default grace period (24 h)
+    # younger than the grace period (24 h); the unfinished upload counts from now, when the
+    # sweep first sees it pending (moto dates every upload 2010-11-10)
+    assert not (orphans | {unfinished}) & set(sweep())
     listed = sweep("--grace-hours", "0", "--dry-run")
     assert orphans <= set(listed) and kept not in listed
+    assert listed[unfinished]["kind"] == "multipart" and not listed[unfinished]["removed"]
     assert all(media.store.exists(MASTERS_BUCKET, k) for k in orphans)
+    assert upload_id in pending()
 
     removed = sweep("--grace-hours", "0")
     assert orphans <= set(removed)
+    assert removed[unfinished]["kind"] == "multipart" and removed[unfinished]["removed"]
+    assert upload_id not in pending()  # aborted: S3 dropped its parts
     assert removed[failed_version]["asset_id"] == registered["asset_id"]
     assert removed[lost]["asset_id"] is None
     assert not any(media.store.exists(MASTERS_BUCKET, k) for k in orphans)
