@@ -213,7 +213,7 @@ def make_events(
     correlation_id: str | None = None,
 ) -> list[Event]:
     """Many events of one type (bulk producers such as imports), each checked as ``make_event``
-    checks it; one correlation id for all."""
+    checks it; one correlation id and one time for all."""
     if not datas:
         return []
     try:
@@ -226,28 +226,7 @@ def make_events(
         except ValidationError as exc:
             raise EventError(f"{event_type} v{version}: invalid data {exc.messages}") from exc
         raise
-    return checked_events(
-        event_type,
-        clean,
-        producer=producer,
-        version=version,
-        actor=actor,
-        correlation_id=correlation_id,
-    )
-
-
-def checked_events(
-    event_type: str,
-    datas: list[dict[str, Any]],
-    *,
-    producer: str,
-    version: int = 1,
-    actor: str = "system",
-    correlation_id: str | None = None,
-) -> list[Event]:
-    """Events of one type whose data the caller has already checked against the contract (as
-    ``make_events`` does, or a producer's own equivalent check); one correlation id, one time."""
-    correlation = correlation_id or str(uuid.uuid4())
+    correlation = correlation_id or new_id()
     now = datetime.now(UTC)
     return [
         Event(
@@ -259,7 +238,7 @@ def checked_events(
             correlation_id=correlation,
             occurred_at=now,
         )
-        for data in datas
+        for data in clean
     ]
 
 

@@ -48,22 +48,18 @@ def _validated(
     return check
 
 
-def _string(value: Any) -> Any:
-    if type(value) is not str:
-        raise _NotPlain
-    return value
+def _exact(kind: type) -> _Convert:
+    """A value of exactly ``kind`` (not a subclass: ``True`` is no integer here), kept as is."""
+
+    def convert(value: Any) -> Any:
+        if type(value) is not kind:
+            raise _NotPlain
+        return value
+
+    return convert
 
 
-def _integer(value: Any) -> Any:
-    if type(value) is not int:
-        raise _NotPlain
-    return value
-
-
-def _boolean(value: Any) -> Any:
-    if type(value) is not bool:
-        raise _NotPlain
-    return value
+_string, _integer, _boolean = _exact(str), _exact(int), _exact(bool)
 
 
 def _float(allow_nan: bool) -> _Convert:
