@@ -57,7 +57,7 @@ from services.imageserver.plan import (
     rotated_canvas_over_limits,
 )
 from services.imageserver.tiff import TiffError
-from shared.errors import error_body
+from shared.errors import error_body, negotiate_language
 from shared.storage import ObjectNotFound, StorageError
 
 log = logging.getLogger(__name__)
@@ -170,17 +170,17 @@ class ImageApp:
         if self.in_progress >= self.config.limit_concurrency and scope["path"] != "/healthz":
             # overload: a retryable answer in the error format, with CORS like every answer
             route = "overloaded"
-            status, headers, body = self._error(OVERLOADED)
+            status, headers, body = self._error(OVERLOADED, scope)
         else:
             self.in_progress += 1
             try:
                 route, status, headers, body = await self._dispatch(scope)
             except HttpError as exc:
-                status, headers, body = self._error(exc)
+                status, headers, body = self._error(exc, scope)
             except Exception:  # noqa: BLE001 - the one place unexpected errors become a 500
                 log.exception("unexpected error serving %s", scope.get("path"))
                 status, headers, body = self._error(
-                    HttpError(500, "internal", "the image server failed on this request")
+                    HttpError(500, "internal", "the image server failed on this request"), scope
                 )
             finally:
                 self.in_progress -= 1
@@ -194,8 +194,12 @@ class ImageApp:
         self.metrics.requests.labels(route, str(status)).inc()
         self.metrics.response_bytes.labels(route).inc(len(payload))
 
-    def _error(self, exc: HttpError) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        body = json.dumps(error_body(exc.code, exc.message, exc.details)).encode()
+    def _error(
+        self, exc: HttpError, scope: dict[str, Any]
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """The error answer, its message in the caller's language (Accept-Language, ADR 045)."""
+        language = negotiate_language(_header(scope, b"accept-language"))
+        body = json.dumps(error_body(exc.code, exc.message, exc.details, language)).encode()
         headers = [
             (b"content-type", b"application/json"),
             (b"cache-control", b"no-store"),
