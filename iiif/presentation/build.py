@@ -24,9 +24,17 @@ IMAGE3_PROFILE = "level2"
 IMAGE2_PROFILE = "http://iiif.io/api/image/2/level2.json"
 
 
+#: the order of languages in every language map: Vietnamese first, then English, then others
+LANGUAGE_ORDER = ("vi", "en")
+
+
 def lang(value: LangMap) -> dict[str, list[str]]:
-    """A IIIF language map from ``{"vi": "...", "en": "..."}`` (blank entries dropped)."""
-    out = {k: [v] for k, v in value.items() if isinstance(v, str) and v.strip()}
+    """A IIIF language map from ``{"vi": "...", "en": "..."}`` (blank entries dropped), ``vi``
+    first and ``en`` second whatever order the source had (JSONB keeps keys sorted, ``en``
+    first), so viewers that show the first language show Vietnamese."""
+    given = {k: [v] for k, v in value.items() if isinstance(v, str) and v.strip()}
+    out = {k: given[k] for k in LANGUAGE_ORDER if k in given}
+    out |= {k: v for k, v in given.items() if k not in out}
     if not out:
         raise ValueError("a language map needs at least one non-blank text")
     return out
@@ -89,6 +97,12 @@ def _canvas(spec: CanvasSpec) -> p3.Canvas:
         fields["duration"] = spec.duration
     if spec.thumbnail is not None:
         fields["thumbnail"] = [_body(spec.thumbnail)]
+    if spec.metadata:
+        fields["metadata"] = [_kv(pair) for pair in spec.metadata]
+    if spec.required_statement is not None:
+        fields["requiredStatement"] = _kv(spec.required_statement)
+    if spec.rights:
+        fields["rights"] = spec.rights
     canvas = p3.Canvas(**fields)
     page = p3.AnnotationPage(id=f"{spec.id}/page")
     page.add_item(

@@ -42,6 +42,10 @@ class CanvasSpec:
     duration: float | None = None
     thumbnail: BodySpec | None = None
     annotations: tuple[str, ...] = ()  # AnnotationPage URLs about this canvas
+    # what the uploader said of this one item (creator, date...), where it differs from the record
+    metadata: tuple[tuple[LangMap, LangMap], ...] = ()
+    rights: str | None = None
+    required_statement: tuple[LangMap, LangMap] | None = None
 
     def __post_init__(self) -> None:
         if (self.width is None) != (self.height is None):

@@ -85,8 +85,10 @@ def canvas_url(base: str, record_id: str, asset_id: str, page: int = 0) -> str:
 
 
 def record_page_url(base: str, record_id: str) -> str:
-    """The record's web page (the manifest's homepage; the linked-data documents' subject)."""
-    return f"{base}/records/{record_id}"
+    """The record's URI: the linked-data documents' subject, a link that answers (the record in
+    the API, under its access rules). The portal has no page per record yet, so manifests carry
+    no ``homepage`` (ADR 067): no manifest may link to a page that answers 404."""
+    return f"{base}/api/v1/records/{record_id}"
 
 
 def record_jsonld_url(base: str, record_id: str) -> str:
@@ -479,12 +481,58 @@ def _thumb(base: str, asset: dict[str, Any]) -> BodySpec | None:
 
 
 def _asset_label(asset: dict[str, Any], number: int) -> LangMap:
+    """The caption given at upload (media's ``caption``), else a numbered default."""
     meta = asset.get("metadata") or {}
-    label = _lm(meta.get("label")) or _lm(meta.get("title"))
+    label = _lm(meta.get("caption")) or _lm(meta.get("label")) or _lm(meta.get("title"))
     return label or {
         "vi": f"Ảnh {number}" if asset["kind"] == "image" else f"Tệp {number}",
         "en": f"Item {number}",
     }
+
+
+@dataclass(frozen=True)
+class ItemInfo:
+    """What the uploader said of one asset that the canvas shows besides its label."""
+
+    metadata: tuple[tuple[LangMap, LangMap], ...] = ()
+    rights: str | None = None
+    required_statement: tuple[LangMap, LangMap] | None = None
+
+
+def item_info(asset: dict[str, Any], record: dict[str, Any]) -> ItemInfo:
+    """Creator, date and rights given at upload, as canvas metadata; ``rights`` and
+    ``requiredStatement`` only where they differ from the record's (a viewer shows the
+    manifest's otherwise)."""
+    meta = asset.get("metadata") or {}
+    pairs: list[tuple[LangMap, LangMap]] = []
+    creator = _lm(meta.get("creator"))
+    if creator:
+        pairs.append(({"vi": "Tác giả", "en": "Creator"}, creator))
+    date = _lm(meta.get("date"))
+    if date:
+        pairs.append(({"vi": "Ngày", "en": "Date"}, date))
+    own = rights_uri({"rights": {"statement": meta.get("rights_statement"),
+                                 "licence": meta.get("licence")}})  # fmt: skip
+    for key in ("rights_statement", "licence"):
+        text = _lm(meta.get(key))
+        if text and not _RIGHTS.match(text["vi"]):
+            pairs.append(({"vi": "Quyền", "en": "Rights"}, text))
+    holder = _lm((record.get("rights") or {}).get("holder")) or PROVIDER_LABEL
+    required = (ATTRIBUTION, creator) if creator and creator != holder else None
+    return ItemInfo(
+        metadata=tuple(pairs),
+        rights=own if own is not None and own != rights_uri(record) else None,
+        required_statement=required,
+    )
+
+
+def _with_info(canvas: CanvasSpec, info: ItemInfo) -> CanvasSpec:
+    return replace(
+        canvas,
+        metadata=info.metadata,
+        rights=info.rights,
+        required_statement=info.required_statement,
+    )
 
 
 def _canvases_of_asset(
@@ -659,7 +707,10 @@ def manifest_spec(inputs: Inputs, probe_of: Probe) -> tuple[ManifestSpec, list[d
         # a probe on every content resource of a restricted record, or of a restricted asset
         own_level = asset.get("level", OPEN)
         probe = probe_of(base, str(asset["asset_id"])) if restricted or own_level != OPEN else None
-        own = _canvases_of_asset(base, record_id, asset, number, probe)
+        info = item_info(asset, doc)
+        own = [
+            _with_info(c, info) for c in _canvases_of_asset(base, record_id, asset, number, probe)
+        ]
         per_asset[str(asset["asset_id"])] = own
         for c in own:
             rows.append(
@@ -713,15 +764,6 @@ def manifest_spec(inputs: Inputs, probe_of: Probe) -> tuple[ManifestSpec, list[d
         required_statement=(ATTRIBUTION, holder),
         rights=rights_uri(doc),
         provider=provider(base),
-        homepage=(
-            Link(
-                id=record_page_url(base, record_id),
-                type="Text",
-                label=dict(doc["title"]),
-                format="text/html",
-                language=("vi", "en"),
-            ),
-        ),
         see_also=see_also(base, record_id),
         rendering=rendering,
         part_of=part_of,

@@ -115,7 +115,8 @@ def build_from(
     annotation_pages: list[str],
     asset_policies: dict[str, dict[str, Any]] | None = None,
 ) -> domain.Built | None:
-    """The manifest of a published record from its projection rows, or None."""
+    """The manifest of a published record from its projection rows, or None: a record that is
+    not published, or whose media show nothing yet (no ready asset), has no manifest."""
     if record is None or record["deleted"] or record["state"] != "published":
         return None
     if record["doc"] is None:
@@ -136,6 +137,8 @@ def build_from(
         services=_search_service(base, record_id),
     )
     spec, canvases = domain.manifest_spec(inputs, _probe)
+    if not canvases:  # Presentation 3.0 §3.4: a Manifest has at least one Canvas (ADR 067)
+        return None
     body = dumps(build_manifest(spec))
     return domain.Built(
         record_id=record_id,
@@ -209,7 +212,7 @@ def _refresh(
     url = domain.manifest_url(base, record_id)
     if built is None:
         record = repo.get_record(db, record_id)
-        if record is not None and record["deleted"]:
+        if record is not None and removal_reason(record) in ("deleted", "no_content"):
             repo.replace_canvases(db, record_id, [])
         if old is None:
             return "absent", []
@@ -219,7 +222,7 @@ def _refresh(
         acts += [
             ("Update", domain.collection_url(base, c), "Collection") for c in old["collections"]
         ]
-        reason = "deleted" if record is None or record["deleted"] else "withdrawn"
+        reason = removal_reason(record)
         db.publish(
             make_event(
                 "iiif.manifest_removed",
@@ -238,6 +241,15 @@ def _refresh(
         return "unchanged", []
     db.publish(_published_event(base, built, old is None, correlation_id))
     return ("created" if old is None else "updated"), domain.activities_for_change(base, old, built)
+
+
+def removal_reason(record: dict[str, Any] | None) -> str:
+    """Why a record has no manifest (``iiif.manifest_removed``'s reason, the 404's reason)."""
+    if record is None or record["deleted"]:
+        return "deleted"
+    if record["state"] != "published":
+        return "withdrawn"
+    return "no_content"
 
 
 def append_activities(db: DbSession, base: str, acts: list[tuple[str, str, str]]) -> None:
@@ -340,9 +352,13 @@ def rebuild_all(
                 _annotation_pages(db, base, record_id),
                 policies,
             )
-            if built is None:
-                continue
             old = olds.get(record_id)
+            if built is None:
+                if old is not None:  # e.g. its last canvas went: removed like any refresh
+                    outcome, removed = _refresh(db, base, record_id, correlation_id)
+                    acts += removed
+                    counts[outcome] = counts.get(outcome, 0) + 1
+                continue
             if _same(old, built):
                 counts["unchanged"] = counts.get("unchanged", 0) + 1
                 continue
@@ -393,8 +409,32 @@ def served_manifest(
         refresh(db, base, rid, correlation_id)
         row = repo.get_manifest(db, rid)
     if row is None:
-        raise NotFound(f"no published record {rid}")
+        raise _no_manifest(db, rid)
     return {"body": row["body"], "etag": row["etag"], "public": row["public"]}
+
+
+NO_CONTENT_TEXT = {
+    "vi": "Hồ sơ đã công bố nhưng chưa có ảnh hay tệp nào sẵn sàng: chưa có manifest IIIF.",
+    "en": "The record is published but has no ready image or file yet: it has no IIIF manifest.",
+}
+NOT_PUBLISHED_TEXT = {
+    "vi": "Không có hồ sơ đã công bố với mã này.",
+    "en": "There is no published record with this id.",
+}
+
+
+def _no_manifest(db: DbSession, record_id: str) -> NotFound:
+    """The 404 of a record without a manifest, saying why: not published, or nothing to show
+    (a published record without media has no manifest, ADR 067)."""
+    record = repo.get_record(db, record_id)
+    if record is not None and removal_reason(record) == "no_content":
+        return NotFound(
+            f"record {record_id} is published but has no media yet; a manifest needs a canvas",
+            {"reason": "no_content", "text": NO_CONTENT_TEXT},
+        )
+    return NotFound(
+        f"no published record {record_id}", {"reason": "not_published", "text": NOT_PUBLISHED_TEXT}
+    )
 
 
 def _page(value: Any) -> int | None:

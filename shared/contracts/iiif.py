@@ -1,7 +1,8 @@
 """Events the iiif service announces (``iiif.*``), version 1.
 
 ``manifest_published`` says a record's manifest was (re)built and is served at ``manifest_url``;
-``manifest_removed`` that it is no longer served (record withdrawn or deleted).
+``manifest_removed`` that it is no longer served (record withdrawn or deleted, or its last
+canvas gone).
 ``annotation_created/updated/deleted`` say which annotation changed on which canvas, with its
 motivation and visibility; the text is not carried (private annotations stay private).
 """
@@ -29,7 +30,10 @@ class ManifestPublishedV1(Schema):
 class ManifestRemovedV1(Schema):
     record_id = fields.UUID(required=True)
     manifest_url = fields.String(required=True, validate=_URL)
-    reason = fields.String(required=True, validate=validate.OneOf(["withdrawn", "deleted"]))
+    # no_content: still published, but its last ready asset went (ADR 067)
+    reason = fields.String(
+        required=True, validate=validate.OneOf(["withdrawn", "deleted", "no_content"])
+    )
 
 
 class _Annotation(Schema):

@@ -24,3 +24,24 @@ def iiif_engine(settings: Any) -> Iterator[Any]:
     with admin.begin() as conn:
         conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     admin.dispose()
+
+
+def ready_image(db: Any, record_id: str, width: int = 40, height: int = 30) -> str:
+    """Give a record of the projection one ready image (a record with no media has no
+    manifest, ADR 067); its asset id."""
+    from datetime import UTC, datetime
+
+    from services.iiif import repository as repo
+
+    asset_id = str(uuid.uuid4())
+    repo.apply_asset(
+        db,
+        asset_id,
+        record_id,
+        datetime.now(UTC),
+        kind="image",
+        status="ready",
+        width=width,
+        height=height,
+    )
+    return asset_id

@@ -15,6 +15,7 @@ from services.iiif import domain, manifests
 from services.iiif import repository as repo
 from shared.db import unit_of_work
 from tests.conformance.presentation import presentation_errors
+from tests.integration.iiif.conftest import ready_image
 from tests.unit.iiif.presentation_samples import record
 
 pytestmark = pytest.mark.integration
@@ -28,6 +29,8 @@ def put(engine, record_id: str, state: str = "published", version: int = 2, **do
         repo.apply_record(
             db, record_id, state, version, "tangible_site", body, False, datetime.now(UTC)
         )
+        if not repo.assets_of(db, record_id):
+            ready_image(db, record_id)
         return manifests.refresh(db, BASE, record_id, None)
 
 
@@ -70,6 +73,7 @@ def test_large_collections_are_paged_and_the_stream_spans_pages(iiif_engine):
             doc = record(id=record_id, heritage_class="tangible_site", documentary=None)
             doc["title"] = {"vi": f"Di tích {n:05d}"}
             repo.apply_record(db, record_id, "published", 2, "tangible_site", doc, False, now)
+            ready_image(db, record_id)
         outcome = manifests.rebuild_all(db, BASE, None)
     assert outcome["outcomes"] == {"created": len(ids)}
     with unit_of_work(engine) as db:

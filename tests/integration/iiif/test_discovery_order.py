@@ -18,6 +18,7 @@ from iiif import discovery
 from services.iiif import manifests
 from services.iiif import repository as repo
 from shared.db import DbSession, unit_of_work
+from tests.integration.iiif.conftest import ready_image
 from tests.unit.iiif.presentation_samples import record
 
 pytestmark = pytest.mark.integration
@@ -30,6 +31,8 @@ def stage(db: DbSession, record_id: str, **doc: Any) -> str:
     repo.apply_record(
         db, record_id, "published", 2, "tangible_site", body, False, datetime.now(UTC)
     )
+    if not repo.assets_of(db, record_id):
+        ready_image(db, record_id)
     return manifests.refresh(db, BASE, record_id, None)
 
 
@@ -130,6 +133,7 @@ def test_a_rebuild_numbers_its_activities_at_its_end_only(iiif_engine, monkeypat
             repo.apply_record(
                 db, rid, "published", 2, "tangible_site", body, False, datetime.now(UTC)
             )
+            ready_image(db, rid)
     free_while_storing: list[bool] = []
     store = repo.store_manifests
 

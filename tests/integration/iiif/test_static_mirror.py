@@ -23,6 +23,7 @@ from services.iiif.static import StaticMirror, manifest_file
 from shared.cli.stack import iiif_static_location
 from shared.db import unit_of_work
 from tests.conftest import free_port, wait_port
+from tests.integration.iiif.conftest import ready_image
 from tests.unit.iiif.presentation_samples import record
 
 pytestmark = pytest.mark.integration
@@ -35,6 +36,8 @@ def publish(engine, record_id: str, state: str = "published", version: int = 2) 
     now = datetime.now(UTC)
     with unit_of_work(engine) as db:
         repo.apply_record(db, record_id, state, version, "tangible_site", doc, False, now)
+        if not repo.assets_of(db, record_id):
+            ready_image(db, record_id)
         return manifests.refresh(db, BASE, record_id, None)
 
 
@@ -69,8 +72,8 @@ def test_public_manifests_are_mirrored_and_removed_when_restricted_or_withdrawn(
     assert sync(engine, mirror) == 1
     assert manifest_file(tmp_path, second).exists()
 
-    # restricted: the bytes may not even change (no image), the file must go all the same
-    assert restrict(engine, first, "restricted") == "unchanged"
+    # restricted: the image gains its probe service; the file must go (it is no longer public)
+    assert restrict(engine, first, "restricted") == "updated"
     sync(engine, mirror)
     assert not manifest_file(tmp_path, first).exists()
     restrict(engine, first, "public")

@@ -61,7 +61,7 @@ def values(doc: dict[str, Any], term: str) -> list[Any]:
 def test_jsonld_uses_only_dcterms_and_its_context_with_language_tagged_texts():
     doc = jsonld(record(), BASE, labels)
     assert doc["@context"] == CONTEXT
-    assert doc["@id"] == f"{BASE}/records/{RECORD_RESPONSE['id']}"
+    assert doc["@id"] == f"{BASE}/api/v1/records/{RECORD_RESPONSE['id']}"
     assert doc["@type"] == "dcmitype:PhysicalObject"
 
     def check(node: Any) -> None:  # every key is a keyword or a prefixed name of the context
@@ -96,10 +96,10 @@ def test_jsonld_uses_only_dcterms_and_its_context_with_language_tagged_texts():
     manifest = f"{BASE}/iiif/presentation/3/records/{RECORD_RESPONSE['id']}/manifest"
     assert values(doc, "hasFormat") == [{"@id": manifest}]
     assert values(doc, "relation") == [
-        {"@id": f"{BASE}/records/3f4a1f0e-2c4b-5d2e-8a1b-6c7d8e9f0a12"}
+        {"@id": f"{BASE}/api/v1/records/3f4a1f0e-2c4b-5d2e-8a1b-6c7d8e9f0a12"}
     ]
     assert values(doc, "isReferencedBy") == [
-        {"@id": f"{BASE}/records/11111111-2222-4333-8444-555555555555"}
+        {"@id": f"{BASE}/api/v1/records/11111111-2222-4333-8444-555555555555"}
     ]
     assert values(doc, "source")[0].endswith("<https://vanban.chinhphu.vn/>")
     json.dumps(doc)  # plain JSON
@@ -226,7 +226,7 @@ def test_a_json_ld_processor_reads_every_term_and_the_language_tags():
         CONTEXT[key.split(":", 1)[0]] + key.split(":", 1)[1] for key in doc if key[0] != "@"
     }
     assert expanded <= predicates, expanded - predicates
-    subject = f"<{BASE}/records/{RECORD_RESPONSE['id']}>"
+    subject = f"<{BASE}/api/v1/records/{RECORD_RESPONSE['id']}>"
     title = f"{subject} <{DCTERMS_IRI}title>"
     assert any(line.startswith(title) and line.endswith('"@vi .') for line in triples)
     assert any(line.startswith(title) and line.endswith('"@en .') for line in triples)

@@ -47,7 +47,7 @@ def test_manifest_says_who_what_where_in_vietnamese_first():
     assert doc["requiredStatement"]["label"] == {"vi": ["Ghi công"], "en": ["Attribution"]}
     assert doc["rights"] == "http://rightsstatements.org/vocab/InC-EDU/1.0/"
     assert doc["provider"][0]["type"] == "Agent"
-    assert doc["homepage"][0]["id"] == f"{BASE}/records/{RECORD_ID}"
+    assert "homepage" not in doc  # the portal has no record page yet (ADR 067)
     see_also = {s["format"]: s for s in doc["seeAlso"]}
     assert see_also["application/ld+json"] == {
         "id": f"{BASE}/api/v1/records/{RECORD_ID}/jsonld",
