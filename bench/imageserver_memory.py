@@ -59,7 +59,11 @@ def child(pyramid: Path, renders: int, workdir: Path) -> dict[str, Any]:
         return "bench"
 
     config = ImageServerConfig(
-        cache_dir=str(workdir), render_threads=3, tile_cache_mb=0, access="public"
+        cache_dir=str(workdir),
+        render_threads=3,
+        tile_cache_mb=0,
+        access="public",
+        public_base_url="http://127.0.0.1:8002",
     )
     app = ImageApp(config, SourceCache(config.source_dir, 10**9, fetch))
     rnd = random.Random(7)

@@ -12,7 +12,7 @@ from fractions import Fraction
 from iiif.image._numbers import format_number, round_half_up
 from iiif.image.identifier import quote_identifier
 from iiif.image.request import check_version
-from iiif.image.resolve import ResolvedRequest, max_size
+from iiif.image.resolve import ResolvedRequest, max_size_turned
 
 __all__ = ["CanonicalPath", "canonical", "canonical_link_header", "canonical_uri"]
 
@@ -62,12 +62,12 @@ def canonical(resolved: ResolvedRequest, version: int = 3) -> CanonicalPath:
 
 
 def _size_v3(resolved: ResolvedRequest) -> str:
-    rw, rh = resolved.region.width, resolved.region.height
     size = (resolved.width, resolved.height)
-    if size == max_size(rw, rh, resolved.limits, upscale=False):
+    region, limits, degrees = resolved.region, resolved.limits, resolved.rotation
+    if size == max_size_turned(region, limits, degrees, upscale=False):
         return "max"
     if resolved.upscaled:
-        if size == max_size(rw, rh, resolved.limits, upscale=True):
+        if size == max_size_turned(region, limits, degrees, upscale=True):
             return "^max"
         return f"^{resolved.width},{resolved.height}"
     return f"{resolved.width},{resolved.height}"

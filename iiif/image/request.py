@@ -85,7 +85,8 @@ class Region:
 
 
 class SizeKind(Enum):
-    MAX = "max"  # max, ^max; and full in 2.1
+    MAX = "max"  # max, ^max: the largest size the server allows
+    FULL = "full"  # 2.1 only: the region unscaled (not max, which may be smaller)
     WIDTH = "w,"
     HEIGHT = ",h"
     PERCENT = "pct:n"
@@ -221,7 +222,7 @@ def parse_size(text: str, version: int = 3) -> Size:
     if body == "full":
         if version >= 3:
             raise BadRequest("size", "'full' was replaced by 'max' in Image API 3.0")
-        return Size(SizeKind.MAX)
+        return Size(SizeKind.FULL)
     upscale = prefixed or version < 3
     if body.startswith("pct:"):
         percent = parse_decimal(body[4:], "size", "size percentage", MAX_SIZE_PERCENT)

@@ -29,7 +29,10 @@ __all__ = [
     "PixelRegion",
     "ResolvedRequest",
     "max_size",
+    "max_size_turned",
     "resolve",
+    "rotated_box",
+    "within_limits",
 ]
 
 
@@ -117,16 +120,31 @@ class ResolvedRequest:
     @property
     def rotated_size(self) -> tuple[int, int]:
         """Width and height of the returned image once rotated (bounding box, no scaling)."""
-        turn = self.rotation % 180
-        if turn == 0:
-            return self.width, self.height
-        if turn == 90:
-            return self.height, self.width
-        radians = math.radians(self.rotation)
-        cos, sin = abs(math.cos(radians)), abs(math.sin(radians))
-        width = math.floor(self.width * cos + self.height * sin + 0.5)
-        height = math.floor(self.height * cos + self.width * sin + 0.5)
+        return rotated_box(self.width, self.height, self.rotation)
+
+
+def rotated_box(width: int, height: int, degrees: float) -> tuple[int, int]:
+    """The bounding box of a ``width`` x ``height`` image turned by ``degrees`` clockwise."""
+    turn = degrees % 180
+    if turn == 0:
         return width, height
+    if turn == 90:
+        return height, width
+    radians = math.radians(degrees)
+    cos, sin = abs(math.cos(radians)), abs(math.sin(radians))
+    return (
+        math.floor(width * cos + height * sin + 0.5),
+        math.floor(height * cos + width * sin + 0.5),
+    )
+
+
+def within_limits(width: int, height: int, limits: Limits) -> bool:
+    """Whether an image of this size is within ``maxWidth``, ``maxHeight`` and ``maxArea``."""
+    return (
+        width <= limits.effective_max_width
+        and height <= limits.effective_max_height
+        and (limits.max_area is None or width * height <= limits.max_area)
+    )
 
 
 def resolve(
@@ -143,6 +161,9 @@ def resolve(
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     region = _resolve_region(request.region, image_width, image_height)
     width, height = _resolve_size(request.size, region, limits, request.version)
+    degrees = float(request.rotation.degrees % 360)
+    if request.size.kind is SizeKind.MAX and degrees % 90 != 0:
+        width, height = _max_for_rotation(width, height, region, degrees, limits)
     upscaled = width > region.width or height > region.height
     return ResolvedRequest(
         identifier=request.identifier,
@@ -152,7 +173,7 @@ def resolve(
         width=width,
         height=height,
         mirror=request.rotation.mirror,
-        rotation=float(request.rotation.degrees % 360),
+        rotation=degrees,
         quality=request.quality,
         format=request.format,
         upscaled=upscaled,
@@ -202,6 +223,17 @@ def max_size(
     )
 
 
+def max_size_turned(
+    region: PixelRegion, limits: Limits, degrees: float, upscale: bool = False
+) -> tuple[int, int]:
+    """The ``max`` (``^max``) size of a region turned by ``degrees``: its bounding box is
+    within the limits too when the turn is not a right angle."""
+    width, height = max_size(region.width, region.height, limits, upscale)
+    if degrees % 90 == 0:
+        return width, height
+    return _max_for_rotation(width, height, region, degrees, limits)
+
+
 def _fit(
     width: int, height: int, box_width: int, box_height: int, max_area: int | None, upscale: bool
 ) -> tuple[int, int]:
@@ -226,8 +258,37 @@ def _fit(
     return w, h
 
 
+def _max_for_rotation(
+    width: int, height: int, region: PixelRegion, degrees: float, limits: Limits
+) -> tuple[int, int]:
+    """``max`` turned by a non-right angle: the largest size whose bounding box is within the
+    limits too, since ``max`` is the most the server returns (a bisection on the width, the
+    height following the region's aspect ratio as ``w,`` would compute it)."""
+    if within_limits(*rotated_box(width, height, degrees), limits):
+        return width, height
+    low, high = 1, width  # low always fits (a 1-pixel-wide image's box is tiny), high does not
+    while high - low > 1:
+        middle = (low + high) // 2
+        fits = within_limits(*rotated_box(*_with_width(middle, region), degrees), limits)
+        low, high = (middle, high) if fits else (low, middle)
+    return _with_width(low, region)
+
+
+def _with_width(width: int, region: PixelRegion) -> tuple[int, int]:
+    return width, max(1, _round(Fraction(region.height * width, region.width)))
+
+
 def _resolve_size(size: Size, region: PixelRegion, limits: Limits, version: int) -> tuple[int, int]:
     rw, rh = region.width, region.height
+    if size.kind is SizeKind.FULL:
+        w, h = rw, rh  # 2.1: the region unscaled, whatever the limits say
+        if not within_limits(w, h, limits):
+            raise TooLarge(
+                "size",
+                f"'full' is the region's full size, {w}x{h}, over this server's maxWidth, "
+                "maxHeight or maxArea; ask for 'max' (the largest size allowed) or a smaller size",
+            )
+        return w, h
     if size.kind is SizeKind.MAX:
         w, h = max_size(rw, rh, limits, upscale=size.upscale)
         if (w > rw or h > rh) and not limits.allow_upscaling:

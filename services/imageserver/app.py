@@ -11,7 +11,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -78,7 +77,6 @@ CORS = [
     (b"access-control-allow-origin", b"*"),
     (b"access-control-expose-headers", b"Link, ETag, Last-Modified, Content-Length"),
 ]
-_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 MAX_HANDLES = 64
 #: Returned pixels from which a render waits for the worker's other large renders (ADR 023).
 LARGE_RENDER_PIXELS = 4_000_000
@@ -125,7 +123,10 @@ class ImageApp:
         source_cache: SourceCache,
         access: AccessChecker | None = None,
     ) -> None:
+        if not config.public_base_url:
+            raise ValueError("imageserver.public_base_url (or DISAN_PUBLIC_URL) must be set")
         self.config = config
+        self.public_base = config.public_base_url.rstrip("/")
         self.sources = source_cache
         self.access: AccessChecker = access or PublicAccess()
         self.tiles = TileCache(config.tile_cache_mb * 1024 * 1024)
@@ -244,17 +245,13 @@ class ImageApp:
             (b"allow", b"GET, HEAD, OPTIONS"),
         ]
 
-    def _base_uri(self, scope: dict[str, Any], version: int) -> str:
-        if self.config.public_base_url:
-            return f"{self.config.public_base_url.rstrip('/')}/iiif/image/{version}"
-        proto = (_header(scope, b"x-forwarded-proto") or scope.get("scheme") or "http").split(",")
-        scheme = proto[0].strip() if proto[0].strip() in ("http", "https") else "http"
-        host = (_header(scope, b"x-forwarded-host") or _header(scope, b"host") or "").split(",")
-        name = host[0].strip()
-        if not _HOST.fullmatch(name):
-            server = scope.get("server") or ("127.0.0.1", 80)
-            name = f"{server[0]}:{server[1]}"
-        return f"{scheme}://{name}/iiif/image/{version}"
+    def _base_uri(self, version: int) -> str:
+        """The public base of ids and links: the configured public URL, never request headers.
+
+        info.json and images are cached by shared caches for everyone; an ``id`` that followed
+        ``Host`` or ``X-Forwarded-Host`` could be poisoned by one forged request (ADR 024).
+        """
+        return f"{self.public_base}/iiif/image/{version}"
 
     # IIIF ---------------------------------------------------------------------------------
     async def _iiif(
@@ -264,7 +261,7 @@ class ImageApp:
             request = parse_path(rest, version)
         except ImageRequestError as exc:
             raise _from_iiif(exc) from None
-        base = self._base_uri(scope, version)
+        base = self._base_uri(version)
         if isinstance(request, BaseUriRequest):
             location = f"{base}/{quote_identifier(request.identifier)}/info.json"
             return "redirect", 303, [(b"location", location.encode())], b""

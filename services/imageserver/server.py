@@ -60,8 +60,8 @@ def _access_checker(settings: Settings, config: ImageServerConfig) -> Any:
         cache_seconds=config.access_cache_seconds,
         rpc_timeout=3.0,
     )
-    base = config.public_base_url or settings.public_url
-    return PolicyAccess(client, base, ttl=config.access_cache_seconds)
+    # the probe services are the gateway's, under the platform's public URL
+    return PolicyAccess(client, settings.public_url, ttl=config.access_cache_seconds)
 
 
 def _worker(

@@ -92,6 +92,8 @@ class ServerProcess:
             "DISAN_OPS_PORT_IMAGESERVER": str(self.ops_port),
             "DISAN_IMAGESERVER_CACHE_DIR": str(cache_dir),
             "DISAN_IMAGESERVER_WORKERS": "2",
+            # ids and links name the server under test (a front would be DISAN_PUBLIC_URL)
+            "DISAN_IMAGESERVER_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.port}",
             # these tests are about images; access has its own tests (test_access.py)
             "DISAN_IMAGESERVER_ACCESS": "public",
             "PYTHONWARNINGS": "ignore::DeprecationWarning",

@@ -395,6 +395,43 @@ def test_the_source_cache_stays_within_its_disk_budget(
         server.stop()
 
 
+def test_a_forged_host_cannot_change_a_cached_id(
+    test_env, imageserver_assets, tmp_path: Path
+) -> None:
+    """Issue #14: with no ``imageserver.public_base_url``, ids come from DISAN_PUBLIC_URL, so
+    a forged ``Host``/``X-Forwarded-Host`` asked first (what a shared cache would keep for a
+    day) gets the same document, ETag included, as everyone else."""
+    server = ServerProcess(
+        test_env,
+        tmp_path,
+        DISAN_PUBLIC_URL="https://heritage.example",
+        DISAN_IMAGESERVER_PUBLIC_BASE_URL="",
+        DISAN_IMAGESERVER_PURGE_EVENTS="false",
+    )
+    server.start()
+    try:
+        forged = {
+            "Host": "evil.example",
+            "X-Forwarded-Host": "evil.example",
+            "X-Forwarded-Proto": "https",
+        }
+        for version, key in ((3, "id"), (2, "@id")):
+            url = f"{server.url}/iiif/image/{version}/{ASSET}/info.json"
+            first = requests.get(url, headers=forged, timeout=10)
+            assert first.status_code == 200
+            assert first.headers["Cache-Control"].startswith("public")
+            expected = f"https://heritage.example/iiif/image/{version}/{ASSET}"
+            assert first.json()[key] == expected
+            plain = requests.get(url, timeout=10)
+            assert plain.content == first.content
+            assert plain.headers["ETag"] == first.headers["ETag"]
+        tile = f"{server.url}{PREFIX}/{ASSET}/full/64,/0/default.jpg"
+        link = requests.get(tile, headers=forged, timeout=10).headers["Link"]
+        assert link.startswith("<https://heritage.example/iiif/image/3/")
+    finally:
+        server.stop()
+
+
 def test_sigterm_stops_the_server_promptly(
     settings, test_env, imageserver_assets, tmp_path: Path
 ) -> None:

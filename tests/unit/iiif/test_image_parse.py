@@ -131,8 +131,8 @@ def test_size_forms_of_image_api_3_parse(text: str, expected: Size) -> None:
 
 
 SIZE_CASES_V2 = [
-    # 2.1: "full" is kept (as max), and every form but full/max may scale above full.
-    ("full", Size(SizeKind.MAX)),
+    # 2.1: "full" is the full size (not max), and every form but full/max may scale above it.
+    ("full", Size(SizeKind.FULL)),
     ("max", Size(SizeKind.MAX)),
     ("150,", Size(SizeKind.WIDTH, upscale=True, width=150)),
     (",150", Size(SizeKind.HEIGHT, upscale=True, height=150)),

@@ -52,7 +52,7 @@ def test_bare_identifier_is_a_base_uri_request() -> None:
 def test_image_api_2_path_keeps_full_and_native() -> None:
     request = parse_path("id1/full/full/0/native.png", 2)
     assert isinstance(request, ImageRequest)
-    assert request.size == Size(SizeKind.MAX)
+    assert request.size == Size(SizeKind.FULL)
     assert request.quality is Quality.DEFAULT
     assert request.format is Format.PNG
     assert request.version == 2

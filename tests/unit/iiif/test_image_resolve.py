@@ -301,13 +301,21 @@ def test_resolve_needs_positive_image_dimensions(width: int, height: int) -> Non
 # --- Image API 2.1 differences ----------------------------------------------------------------
 
 
-def test_image_api_2_full_size_is_max() -> None:
-    result = resolved(size="full", limits=Limits(max_width=200), version=2)
-    assert (result.width, result.height) == (200, 133)
+def test_image_api_2_full_is_the_full_size_and_max_the_largest_allowed() -> None:
     assert (resolved(size="full", version=2).width, resolved(size="max", version=2).width) == (
         300,
         300,
     )
+    result = resolved(size="max", limits=Limits(max_width=200), version=2)
+    assert (result.width, result.height) == (200, 133)
+
+
+def test_image_api_2_full_over_the_limits_is_refused_never_scaled_down() -> None:
+    # 2.1: ``full`` is the region unscaled; a smaller image with 200 would be a lie
+    with pytest.raises(TooLarge) as caught:
+        resolved(size="full", limits=Limits(max_width=200), version=2)
+    assert caught.value.parameter == "size"
+    assert "max" in caught.value.reason
 
 
 @pytest.mark.parametrize(
@@ -366,3 +374,41 @@ def test_rotation_resolves_degrees_mirror_and_bounding_box(
     assert result.rotation == degrees
     assert result.rotated_size == rotated
     assert (result.width, result.height) == (300, 200)  # rotation never scales
+
+
+# --- max with an arbitrary rotation -------------------------------------------------------
+
+BIG_LIMITS = Limits(max_width=10000, max_height=10000, max_area=25_000_000)
+
+
+def _within(size: tuple[int, int], limits: Limits) -> bool:
+    width, height = size
+    assert limits.max_width is not None and limits.max_area is not None
+    return (
+        width <= limits.max_width
+        and height <= limits.max_width
+        and (width * height <= limits.max_area)
+    )
+
+
+@pytest.mark.parametrize("rotation", ["45", "30", "!135", "359.5"])
+@pytest.mark.parametrize("size", ["max", "^max"])
+def test_max_with_an_arbitrary_rotation_is_the_largest_size_whose_canvas_fits(
+    rotation: str, size: str
+) -> None:
+    result = resolved(size=size, rotation=rotation, limits=BIG_LIMITS, width=8192, height=6144)
+    assert _within(result.rotated_size, BIG_LIMITS)
+    assert abs(result.width / result.height - 8192 / 6144) < 0.01
+    bigger = resolved(
+        size=f"{result.width + 2},",
+        rotation=rotation,
+        limits=Limits(),
+        width=8192,
+        height=6144,
+    )
+    assert not _within(bigger.rotated_size, BIG_LIMITS)  # as large as the limits allow
+
+
+def test_max_with_a_right_angle_is_unchanged() -> None:
+    result = resolved(rotation="90", limits=BIG_LIMITS, width=8192, height=6144)
+    assert (result.width, result.height) == (5773, 4330)

@@ -92,6 +92,7 @@ def make_app(tmp_path: Path, pyramid: Path):  # type: ignore[no-untyped-def]
         return "etag-1"
 
     def make(access: Any = None, **options: Any) -> ImageApp:
+        options.setdefault("public_base_url", "http://img.test")
         config = ImageServerConfig(cache_dir=str(tmp_path), render_threads=2, **options)
         app = ImageApp(config, SourceCache(config.source_dir, 10**9, fetch), access)
         app.fetched = fetched  # type: ignore[attr-defined]
@@ -124,13 +125,51 @@ def test_info_json_is_json_ld_when_asked(make_app) -> None:  # type: ignore[no-u
     )
 
 
-def test_forwarded_headers_set_the_public_base(make_app) -> None:  # type: ignore[no-untyped-def]
-    response = call(
-        make_app(),
-        "/iiif/image/3/img/info.json",
-        headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "heritage.example"},
+FORGED = {"Host": "evil.example", "X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https"}
+
+
+@pytest.mark.parametrize("version", [3, 2])
+def test_a_forged_host_never_changes_the_public_urls(make_app, version: int) -> None:  # type: ignore[no-untyped-def]
+    # info.json is cached publicly for a day: its id must not follow the client's headers
+    app = make_app(public_base_url="https://heritage.example/")
+    info = call(app, f"/iiif/image/{version}/img/info.json", headers=FORGED)
+    assert info.json()["id" if version == 3 else "@id"] == (
+        f"https://heritage.example/iiif/image/{version}/img"
     )
-    assert response.json()["id"] == "https://heritage.example/iiif/image/3/img"
+    plain = call(app, f"/iiif/image/{version}/img/info.json")
+    assert info.body == plain.body and info.headers["etag"] == plain.headers["etag"]
+    image = call(app, f"/iiif/image/{version}/img/full/100,/0/default.jpg", headers=FORGED)
+    assert image.headers["link"].startswith(f"<https://heritage.example/iiif/image/{version}/")
+    redirect = call(app, f"/iiif/image/{version}/img", headers=FORGED)
+    assert redirect.headers["location"].startswith("https://heritage.example/")
+
+
+def test_an_app_without_a_public_url_does_not_start(tmp_path: Path) -> None:
+    config = ImageServerConfig(cache_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="public"):
+        ImageApp(config, SourceCache(config.source_dir, 10**6, lambda a, t: ""))
+
+
+def test_max_with_an_arbitrary_rotation_fits_the_limits_and_answers(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(max_width=1000, max_height=1000, max_area=600_000)
+    response = call(app, "/iiif/image/3/img/full/max/45/default.png")
+    assert response.status == 200, response.body
+    width, height = Image.open(io.BytesIO(response.body)).size
+    assert width <= 1000 and height <= 1000 and width * height <= 600_000
+    assert response.headers["link"].startswith("<http://img.test/iiif/image/3/img/full/max/45/")
+
+
+def test_image_2_1_full_is_the_full_size_or_a_clear_400(make_app) -> None:  # type: ignore[no-untyped-def]
+    full = call(make_app(), "/iiif/image/2/img/full/full/0/default.png")
+    assert full.status == 200 and Image.open(io.BytesIO(full.body)).size == (1300, 900)
+    limited = make_app(max_width=1000, max_height=1000)
+    refused = call(limited, "/iiif/image/2/img/full/full/0/default.png")
+    assert refused.status == 400
+    assert refused.json()["error"]["code"] == "too_large"
+    assert refused.json()["error"]["details"]["parameter"] == "size"
+    largest = call(limited, "/iiif/image/2/img/full/max/0/default.png")
+    assert largest.status == 200
+    assert Image.open(io.BytesIO(largest.body)).size == (1000, 692)
 
 
 def test_image_2_1_is_served_too(make_app) -> None:  # type: ignore[no-untyped-def]
@@ -421,7 +460,7 @@ def test_an_unreadable_pyramid_is_a_reported_500_not_a_crash(tmp_path: Path) -> 
         target.write_bytes(b"II*\x00 this is not a pyramid")
         return "etag"
 
-    config = ImageServerConfig(cache_dir=str(tmp_path))
+    config = ImageServerConfig(cache_dir=str(tmp_path), public_base_url="http://img.test")
     app = ImageApp(config, SourceCache(config.source_dir, 10**9, fetch))
     response = call(app, "/iiif/image/3/broken/info.json")
     assert response.status == 500

@@ -42,3 +42,21 @@ def test_environment_overrides_the_config_file_section() -> None:
 def test_bad_values_stop_the_start(name: str, value: str) -> None:
     with pytest.raises(ConfigError):
         load_config(None, env={f"DISAN_IMAGESERVER_{name}": value})
+
+
+def test_the_public_base_is_the_platforms_public_url_unless_set() -> None:
+    from dataclasses import replace
+
+    from shared.config import load_settings
+
+    settings = load_settings(
+        env={
+            "DISAN_DATABASE_URL": "postgresql://disan:pw@127.0.0.1:5432/disan",
+            "DISAN_S3_ACCESS_KEY": "ak",
+            "DISAN_S3_SECRET_KEY": "sk",
+            "DISAN_PUBLIC_URL": "https://heritage.example",
+        }
+    )
+    assert load_config(settings, env={}).public_base_url == "https://heritage.example"
+    images = replace(settings, extra={"imageserver": {"public_base_url": "https://img.example"}})
+    assert load_config(images, env={}).public_base_url == "https://img.example"
