@@ -10,7 +10,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from services.access import accounts, domain
 from services.access import repository as repo
@@ -28,6 +28,7 @@ from shared.errors import (
     ValidationFailed,
 )
 from shared.events import Event
+from shared.idempotency import idempotent
 from shared.outbox import OutboxRelay
 from shared.rpc import rpc
 from shared.service import DisanService
@@ -35,6 +36,21 @@ from shared.service import DisanService
 log = logging.getLogger(__name__)
 
 MAX_USERNAME_INPUT = 256
+# a source (address) may fail this many times the account threshold in one lockout window
+SOURCE_LOCKOUT_FACTOR = 10
+
+# One login attempt counted in one step: the window starts at the first attempt and is never
+# extended, so a lock ends lockout_seconds after it began however long the guessing goes on.
+_COUNT_ATTEMPT = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return {n, redis.call('TTL', KEYS[1])}
+"""
+# A successful attempt given back to its source's count (unless the window has ended).
+_RELEASE_ATTEMPT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end
+return 0
+"""
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -151,6 +167,52 @@ class AccessService(DisanService):
             ex=self.settings.access.token_ttl_seconds + 60,
         )
 
+    def _claim_attempt(self, account: str, ip: str, shown: str) -> tuple[str, str, int]:
+        """Count a login attempt against its account and its source before the password is
+        checked (one atomic step each), so parallel guesses cannot all pass a counter read
+        before any of them failed; 429 once either is over its limit (ADR 035).
+
+        Returns the account's and the source's keys and this attempt's number on the account.
+        """
+        conf = self.settings.access
+        prefix = f"{conf.redis_prefix}auth:"
+        source = f"{prefix}src:{domain.digest(ip or '-')[:40]}"
+        account_key = f"{prefix}fail:{domain.digest(account)[:40]}"
+        limits = (
+            (source, conf.lockout_threshold * SOURCE_LOCKOUT_FACTOR),
+            (account_key, conf.lockout_threshold),
+        )
+        count = 0
+        for key, limit in limits:
+            count, ttl = (
+                int(v) for v in self.redis.eval(_COUNT_ATTEMPT, 1, key, conf.lockout_seconds)
+            )
+            if count > limit:
+                wait = max(ttl, 1)
+                self._announce(
+                    "access.login_failed", {"username": shown, "ip": ip, "reason": "locked out"}
+                )
+                self.db.commit()
+                raise RateLimited(
+                    f"too many failed logins; try again in {wait} s", {"retry_after": wait}
+                )
+        return account_key, source, count
+
+    def _failed(self, user: repo.Row | None, shown: str, ip: str, attempt: int) -> NoReturn:
+        """Record a failed login (audited, the account locked at the threshold); always 401."""
+        conf = self.settings.access
+        reason = "unknown user" if user is None else "wrong password"
+        if user is not None and user["disabled"]:
+            reason = "account disabled"
+        self._announce("access.login_failed", {"username": shown, "ip": ip, "reason": reason})
+        if attempt == conf.lockout_threshold:
+            self._announce(
+                "access.user_locked",
+                {"username": shown, "ip": ip, "seconds": conf.lockout_seconds},
+            )
+        self.db.commit()  # the failure is recorded even though this call fails
+        raise Unauthorized("invalid username or password")
+
     # sign in and out -----------------------------------------------------------------------
     @rpc
     def login(self, username: Any, password: Any, ip: str = "") -> dict[str, Any]:
@@ -159,7 +221,6 @@ class AccessService(DisanService):
 
     def _sign_in(self, username: Any, password: Any, ip: str) -> repo.Row:
         """The user of a valid username and password (lockout, audit); 401/429 otherwise."""
-        conf = self.settings.access
         if not isinstance(username, str) or not isinstance(password, str):
             raise Unauthorized("invalid username or password")
         if len(username) > MAX_USERNAME_INPUT or len(password) > domain.PASSWORD_MAX:
@@ -169,36 +230,13 @@ class AccessService(DisanService):
         except domain.InvalidUsername:
             name = ""
         shown = name or _printable(username[:64])
-        counter = f"{conf.redis_prefix}auth:fail:{domain.digest(name or username)[:40]}"
-        failures = int(self.redis.get(counter) or 0)
-        if failures >= conf.lockout_threshold:
-            wait = max(int(self.redis.ttl(counter)), 1)
-            self._announce(
-                "access.login_failed", {"username": shown, "ip": ip, "reason": "locked out"}
-            )
-            self.db.commit()
-            raise RateLimited(
-                f"too many failed logins; try again in {wait} s", {"retry_after": wait}
-            )
+        account_key, source_key, attempt = self._claim_attempt(name or username, ip, shown)
         user = repo.user_by_username(self.db, name) if name else None
         valid = self.passwords.verify(user["password_hash"] if user else None, password)
         if not valid or user is None or user["disabled"]:
-            pipe = self.redis.pipeline()
-            pipe.incr(counter)
-            pipe.expire(counter, conf.lockout_seconds)
-            count = int(pipe.execute()[0])
-            reason = "unknown user" if user is None else "wrong password"
-            if user is not None and user["disabled"]:
-                reason = "account disabled"
-            self._announce("access.login_failed", {"username": shown, "ip": ip, "reason": reason})
-            if count == conf.lockout_threshold:
-                self._announce(
-                    "access.user_locked",
-                    {"username": shown, "ip": ip, "seconds": conf.lockout_seconds},
-                )
-            self.db.commit()  # the failure is recorded even though this call fails
-            raise Unauthorized("invalid username or password")
-        self.redis.delete(counter)
+            self._failed(user, shown, ip, attempt)
+        self.redis.delete(account_key)
+        self.redis.eval(_RELEASE_ATTEMPT, 1, source_key)  # a success is no failure of its source
         if self.passwords.needs_rehash(user["password_hash"]):
             repo.set_password_hash(self.db, user["id"], self.passwords.hash(password))
         repo.touch_login(self.db, user["id"])
@@ -352,6 +390,7 @@ class AccessService(DisanService):
 
     # users ---------------------------------------------------------------------------------
     @rpc
+    @idempotent(private=("password",))
     def create_user(
         self,
         actor: Any,
@@ -482,6 +521,7 @@ class AccessService(DisanService):
 
     # API keys ------------------------------------------------------------------------------
     @rpc
+    @idempotent(secret=("key",))
     def create_api_key(
         self,
         actor: Any,
