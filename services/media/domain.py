@@ -61,9 +61,11 @@ class Refused(MediaError):
         "empty": 422,
         "truncated": 422,
         "malformed": 422,
-        "too_many_pixels": 413,
-        "too_many_pages": 413,
-        "decompression_ratio": 413,
+        # limits on what the file holds, not on the bytes sent: 422 (a 17 KB file is never
+        # "payload too large"); only ``too_large`` is about the request body
+        "too_many_pixels": 422,
+        "too_many_pages": 422,
+        "decoded_too_large": 422,
         "too_large": 413,
         "checksum_mismatch": 422,
         "archive": 415,
@@ -105,9 +107,9 @@ REFUSAL_TEXT: dict[str, dict[str, str]] = {
         "vi": "Tệp có quá nhiều trang so với giới hạn.",
         "en": "The file has more pages than the limit.",
     },
-    "decompression_ratio": {
-        "vi": "Ảnh sẽ phình quá lớn khi giải nén (bom giải nén).",
-        "en": "The image would expand too much when decoded (a decompression bomb).",
+    "decoded_too_large": {
+        "vi": "Ảnh giải nén ra sẽ vượt giới hạn dung lượng (điểm ảnh × kênh × byte).",
+        "en": "The decoded image would exceed the size limit (pixels × bands × bytes).",
     },
     "too_large": {"vi": "Tệp quá lớn.", "en": "The file is too large."},
     "checksum_mismatch": {
@@ -146,7 +148,9 @@ class MediaLimits:
     """Limits on untrusted input (``extra.media`` in the config file)."""
 
     max_pixels: int = 1_000_000_000
-    max_ratio: float = 500.0
+    # pixels × bands × bytes per sample once decoded: 1 gigapixel of 16-bit RGB, or
+    # 1.5 gigapixels' worth of 8-bit RGBA; the guard against decompression bombs (ADR 054)
+    max_decoded_bytes: int = 6_000_000_000
     max_pages: int = 1000
     max_upload_bytes: int = 50 * 1024**3
     retention_days: int = 30
@@ -157,30 +161,50 @@ class MediaLimits:
         config = config or {}
         return cls(
             max_pixels=int(config.get("max_pixels", cls.max_pixels)),
-            max_ratio=float(config.get("max_ratio", cls.max_ratio)),
+            max_decoded_bytes=int(config.get("max_decoded_bytes", cls.max_decoded_bytes)),
             max_pages=int(config.get("max_pages", cls.max_pages)),
             max_upload_bytes=int(config.get("max_upload_bytes", cls.max_upload_bytes)),
             retention_days=int(config.get("retention_days", cls.retention_days)),
             orphan_grace_hours=float(config.get("orphan_grace_hours", cls.orphan_grace_hours)),
         )
 
-    def check_image(self, width: int, height: int, pages: int, bands: int, size: int) -> None:
+    def check_image(
+        self, width: int, height: int, pages: int, bands: int, bit_depth: int = 8
+    ) -> None:
+        """Refuse by what the image holds once decoded, never by how well it compressed: a
+        flat scan or a G4 text page expands 500× and more and is no bomb (issue #15)."""
         if width <= 0 or height <= 0:
             raise Refused("malformed", f"the image header says {width}×{height} pixels")
-        if width * height > self.max_pixels:
+        pixels = width * height
+        if pixels > self.max_pixels:
             raise Refused(
                 "too_many_pixels",
-                f"{width}×{height} = {width * height} pixels is more than {self.max_pixels}",
+                f"{width}×{height} = {pixels:,} pixels is more than the limit max_pixels ="
+                f" {self.max_pixels:,}",
             )
         if pages > self.max_pages:
-            raise Refused("too_many_pages", f"{pages} pages is more than {self.max_pages}")
-        ratio = width * height * max(bands, 1) / max(size, 1)
-        if ratio > self.max_ratio:
             raise Refused(
-                "decompression_ratio",
-                f"the image would expand {ratio:.0f}× when decoded (limit {self.max_ratio:.0f}×):"
-                " a decompression bomb",
+                "too_many_pages",
+                f"{pages} pages is more than the limit max_pages = {self.max_pages}",
             )
+        bands, sample = max(bands, 1), sample_bytes(bit_depth)
+        decoded = pixels * bands * sample
+        if decoded > self.max_decoded_bytes:
+            raise Refused(
+                "decoded_too_large",
+                f"{width}×{height} pixels × {bands} bands × {sample} bytes = {decoded:,} bytes"
+                f" once decoded is more than the limit max_decoded_bytes ="
+                f" {self.max_decoded_bytes:,} (a decompression bomb)",
+            )
+
+
+def sample_bytes(bit_depth: int) -> int:
+    """Bytes per band of a pixel once decoded: 1-bit and 8-bit samples both take a byte
+    (libvips decodes bitonal images to 8 bits), 16-bit two, 32-bit four, 64-bit eight."""
+    for size in (1, 2, 4):
+        if bit_depth <= size * 8:
+            return size
+    return 8
 
 
 # names and keys -------------------------------------------------------------------------------

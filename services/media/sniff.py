@@ -242,7 +242,7 @@ def _pillow_header(f: IO[bytes], name: str) -> ImageHeader:
 
 
 def inspect_image(f: IO[bytes], size: int, fmt: Format, limits: MediaLimits) -> ImageHeader:
-    """Read an image's header and check dimensions, pixel count, pages and compression ratio."""
+    """Read an image's header and check dimensions, pixel count, pages and decoded size."""
     if fmt.name == "tiff":
         header = _tiff(f, size, limits)
     elif fmt.name == "png":
@@ -258,7 +258,9 @@ def inspect_image(f: IO[bytes], size: int, fmt: Format, limits: MediaLimits) -> 
             header = _pillow_header(f, fmt.name.upper())
         finally:
             Image.MAX_IMAGE_PIXELS = saved
-    limits.check_image(header.width, header.height, header.pages, header.bands, size)
+    # libvips decodes a palette to RGB: three bands, whatever the index depth
+    bands = max(header.bands, 3) if header.colour_space == "palette" else header.bands
+    limits.check_image(header.width, header.height, header.pages, bands, header.bit_depth)
     return header
 
 

@@ -8,7 +8,7 @@ import zipfile
 import zlib
 
 import pyvips
-from PIL import Image
+from PIL import Image, ImageDraw
 
 
 def gradient(width: int, height: int, bands: int = 3) -> pyvips.Image:
@@ -31,8 +31,9 @@ def tiff(width: int = 800, height: int = 600, **options: object) -> bytes:
     return bytes(gradient(width, height).tiffsave_buffer(**options))
 
 
-def png_bomb(width: int, height: int) -> bytes:
-    """A valid PNG header claiming ``width``×``height`` with a tiny IDAT: a decompression bomb."""
+def png_bomb(width: int, height: int, depth: int = 8, colour: int = 0) -> bytes:
+    """A valid PNG header claiming ``width``×``height`` with a tiny IDAT: a decompression bomb.
+    ``depth`` and ``colour`` are the IHDR's bit depth and colour type (0 grey, 6 RGBA)."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return (
@@ -42,7 +43,7 @@ def png_bomb(width: int, height: int) -> bytes:
             + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
         )
 
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 100_000, 9)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
@@ -94,3 +95,44 @@ def pillow_bytes(image: Image.Image, fmt: str, **options: object) -> bytes:
     buf = io.BytesIO()
     image.save(buf, format=fmt, **options)
     return buf.getvalue()
+
+
+# images that compress extremely well and are no bombs (issue #15) ---------------------------
+
+
+def flat_blocks() -> bytes:
+    """1000×1000 RGB of flat colour blocks, like the IIIF validator's test image."""
+    image = Image.new("RGB", (1000, 1000))
+    draw = ImageDraw.Draw(image)
+    for row in range(10):
+        for col in range(10):
+            colour = ((row * 25) % 256, (col * 25) % 256, ((row + col) * 12) % 256)
+            draw.rectangle([col * 100, row * 100, col * 100 + 99, row * 100 + 99], fill=colour)
+    return pillow_bytes(image, "PNG", optimize=True)
+
+
+def a4_grey_scan() -> bytes:
+    """An A4 page at 300 dpi (2480×3508), greyscale, nearly white: a flat scan."""
+    image = Image.new("L", (2480, 3508), 250)
+    ImageDraw.Draw(image).rectangle([200, 200, 2280, 3308], outline=235, width=3)
+    return pillow_bytes(image, "PNG", optimize=True)
+
+
+def line_drawing(size: tuple[int, int] = (1200, 800)) -> bytes:
+    """Black lines on white, RGB: a sparse drawing."""
+    image = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([100, 100, size[0] - 100, size[1] - 100], outline="black", width=2)
+    for y in range(200, size[1] - 100, 100):
+        draw.line([(100, y), (size[0] - 100, y)], fill="black", width=1)
+    draw.line([(600, 100), (600, size[1] - 100)], fill=(120, 40, 20), width=2)
+    return pillow_bytes(image, "PNG", optimize=True)
+
+
+def g4_text_page() -> bytes:
+    """A 1-bit A4 page at 300 dpi with a few lines of text, CCITT G4 in a TIFF."""
+    image = Image.new("1", (2480, 3508), 1)
+    draw = ImageDraw.Draw(image)
+    for line in range(12):
+        draw.text((240, 300 + line * 60), "Di san van hoa Hai Phong - trang 1", fill=0)
+    return pillow_bytes(image, "TIFF", compression="group4", dpi=(300, 300))

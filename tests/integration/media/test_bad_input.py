@@ -12,7 +12,11 @@ from services.media.domain import MASTERS_BUCKET, REFUSAL_TEXT
 from tests.integration.media.conftest import sha
 from tests.integration.media.support import (
     SVG_WITH_SCRIPT,
+    a4_grey_scan,
+    flat_blocks,
+    g4_text_page,
     jpeg,
+    line_drawing,
     png_bomb,
     tiff,
     tiff_many_pages,
@@ -60,33 +64,54 @@ def test_truncated_tiff_is_422(media, record_id):
     )
 
 
-def test_png_decompression_bomb_over_the_pixel_limit_is_413(media, record_id):
+def test_png_decompression_bomb_over_the_pixel_limit_is_422_naming_the_limit(media, record_id):
     _refused(
         media,
         record_id,
         png_bomb(100_000, 100_000),
         "bomb.png",
-        413,
-        "pixels",
+        422,
+        "max_pixels = 1,000,000,000",
         code="too_many_pixels",
     )
 
 
-def test_png_bomb_under_the_pixel_limit_is_refused_by_its_ratio(media, record_id):
-    _refused(
+def test_png_bomb_under_the_pixel_limit_is_refused_by_its_decoded_size(media, record_id):
+    # 0.9 gigapixel of 16-bit RGBA in a few KB: 7.2 GB once decoded; not "payload too large"
+    error = _refused(
         media,
         record_id,
-        png_bomb(20_000, 20_000),
+        png_bomb(30_000, 30_000, depth=16, colour=6),
         "bomb2.png",
-        413,
-        "decompression bomb",
-        code="decompression_ratio",
+        422,
+        "× 4 bands × 2 bytes = 7,200,000,000 bytes",
+        code="decoded_too_large",
     )
+    assert "max_decoded_bytes = 6,000,000,000" in error["message"]
 
 
-def test_tiff_with_100000_pages_is_413(media, record_id):
+@pytest.mark.parametrize(
+    ("maker", "name"),
+    [
+        (flat_blocks, "blocks.png"),
+        (a4_grey_scan, "scan.png"),
+        (line_drawing, "drawing.png"),
+        (g4_text_page, "page.tif"),
+    ],
+)
+def test_images_that_compress_extremely_well_are_taken_and_made_ready(
+    media, record_id, maker, name
+):
+    data = maker()
+    answer = media.upload(record_id, data, name)
+    assert answer.status_code == 202, answer.text
+    asset = media.wait_done(answer.json()["asset_id"], timeout=120)
+    assert asset["status"] == "ready", asset
+
+
+def test_tiff_with_100000_pages_is_422(media, record_id):
     _refused(
-        media, record_id, tiff_many_pages(100_000), "pages.tif", 413, "pages", code="too_many_pages"
+        media, record_id, tiff_many_pages(100_000), "pages.tif", 422, "pages", code="too_many_pages"
     )
 
 

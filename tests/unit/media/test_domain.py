@@ -46,8 +46,10 @@ def test_metadata_has_captions_in_two_languages_and_an_order():
     [
         ("empty", ValidationFailed),
         ("truncated", ValidationFailed),
-        ("too_many_pixels", PayloadTooLarge),
-        ("too_many_pages", PayloadTooLarge),
+        ("too_many_pixels", ValidationFailed),
+        ("too_many_pages", ValidationFailed),
+        ("decoded_too_large", ValidationFailed),
+        ("too_large", PayloadTooLarge),
         ("archive", UnsupportedMediaType),
         ("svg_script", UnsupportedMediaType),
     ],
@@ -76,7 +78,7 @@ def test_limits_come_from_config_with_defaults():
     limits = domain.MediaLimits.from_config({"max_pixels": "1000"})
     assert limits.max_pixels == 1000 and limits.max_pages == 1000
     with pytest.raises(domain.Refused):
-        limits.check_image(100, 11, 1, 3, 10_000)
+        limits.check_image(100, 11, 1, 3)
 
 
 def test_levels_halve_until_one_tile_holds_the_image():

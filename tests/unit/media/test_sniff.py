@@ -10,6 +10,7 @@ import pytest
 
 from services.media import sniff
 from services.media.domain import FORMATS, MediaLimits, Refused
+from tests.integration.media.support import a4_grey_scan, flat_blocks, g4_text_page, line_drawing
 
 
 def _png(width: int, height: int) -> bytes:
@@ -60,18 +61,75 @@ def test_what_we_do_not_take_is_refused_with_a_reason(head, reason):
     assert caught.value.reason == reason
 
 
-def test_png_header_over_the_pixel_limit_is_refused_before_decoding():
+def test_png_header_over_the_pixel_limit_is_refused_before_decoding_naming_the_limit():
     data = _png(50_000, 50_000)
     with pytest.raises(Refused) as caught:
         sniff.inspect_image(io.BytesIO(data), len(data), FORMATS["png"], MediaLimits())
     assert caught.value.reason == "too_many_pixels"
+    assert "2,500,000,000 pixels" in caught.value.message
+    assert "max_pixels = 1,000,000,000" in caught.value.message
 
 
-def test_png_header_under_the_limit_but_a_bomb_is_refused_by_ratio():
-    data = _png(10_000, 10_000)
+def _png_header(width: int, height: int, depth: int, colour: int) -> bytes:
+    """A PNG that is only a header and a tiny IDAT: what a decompression bomb shows first."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 1000)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def _inspect(data: bytes, fmt: str, limits: MediaLimits | None = None) -> sniff.ImageHeader:
+    return sniff.inspect_image(io.BytesIO(data), len(data), FORMATS[fmt], limits or MediaLimits())
+
+
+@pytest.mark.parametrize(
+    ("maker", "fmt", "bands"),
+    [
+        (flat_blocks, "png", 3),
+        (a4_grey_scan, "png", 1),
+        (line_drawing, "png", 3),
+        (g4_text_page, "tiff", 1),
+    ],
+    ids=["flat-blocks-1000", "a4-grey-scan-300dpi", "line-drawing-1200x800", "g4-text-page"],
+)
+def test_images_that_compress_extremely_well_are_no_bombs(maker, fmt, bands):
+    data = maker()
+    header = _inspect(data, fmt)  # nothing raised: decoded size is far below the limit
+    pixels_per_byte = header.pixels * header.bands / len(data)
+    assert header.bands == bands
+    assert pixels_per_byte > 500, f"the test image should expand >500× ({pixels_per_byte:.0f}×)"
+
+
+def test_a_bomb_under_the_pixel_limit_is_refused_by_its_decoded_size_naming_the_limit():
+    data = _png_header(30_000, 30_000, 16, 6)  # 0.9 gigapixel of 16-bit RGBA: 7.2 GB decoded
     with pytest.raises(Refused) as caught:
-        sniff.inspect_image(io.BytesIO(data), len(data), FORMATS["png"], MediaLimits())
-    assert caught.value.reason == "decompression_ratio"
+        _inspect(data, "png")
+    assert caught.value.reason == "decoded_too_large"
+    message = caught.value.message
+    assert "30000×30000 pixels × 4 bands × 2 bytes = 7,200,000,000 bytes" in message
+    assert "max_decoded_bytes = 6,000,000,000" in message
+
+
+def test_the_decoded_size_limit_is_configurable():
+    data = _png_header(4000, 4000, 8, 2)  # 48 MB decoded
+    limits = MediaLimits.from_config({"max_decoded_bytes": 40_000_000})
+    with pytest.raises(Refused) as caught:
+        _inspect(data, "png", limits)
+    assert caught.value.reason == "decoded_too_large"
+    assert "48,000,000 bytes" in caught.value.message
+    assert _inspect(data, "png").pixels == 16_000_000
+
+
+def test_a_palette_counts_as_the_three_bands_it_decodes_to():
+    data = _png_header(20_000, 20_000, 8, 3)  # 400 MP of palette indices: 1.2 GB decoded
+    limits = MediaLimits(max_decoded_bytes=1_000_000_000)
+    with pytest.raises(Refused, match="3 bands × 1 bytes") as caught:
+        _inspect(data, "png", limits)
+    assert caught.value.reason == "decoded_too_large"
 
 
 def test_png_header_gives_dimensions():
