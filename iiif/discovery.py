@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 CONTEXT = "http://iiif.io/api/discovery/1/context.json"
+#: The media type of every document of the stream (Change Discovery 1.0, section 4.1).
+MEDIA_TYPE = f'application/ld+json;profile="{CONTEXT}"'
 PAGE_SIZE = 100
 ACTIVITY_TYPES = ("Create", "Update", "Delete")
 OBJECT_TYPES = ("Manifest", "Collection")
@@ -48,12 +50,21 @@ def ordered_collection(collection_id: str, total: int, last_page: int) -> dict[s
     }
 
 
-def activity(kind: str, object_id: str, object_type: str, end_time: datetime) -> dict[str, Any]:
+def activity_url(collection_id: str, number: int) -> str:
+    """The id of activity ``number`` (its place in commit order, never reused) of the stream."""
+    return f"{collection_id}/activity/{number}"
+
+
+def activity(
+    kind: str, object_id: str, object_type: str, end_time: datetime, activity_id: str
+) -> dict[str, Any]:
+    """One Create/Update/Delete; ``activity_id`` is its stable URI (see ``activity_url``)."""
     if kind not in ACTIVITY_TYPES:
         raise ValueError(f"activity type {kind!r} is not one of {ACTIVITY_TYPES}")
     if object_type not in OBJECT_TYPES:
         raise ValueError(f"object type {object_type!r} is not one of {OBJECT_TYPES}")
     return {
+        "id": activity_id,
         "type": kind,
         "object": {"id": object_id, "type": object_type},
         "endTime": timestamp(end_time),

@@ -9,7 +9,8 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from eventlet import wsgi
@@ -19,9 +20,11 @@ from nameko.exceptions import RemoteError
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import HttpOnlyProtocol, WebServer, WsgiApp
 from werkzeug.exceptions import HTTPException
+from werkzeug.sansio.multipart import Event, MultipartDecoder
 from werkzeug.wrappers import Request, Response
 
-from shared.errors import DisanError, error_body, http_status
+from services.gateway.cors import preflight, with_cors
+from shared.errors import BadRequest, DisanError, error_body, http_status
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,39 @@ F = TypeVar("F", bound=Callable[..., Any])
 MAX_QUERY_BYTES = 8 * 1024
 MAX_REQUEST_LINE = 32 * 1024
 DRAIN_BYTES = 256 * 1024
+
+# Bad input at the edge (ADR 036): a JSON body nested deeper than MAX_JSON_DEPTH, a control
+# character in a query or path parameter, a truncated multipart body, an id that is no UUID are
+# 400s with a stable reason and its text in Vietnamese and English, never a RecursionError or a
+# 500.
+MAX_JSON_DEPTH = 64
+INPUT_TEXT: dict[str, dict[str, str]] = {
+    "json_too_deep": {
+        "vi": f"Nội dung JSON lồng nhau quá sâu (tối đa {MAX_JSON_DEPTH} cấp).",
+        "en": f"The JSON body is nested too deeply (at most {MAX_JSON_DEPTH} levels).",
+    },
+    "invalid_json": {
+        "vi": "Nội dung không phải JSON hợp lệ mã hoá UTF-8.",
+        "en": "The body is not valid UTF-8 JSON.",
+    },
+    "control_character": {
+        "vi": "Tham số chứa ký tự điều khiển (ví dụ NUL); hãy bỏ ký tự đó.",
+        "en": "A parameter contains a control character (such as NUL); leave it out.",
+    },
+    "invalid_id": {
+        "vi": "Mã định danh không hợp lệ: cần một UUID.",
+        "en": "The identifier is not valid: a UUID is expected.",
+    },
+    "malformed_multipart": {
+        "vi": "Nội dung multipart/form-data bị cắt cụt hoặc sai định dạng; hãy gửi lại tệp.",
+        "en": "The multipart/form-data body is truncated or malformed; send the file again.",
+    },
+}
+
+
+def input_refusal(reason: str, message: str, **extra: Any) -> BadRequest:
+    """A 400 for malformed input: details carry the stable ``reason`` and its vi/en text."""
+    return BadRequest(message, {"reason": reason, "text": dict(INPUT_TEXT[reason]), **extra})
 
 
 def json_response(
@@ -99,7 +135,7 @@ def read_json(
 
     ``media_types`` are the JSON media types accepted (e.g. ``application/ld+json`` too).
     """
-    from shared.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+    from shared.errors import PayloadTooLarge, UnsupportedMediaType
 
     if request.content_length is not None and request.content_length > max_bytes:
         raise PayloadTooLarge(f"the body is larger than {max_bytes} bytes")
@@ -108,11 +144,97 @@ def read_json(
     raw = request.get_data(cache=False)
     if len(raw) > max_bytes:
         raise PayloadTooLarge(f"the body is larger than {max_bytes} bytes")
+    data = load_json(raw)
+    return schema.load(data) if schema is not None else data
+
+
+def load_json(raw: bytes) -> Any:
+    """Bytes of a request body as JSON, at most ``MAX_JSON_DEPTH`` deep; 400 otherwise.
+
+    Python's decoder recurses per level (about a thousand levels end in ``RecursionError``),
+    and so would every later step (schemas, NFC, RPC serialisation): deep bodies stop here.
+    """
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(f"the body is not valid UTF-8 JSON: {exc}") from exc
-    return schema.load(data) if schema is not None else data
+        raise input_refusal("invalid_json", f"the body is not valid UTF-8 JSON: {exc}") from exc
+    except RecursionError:
+        data = None
+    else:
+        if _depth_within(data, MAX_JSON_DEPTH):
+            return data
+    raise input_refusal(
+        "json_too_deep",
+        f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep",
+        max_depth=MAX_JSON_DEPTH,
+    )
+
+
+def _depth_within(value: Any, limit: int) -> bool:
+    """Whether arrays and objects in ``value`` nest at most ``limit`` deep (no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children: Iterable[Any]
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return False
+        stack.extend((child, depth + 1) for child in children)
+    return True
+
+
+def uuid_param(name: str, value: str) -> str:
+    """A path parameter that must be a UUID, in canonical form; a 400 ``invalid_id`` otherwise
+    (nothing further down could find it, and events about it would be refused)."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise input_refusal(
+            "invalid_id", f"{name} must be a UUID, not {_printable(value)!r}", parameter=name
+        ) from None
+
+
+def check_parameters(request: Request, path_values: dict[str, Any]) -> None:
+    """Refuse control characters (NUL, newlines, escapes) in query and path parameters: no
+    route takes them, and PostgreSQL cannot even store a NUL (a 500 further down)."""
+    for where, pairs in (
+        ("query", request.args.items(multi=True)),
+        ("path", path_values.items()),
+    ):
+        for name, value in pairs:
+            for text in (name, value):
+                if isinstance(text, str) and _has_control(text):
+                    raise input_refusal(
+                        "control_character",
+                        f"the {where} parameter {_printable(name)!r} contains a control character",
+                        parameter=_printable(name),
+                    )
+
+
+def _has_control(text: str) -> bool:
+    return not text.isprintable() and any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in text)
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else "\ufffd" for c in str(text)[:64])
+
+
+class StrictMultipartDecoder(MultipartDecoder):
+    """werkzeug's multipart decoder, but a truncated or malformed body (no closing boundary, a
+    part without Content-Disposition) is a 400 ``malformed_multipart``, not a ``ValueError``."""
+
+    def next_event(self) -> Event:
+        try:
+            return super().next_event()
+        except ValueError as exc:
+            raise input_refusal(
+                "malformed_multipart", f"the multipart/form-data body is malformed: {exc}"
+            ) from None
 
 
 class ApiRequest(Request):
@@ -134,8 +256,8 @@ class JsonWsgiApp(WsgiApp):  # type: ignore[misc]
             request.path_values = values
             response = provider.handle_request(request)
         except HTTPException as exc:
-            response = response_for_exception(exc)
-        return response(environ, start_response)
+            response = preflight(request, exc) or response_for_exception(exc)
+        return with_cors(response)(environ, start_response)
 
 
 def refusal(status: int, reason: str, code: str, message: str) -> bytes:
@@ -319,6 +441,7 @@ def api(method: str, url: str, **options: Any) -> Callable[[F], F]:
                     {"max_bytes": MAX_QUERY_BYTES, "bytes": size},
                 )
             try:
+                check_parameters(request, kwargs)
                 if auth:
                     gate = _gate_of(self)
                     try:

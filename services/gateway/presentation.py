@@ -16,6 +16,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from iiif import discovery
 from services.gateway.http import api
 from services.gateway.rpc import ServiceClient, ServiceRpc
 from services.imageserver.keys import DERIVATIVES_BUCKET
@@ -23,7 +24,7 @@ from services.media import domain as media_domain
 from shared.errors import NotFound
 
 PRESENTATION_TYPE = 'application/ld+json;profile="http://iiif.io/api/presentation/3/context.json"'
-DISCOVERY_TYPE = 'application/ld+json;profile="https://www.w3.org/ns/activitystreams"'
+DISCOVERY_TYPE = discovery.MEDIA_TYPE  # Change Discovery 1.0 section 4.1
 CORS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",

@@ -483,8 +483,15 @@ def served_changes(db: DbSession, base: str, page: Any) -> dict[str, Any]:
         if number < 0 or number > last:
             raise NotFound(f"the activity stream has pages 0 to {last}")
         rows = repo.activities_page(db, size, number * size)
+        stream = domain.changes_url(base)
         items = [
-            discovery.activity(r["type"], r["object_id"], r["object_type"], r["end_time"])
+            discovery.activity(
+                r["type"],
+                r["object_id"],
+                r["object_type"],
+                r["end_time"],
+                discovery.activity_url(stream, int(r["seq"])),
+            )
             for r in rows
         ]
         doc = discovery.ordered_page(domain.changes_url(base), number, last, items, number * size)

@@ -21,8 +21,9 @@ def test_the_collection_points_at_its_first_and_last_pages():
 
 def test_pages_link_both_ways_and_hold_activities_oldest_first():
     when = datetime(2026, 11, 27, 8, 0, 1, 500, tzinfo=UTC)
-    item = discovery.activity("Create", "https://x/m", "Manifest", when)
+    item = discovery.activity("Create", "https://x/m", "Manifest", when, f"{STREAM}/activity/7")
     assert item == {
+        "id": f"{STREAM}/activity/7",
         "type": "Create",
         "object": {"id": "https://x/m", "type": "Manifest"},
         "endTime": "2026-11-27T08:00:01Z",
@@ -39,12 +40,19 @@ def test_pages_link_both_ways_and_hold_activities_oldest_first():
 def test_bad_types_and_pages_are_refused():
     now = datetime.now(UTC)
     with pytest.raises(ValueError):
-        discovery.activity("Move", "https://x/m", "Manifest", now)
+        discovery.activity("Move", "https://x/m", "Manifest", now, f"{STREAM}/activity/1")
     with pytest.raises(ValueError):
-        discovery.activity("Create", "https://x/m", "Canvas", now)
+        discovery.activity("Create", "https://x/m", "Canvas", now, f"{STREAM}/activity/1")
     with pytest.raises(ValueError):
         discovery.ordered_page(STREAM, 3, 2, [], 0)
 
 
 def test_naive_times_are_taken_as_utc():
     assert discovery.timestamp(datetime(2026, 1, 2, 3, 4, 5)) == "2026-01-02T03:04:05Z"
+
+
+def test_activities_have_stable_ids_in_the_stream_and_the_media_type_is_discovery_1():
+    assert discovery.activity_url(STREAM, 42) == f"{STREAM}/activity/42"
+    assert discovery.MEDIA_TYPE == (
+        'application/ld+json;profile="http://iiif.io/api/discovery/1/context.json"'
+    )
