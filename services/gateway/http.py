@@ -257,12 +257,28 @@ class JsonWsgiApp(WsgiApp):  # type: ignore[misc]
             response = provider.handle_request(request)
         except HTTPException as exc:
             response = preflight(request, exc) or response_for_exception(exc)
+        in_language(response, request)
         return with_cors(response)(environ, start_response)
+
+
+def in_language(response: Response, request: Request) -> None:
+    """An error body's message in the caller's language (Accept-Language: vi by default, en);
+    every route's refusal passes here once, whoever raised it (ADR 045)."""
+    from shared.errors import localise_body, negotiate_language
+
+    if response.status_code < 400 or response.is_streamed or response.mimetype != JSON:
+        return
+    try:
+        body = json.loads(response.get_data())
+    except ValueError:
+        return
+    if localise_body(body, negotiate_language(request.headers.get("Accept-Language"))):
+        response.set_data(json.dumps(body, ensure_ascii=False, separators=(",", ":")))
 
 
 def refusal(status: int, reason: str, code: str, message: str) -> bytes:
     """A complete HTTP/1.1 response in the error format, for what the server refuses itself."""
-    body = json.dumps(error_body(code, message), ensure_ascii=False).encode("utf-8")
+    body = json.dumps(error_body(code, message, language="vi"), ensure_ascii=False).encode()
     head = (
         f"HTTP/1.1 {status} {reason}\r\nContent-Type: {JSON}; charset=utf-8\r\n"
         f"Content-Length: {len(body)}\r\nAccess-Control-Allow-Origin: *\r\n"
