@@ -29,11 +29,11 @@ from services.media.domain import (
     MASTERS_BUCKET,
     MediaLimits,
     Refused,
-    clean_metadata,
     master_key,
     refusal_details,
     unsupported_upload,
 )
+from services.media.metadata import clean_metadata, metadata_from_json
 from shared.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from shared.storage import ChecksumMismatch, ObjectStore
 
@@ -203,6 +203,10 @@ class MultipartStart(Schema):
     content_type = fields.String(load_default="application/octet-stream")
 
 
+class MediaOrder(Schema):
+    assets = fields.List(fields.String(), required=True, metadata={"description": "asset ids"})
+
+
 class MultipartComplete(Schema):
     upload_id = fields.String(required=True)
     sha256 = fields.String(load_default=None, allow_none=True)
@@ -360,7 +364,7 @@ class MediaRoutes:
         body = read_json(request, MultipartComplete(), max_bytes=100_000)
         if body["sha256"] and not _SHA.match(body["sha256"]):
             raise ValidationFailed("sha256 is 64 hexadecimal digits")
-        metadata = clean_metadata({k: str(v) for k, v in body["metadata"].items()})
+        metadata = metadata_from_json(body["metadata"])
         asset = self.media.call(
             "complete_multipart",
             _actor(request),
@@ -415,6 +419,24 @@ class MediaRoutes:
         items = self.media.call("list_assets", record["id"])
         if not _is_staff(request):  # leave out assets whose own policy refuses the caller
             items = [a for a in items if self._may_read_asset(request, a["asset_id"])]
+        return {"items": items}
+
+    @api(
+        "PUT",
+        "/api/v1/records/<record_id>/media/order",
+        summary=(
+            "Put a record's assets in order (a manuscript's pages): 'assets' lists every asset "
+            "id of the record once, first to last; the manifest's canvases follow"
+        ),
+        tags=("media",),
+        roles=EDITORS,
+        request_schema=MediaOrder,
+        responses={404: "no such record", 422: "not every asset of the record exactly once"},
+    )
+    def order_media(self, request: ApiRequest, record_id: str) -> Any:
+        record = self.catalogue.call("get_record", _actor(request), record_id)
+        body = read_json(request, MediaOrder(), max_bytes=1_000_000)
+        items = self.media.call("set_order", _actor(request), record["id"], body["assets"])
         return {"items": items}
 
     def _may_read_asset(self, request: ApiRequest, asset_id: str) -> bool:

@@ -137,6 +137,13 @@ def apply_asset_event(db: DbSession, media: ServiceClient, event: Event) -> None
     )
 
 
+def apply_order_event(db: DbSession, media: ServiceClient, event: Event) -> None:
+    """``media.assets_reordered``: the positions as the media service has them now (asked, so
+    a late or redelivered event never brings back an older order)."""
+    listed: list[dict[str, Any]] = media.call("list_assets", str(event.data["record_id"]))
+    repo.set_positions(db, {str(a["asset_id"]): int(a.get("position") or 0) for a in listed})
+
+
 def _codes(doc: dict[str, Any]) -> set[tuple[str, str]]:
     """The (scheme, code) pairs of a record that manifests and collections label."""
     address = doc.get("address") or {}

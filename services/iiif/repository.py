@@ -157,6 +157,17 @@ def apply_asset(db: DbSession, asset_id: str, record_id: str, at: datetime, **fi
     )
 
 
+def set_positions(db: DbSession, positions: dict[str, int]) -> None:
+    """The order of assets as the media service has it (``media.assets_reordered``)."""
+    if positions:
+        db.execute(
+            "UPDATE assets SET position = CAST(p.value AS integer) "
+            "FROM jsonb_each_text(CAST(:p AS jsonb)) AS p "
+            "WHERE assets.asset_id = CAST(p.key AS uuid)",
+            {"p": json.dumps(positions)},
+        )
+
+
 def assets_of(db: DbSession, record_id: str) -> list[Row]:
     return _rows(
         db.execute(

@@ -157,6 +157,11 @@ class IiifService(AnnotationRpc, SearchRpc, DisanService):
         feeds.apply_asset_event(self.db, self.media, event)
         manifests.refresh(self.db, self._base, str(event.data["record_id"]), event.correlation_id)
 
+    @reliable_handler("media.assets_reordered")
+    def handle_assets_reordered(self, event: Event) -> None:
+        feeds.apply_order_event(self.db, self.media, event)
+        manifests.refresh(self.db, self._base, str(event.data["record_id"]), event.correlation_id)
+
     # projection of access policies -------------------------------------------------------------
     @reliable_handler("access.policy_changed")
     def handle_policy_changed(self, event: Event) -> None:

@@ -114,7 +114,12 @@ def register(
         "size": size,
         "sha256": sha256,
         "filename": safe_filename(filename),
-        "position": int(metadata.get("position", 0)),
+        # without a position an upload goes after the record's assets: pages keep their order
+        "position": (
+            int(metadata["position"])
+            if "position" in metadata
+            else repo.next_position(db, record_id)
+        ),
         "metadata": metadata,
         "technical": technical,
         "width": technical.get("width"),

@@ -84,6 +84,35 @@ def assets_of_record(db: DbSession, record_id: str) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
+def lock_assets_of_record(db: DbSession, record_id: str) -> list[dict[str, Any]]:
+    """The record's assets (not deleted), locked until the transaction ends."""
+    rows = db.execute(
+        "SELECT id, position FROM assets WHERE record_id = :r AND deleted_at IS NULL "
+        "ORDER BY position, created_at FOR UPDATE",
+        {"r": record_id},
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def next_position(db: DbSession, record_id: str) -> int:
+    """Where a new upload goes: after the record's assets (uploads keep their order)."""
+    row = db.execute(
+        "SELECT COALESCE(max(position) + 1, 0) FROM assets WHERE record_id = :r "
+        "AND deleted_at IS NULL",
+        {"r": record_id},
+    ).first()
+    return int(row[0]) if row is not None else 0
+
+
+def set_positions(db: DbSession, positions: dict[str, int]) -> None:
+    db.execute(
+        "UPDATE assets SET position = p.position, updated_at = now() "
+        "FROM (SELECT key::uuid AS id, value::int AS position "
+        "FROM jsonb_each_text(CAST(:p AS jsonb))) AS p WHERE assets.id = p.id",
+        {"p": json.dumps(positions)},
+    )
+
+
 def versions(db: DbSession, asset_id: str) -> list[dict[str, Any]]:
     rows = db.execute(
         "SELECT version, master_key, format, size, sha256, filename, created_by, created_at "

@@ -15,7 +15,7 @@ from typing import Any
 
 from nameko.timer import timer
 
-from services.media import ingest, preservation, schemas, sweep, worker
+from services.media import ingest, ordering, preservation, schemas, sweep, worker
 from services.media import repository as repo
 from services.media.dependencies import Limits, Storage
 from services.media.domain import MASTERS_BUCKET, refusal_details
@@ -218,6 +218,18 @@ class MediaService(DisanService):
             self.db, asset, _agent(actor), self.limits, self.correlation or None
         )
         return schemas.dump_asset(self._asset(asset_id))
+
+    @rpc
+    def set_order(self, actor: Any, record_id: Any, asset_ids: Any) -> list[dict[str, Any]]:
+        """Put a record's assets in the order given (every asset of the record, once)."""
+        rows = ordering.set_order(
+            self.db,
+            _uuid(record_id, "record"),
+            ordering.asset_ids(asset_ids),
+            _agent(actor),
+            self.correlation or None,
+        )
+        return [schemas.dump_asset(r) for r in rows]
 
     @rpc
     def run_fixity(self, limit: int = 1000) -> list[dict[str, Any]]:

@@ -60,3 +60,11 @@ class AssetDeletedV1(_Asset):
 @contract("media.asset_replaced", 1)
 class AssetReplacedV1(_Asset):
     previous_version = fields.Integer(required=True, validate=validate.Range(min=1))
+
+
+@contract("media.assets_reordered", 1)
+class AssetsReorderedV1(Schema):
+    """A record's assets were put in a new order (positions 0..n-1 in the order listed)."""
+
+    record_id = fields.UUID(required=True)
+    asset_ids = fields.List(fields.UUID(), required=True, validate=validate.Length(min=1))
