@@ -20,6 +20,30 @@ CLASSES = ("tangible_site", "intangible", "museum_object", "documentary")
 STATES = ("draft", "in_review", "published", "withdrawn")
 SORTS = ("relevance", "title", "-title", "updated", "-updated", "inventory", "distance")
 
+# labels of the fixed codes (facets show them beside the code; vocabulary terms have their own)
+CLASS_LABELS: dict[str, dict[str, str]] = {
+    "tangible_site": {"vi": "Di tích", "en": "Heritage sites"},
+    "intangible": {"vi": "Di sản văn hóa phi vật thể", "en": "Intangible cultural heritage"},
+    "museum_object": {"vi": "Hiện vật bảo tàng", "en": "Museum objects"},
+    "documentary": {"vi": "Di sản tư liệu", "en": "Documentary heritage"},
+}
+STATE_LABELS: dict[str, dict[str, str]] = {
+    "draft": {"vi": "Bản nháp", "en": "Draft"},
+    "in_review": {"vi": "Đang duyệt", "en": "In review"},
+    "published": {"vi": "Đã công bố", "en": "Published"},
+    "withdrawn": {"vi": "Đã rút", "en": "Withdrawn"},
+}
+FLAG_LABELS: dict[str, dict[bool, dict[str, str]]] = {
+    "unesco": {
+        True: {"vi": "Được UNESCO ghi danh", "en": "Inscribed by UNESCO"},
+        False: {"vi": "Chưa được UNESCO ghi danh", "en": "Not inscribed by UNESCO"},
+    },
+    "has_images": {
+        True: {"vi": "Có hình ảnh", "en": "With images"},
+        False: {"vi": "Chưa có hình ảnh", "en": "Without images"},
+    },
+}
+
 # which class-specific blocks each heritage class may carry
 CLASS_BLOCKS: dict[str, frozenset[str]] = {
     "tangible_site": frozenset({"rank"}),
@@ -47,6 +71,9 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     "withdraw": frozenset({access.ADMIN, access.REVIEWER}),
 }
 ACTIONS = frozenset(ACTION_ROLES)
+# a step back says why (the cataloguer must know what to fix, the public why a record went);
+# the others may carry a comment
+COMMENT_REQUIRED = frozenset({"reject", "withdraw"})
 EDITORS = frozenset({access.ADMIN, access.CATALOGUER})
 EVENT_OF_STATE = {
     "published": "catalogue.record_published",
@@ -157,11 +184,19 @@ def place_key(name: str) -> str:
     return key
 
 
+# a commune's term names its district (pre-2025) or its province (current) as ``broader``
+PLACE_PARENTS = {"commune_pre2025": "district_pre2025", "commune_current": "province_current"}
+
+
 def resolve_places(
-    doc: dict[str, Any], terms: dict[str, dict[str, dict[str, str]]]
+    doc: dict[str, Any],
+    terms: dict[str, dict[str, dict[str, str]]],
+    parents: dict[str, dict[str, str | None]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """The document with each commune as ``{code, vi, en}`` of its term (found by code or by
-    name); errors for names no term has. Unknown codes are left to the vocabulary check."""
+    name); errors for names no term has, and for a commune outside the record's district or
+    province (``parents``: scheme -> code -> broader). Unknown codes are left to the
+    vocabulary check."""
     address = doc.get("address")
     if not address or not any(address.get(f) for f in PLACE_FIELDS):
         return doc, {}
@@ -183,7 +218,25 @@ def resolve_places(
                 continue
         labels = scheme.get(code)
         resolved[field] = {"code": code} | (labels if labels is not None else {})
+        misplaced = _misplaced(field, code, address, parents)
+        if misplaced:
+            errors[f"address.{field}"] = [misplaced]
     return doc | {"address": resolved}, errors
+
+
+def _misplaced(
+    field: str, code: str, address: dict[str, Any], parents: dict[str, dict[str, str | None]] | None
+) -> str | None:
+    """Why a commune cannot be in the address's district (or province), or None."""
+    parent_field = PLACE_PARENTS[field]
+    given = address.get(parent_field)
+    broader = (parents or {}).get(field, {}).get(code)
+    if not given or not broader or given == broader:
+        return None
+    return (
+        f"{field} {code!r} is in {parent_field.split('_')[0]} {broader!r}, not in "
+        f"{parent_field} {given!r}"
+    )
 
 
 # what the search needs from a record ------------------------------------------------------------

@@ -187,7 +187,13 @@ class _Writer:
                     self.correlation_id,
                 )
                 with self.lock:
-                    repo.insert_records(self.db, chunk, "draft", self.principal.subject)
+                    repo.insert_records(
+                        self.db,
+                        chunk,
+                        "draft",
+                        self.principal.subject,
+                        self.principal.name or self.principal.subject,
+                    )
                     self.db.publish(*events)
                 self.created += len(chunk)
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
@@ -228,6 +234,7 @@ def run_import(
     lines = max(text.count("\n"), 1)
     known = repo.vocabulary_codes(db, set(domain.SCHEMES))
     places = repo.vocabulary_labels(db, set(domain.PLACE_FIELDS))
+    parents = repo.vocabulary_broader(db, set(domain.PLACE_FIELDS))
     report: list[dict[str, Any]] = []
     count = 0
     seen: dict[str, int] = {}
@@ -259,7 +266,7 @@ def run_import(
             ready: list[tuple[str, dict[str, Any]]] = []
             for number, rid, doc in good:
                 errors = len(report)
-                doc, place_errors = domain.resolve_places(doc, places)
+                doc, place_errors = domain.resolve_places(doc, places, parents)
                 for field, reasons in place_errors.items():
                     bad(number, field, reasons[0])
                 for field, scheme, code in domain.vocabulary_refs(doc):

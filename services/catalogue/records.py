@@ -42,7 +42,10 @@ def validate(db: DbSession, payload: Any, record_id: str | None = None) -> dict[
         doc = schemas.load_record(payload)
     except ValidationError as exc:
         raise ValidationFailed("the record is not valid", exc.messages) from exc
-    doc, errors = domain.resolve_places(doc, repo.vocabulary_labels(db, set(domain.PLACE_FIELDS)))
+    places = set(domain.PLACE_FIELDS)
+    doc, errors = domain.resolve_places(
+        doc, repo.vocabulary_labels(db, places), repo.vocabulary_broader(db, places)
+    )
     refs = domain.vocabulary_refs(doc)
     known = repo.vocabulary_codes(db, {scheme for _, scheme, _ in refs})
     for field, reasons in domain.unknown_terms(doc, known).items():
@@ -129,6 +132,11 @@ def events(
     )
 
 
+def _name(principal: Principal) -> str:
+    """Who acted, as staff read it in the history: the principal's name (a username)."""
+    return principal.name or principal.subject
+
+
 def _actor(principal: Principal) -> str:
     system = principal.kind == "user" and principal.id == "system"
     return "system" if system else principal.subject
@@ -159,7 +167,9 @@ def create(
         repo.insert_record(db, record_id, doc, "draft", principal.subject)
     except IntegrityError as exc:
         raise Conflict("the inventory number or id is already used") from exc
-    repo.insert_version(db, record_id, 1, "created", "draft", doc, "", principal.subject)
+    repo.insert_version(
+        db, record_id, 1, "created", "draft", doc, "", principal.subject, _name(principal)
+    )
     row = repo.get_record(db, record_id)
     assert row is not None
     announce(db, "catalogue.record_created", event_data(row, doc), principal, correlation_id)
@@ -208,12 +218,22 @@ def update(
     doc = validate(db, payload, record_id)
     _taken(db, doc, record_id)
     changed = domain.changed_fields(row["data"], doc)
+    if not changed and restored_from is None:
+        return view(row)  # the same content again: no new version, no event (idempotent PUT)
     version = repo.update_record(db, record_id, expected, doc, principal.subject)
     if version is None:  # cannot happen under the row lock, but never overwrite silently
         raise PreconditionFailed("the record changed meanwhile; read it again")
     action = "restored" if restored_from is not None else "updated"
     repo.insert_version(
-        db, record_id, version, action, row["state"], doc, comment, principal.subject
+        db,
+        record_id,
+        version,
+        action,
+        row["state"],
+        doc,
+        comment,
+        principal.subject,
+        _name(principal),
     )
     new = repo.get_record(db, record_id)
     assert new is not None
@@ -236,15 +256,30 @@ def transition(
     expected: int | None = None,
     correlation_id: str | None = None,
 ) -> dict[str, Any]:
-    if not isinstance(comment, str) or not comment.strip():
-        raise ValidationFailed("every transition needs a comment", {"comment": ["required"]})
+    comment = comment if isinstance(comment, str) else ""
+    if action in domain.COMMENT_REQUIRED and not comment.strip():
+        raise ValidationFailed(
+            f"comment is required to {action} a record: say why",
+            {"comment": [f"required to {action} a record"]},
+        )
     row = _locked(db, record_id, expected)
     new_state = domain.transition(row["state"], action, principal.roles)
-    comment = schemas.clean_text(comment, 2000).strip()
+    try:
+        comment = schemas.clean_text(comment, 2000).strip()
+    except ValidationError as exc:
+        raise ValidationFailed(f"comment {exc.messages[0]}", {"comment": exc.messages}) from exc
     version = repo.set_state(db, row["id"], row["version"], new_state, principal.subject)
     assert version is not None
     repo.insert_version(
-        db, row["id"], version, action, new_state, row["data"], comment, principal.subject
+        db,
+        row["id"],
+        version,
+        action,
+        new_state,
+        row["data"],
+        comment,
+        principal.subject,
+        _name(principal),
     )
     new = repo.get_record(db, row["id"])
     assert new is not None
@@ -278,6 +313,7 @@ def delete(
         row["data"],
         "",
         principal.subject,
+        _name(principal),
     )
     announce(
         db,
@@ -309,6 +345,23 @@ def _version(db: DbSession, record_id: str, version: Any) -> dict[str, Any]:
     return row
 
 
+def _number(value: Any, name: str) -> int | None:
+    """A version number given as ``name`` (None or "" when not given); 422 naming it if it is
+    not a whole number."""
+    if value is None or value == "":
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number < 1:
+        raise ValidationFailed(
+            f"{name} must be a version number (1, 2, …), not {str(value)[:20]!r}",
+            {name: ["not a version number"]},
+        )
+    return number
+
+
 def version(db: DbSession, principal: Principal, record_id: str, number: Any) -> dict[str, Any]:
     if not domain.is_staff(principal.roles):
         raise Forbidden("only staff read old versions")
@@ -319,7 +372,16 @@ def version(db: DbSession, principal: Principal, record_id: str, number: Any) ->
 def diff(db: DbSession, principal: Principal, record_id: str, old: Any, new: Any) -> dict[str, Any]:
     if not domain.is_staff(principal.roles):
         raise Forbidden("only staff compare versions")
-    a, b = _version(db, record_id, old), _version(db, record_id, new)
+    record_id = check_id(record_id)
+    first, last = _number(old, "from"), _number(new, "to")
+    if last is None:
+        latest = repo.list_versions(db, record_id)
+        if not latest:
+            raise NotFound(f"no record {record_id}")
+        last = int(latest[0]["version"])
+    if first is None:
+        first = max(last - 1, 1)
+    a, b = _version(db, record_id, first), _version(db, record_id, last)
     return {
         "from": a["version"],
         "to": b["version"],

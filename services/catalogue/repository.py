@@ -94,7 +94,11 @@ _COPY_RECORDS = (
 
 
 def insert_records(
-    db: DbSession, items: list[tuple[str, dict[str, Any]]], state: str, actor: str
+    db: DbSession,
+    items: list[tuple[str, dict[str, Any]]],
+    state: str,
+    actor: str,
+    actor_name: str | None = None,
 ) -> None:
     """Many new records at once (the importer), each with its first version.
 
@@ -151,9 +155,10 @@ def insert_records(
             )
     db.execute(
         "INSERT INTO record_versions (record_id, version, action, state, inventory_number, "
-        "data, comment, changed_by) SELECT id, 1, 'created', state, inventory_number, data, "
-        "'imported', :actor FROM records WHERE id = ANY(CAST(:ids AS uuid[]))",
-        {"ids": ids, "actor": actor},
+        "data, comment, changed_by, changed_by_name) SELECT id, 1, 'created', state, "
+        "inventory_number, data, 'imported', :actor, :name FROM records "
+        "WHERE id = ANY(CAST(:ids AS uuid[]))",
+        {"ids": ids, "actor": actor, "name": actor_name},
     )
 
 
@@ -202,11 +207,12 @@ def insert_version(
     doc: dict[str, Any],
     comment: str,
     actor: str,
+    actor_name: str | None = None,
 ) -> None:
     db.execute(
         "INSERT INTO record_versions (record_id, version, action, state, inventory_number, data, "
-        "comment, changed_by) VALUES (CAST(:id AS uuid), :version, :action, :state, :inv, "
-        "CAST(:data AS jsonb), :comment, :actor)",
+        "comment, changed_by, changed_by_name) VALUES (CAST(:id AS uuid), :version, :action, "
+        ":state, :inv, CAST(:data AS jsonb), :comment, :actor, :actor_name)",
         {
             "id": record_id,
             "version": version,
@@ -216,13 +222,15 @@ def insert_version(
             "data": json.dumps(doc, ensure_ascii=False),
             "comment": comment,
             "actor": actor,
+            "actor_name": actor_name,
         },
     )
 
 
 def list_versions(db: DbSession, record_id: str) -> list[Row]:
     rows = db.execute(
-        "SELECT version, action, state, comment, changed_by, changed_at FROM record_versions "
+        "SELECT version, action, state, comment, changed_by, "
+        "COALESCE(changed_by_name, changed_by) AS changed_by_name, changed_at FROM record_versions "
         "WHERE record_id = CAST(:id AS uuid) ORDER BY version DESC",
         {"id": record_id},
     ).mappings()
@@ -232,7 +240,8 @@ def list_versions(db: DbSession, record_id: str) -> list[Row]:
 def get_version(db: DbSession, record_id: str, version: int) -> Row | None:
     return _row(
         db.execute(
-            "SELECT version, action, state, comment, changed_by, changed_at, data "
+            "SELECT version, action, state, comment, changed_by, "
+            "COALESCE(changed_by_name, changed_by) AS changed_by_name, changed_at, data "
             "FROM record_versions WHERE record_id = CAST(:id AS uuid) AND version = :v",
             {"id": record_id, "v": version},
         )
@@ -262,6 +271,18 @@ def vocabulary_labels(db: DbSession, schemes: set[str]) -> dict[str, dict[str, d
     for row in rows.mappings():
         terms.setdefault(str(row["scheme"]), {})[str(row["code"])] = dict(row["labels"])
     return terms
+
+
+def vocabulary_broader(db: DbSession, schemes: set[str]) -> dict[str, dict[str, str | None]]:
+    """scheme -> code -> broader term (a commune's district or province)."""
+    rows = db.execute(
+        "SELECT scheme, code, broader FROM vocabulary_terms WHERE scheme = ANY(:s)",
+        {"s": sorted(schemes)},
+    )
+    parents: dict[str, dict[str, str | None]] = {}
+    for row in rows.mappings():
+        parents.setdefault(str(row["scheme"]), {})[str(row["code"])] = row["broader"]
+    return parents
 
 
 def list_schemes(db: DbSession) -> list[Row]:

@@ -341,7 +341,7 @@ def load_record(payload: Any) -> dict[str, Any]:
 
 class TransitionSchema(_Strict):
     action = fields.String(required=True, validate=validate.OneOf(sorted(domain.ACTIONS)))
-    comment = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    comment = fields.String(load_default="", allow_none=True, validate=validate.Length(max=2000))
 
 
 class TermSchema(_Strict):

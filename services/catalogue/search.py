@@ -13,6 +13,7 @@ from typing import Any
 
 from services.access.domain import POLICY_LEVELS, Principal
 from services.catalogue import domain
+from services.catalogue import repository as repo
 from shared.db import DbSession
 from shared.errors import ValidationFailed
 
@@ -28,12 +29,23 @@ FACETS = {
     "has_images": "has_images",
     "state": "state",
 }
+# filters that are vocabulary codes: parameter -> scheme
+FILTER_SCHEMES = {"rank": "rank", "district": "district", "commune": "commune_pre2025"}
 _DISTANCE = (
     "(2 * 6371 * asin(sqrt(power(sin(radians(lat - :near_lat) / 2), 2) + "
     "cos(radians(:near_lat)) * cos(radians(lat)) * power(sin(radians(lon - :near_lon) / 2), 2))))"
 )
 _SORT_KEYS = {
-    "relevance": ("ts_rank_cd(search_vector, query.tsq)", "desc", "double precision"),
+    # an exact title (vi or en, diacritics, case and punctuation aside) first, then the full
+    # text rank, scaled into [0, 1) by normalisation 32
+    "relevance": (
+        "(CASE WHEN disan_fold(CAST(:exact AS text)) IN "
+        "(trim(regexp_replace(title_sort, '[^[:alnum:]]+', ' ', 'g')), "
+        "trim(regexp_replace(disan_fold(data->'title'->>'en'), '[^[:alnum:]]+', ' ', 'g'))) "
+        "THEN 1 ELSE 0 END + ts_rank_cd(search_vector, query.tsq, 32))",
+        "desc",
+        "double precision",
+    ),
     "title": ("title_sort", "asc", "text"),
     "-title": ("title_sort", "desc", "text"),
     "updated": ("updated_at", "asc", "timestamptz"),
@@ -63,12 +75,13 @@ def search(
 ) -> dict[str, Any]:
     """One page of records the principal may see, the facets of the whole result, a cursor."""
     staff = domain.is_staff(principal.roles)
+    check_filters(db, params, staff)
     where: list[str] = []
     args: dict[str, Any] = {}
     words = tokens(params.get("q") or "")
     if words:
         where.append("search_vector @@ query.tsq")
-        args |= {"tokens": words, "ntok": len(words)}
+        args |= {"tokens": words, "ntok": len(words), "exact": " ".join(words)}
     if not staff:
         where.append("state = 'published'")
         levels = domain.visible_levels(principal, now)
@@ -145,6 +158,7 @@ def search(
     ).mappings()
     found = [dict(r) for r in rows]
     facets = _facets(found[0]["facets"] if found else None, names, columns)
+    _label(facets, repo.vocabulary_labels(db, set(FILTER_SCHEMES.values())))
     found = [r for r in found if r["id"] is not None]
     more = len(found) > limit
     found = found[:limit]
@@ -159,6 +173,44 @@ def search(
         "next": next_cursor,
         "sort": sort,
     }
+
+
+def check_filters(db: DbSession, params: dict[str, Any], staff: bool) -> None:
+    """A 422 naming each filter that can match nothing: a code no vocabulary has, or a
+    workflow state asked for by someone who sees only published records."""
+    errors: dict[str, list[str]] = {}
+    asked = {k: params[k] for k in FILTER_SCHEMES if params.get(k) is not None}
+    known = repo.vocabulary_codes(db, {FILTER_SCHEMES[k] for k in asked}) if asked else {}
+    for key, code in asked.items():
+        scheme = FILTER_SCHEMES[key]
+        if code not in known.get(scheme, set()):
+            errors[key] = [f"unknown {scheme} code {code!r} (GET /api/v1/vocabularies/{scheme})"]
+    if params.get("state") is not None and not staff:
+        errors["state"] = ["only staff filter by workflow state; others see published records"]
+    if errors:
+        raise ValidationFailed(f"invalid search parameter(s): {', '.join(errors)}", errors)
+
+
+def _label(facets: dict[str, list[dict[str, Any]]], terms: dict[str, Any]) -> None:
+    """Each facet value with its vi/en label (the code itself where no label is known)."""
+    for name, items in facets.items():
+        for item in items:
+            value = item["value"]
+            if name == "class":
+                label = domain.CLASS_LABELS.get(value)
+            elif name == "state":
+                label = domain.STATE_LABELS.get(value)
+            elif name in domain.FLAG_LABELS:
+                label = domain.FLAG_LABELS[name].get(bool(value))
+            else:
+                label = terms.get(FILTER_SCHEMES[name], {}).get(value)
+            if value is None:
+                label = {"vi": "Chưa xác định", "en": "Not given"}
+            item["label"] = _vi_first(label or {"vi": str(value), "en": str(value)})
+
+
+def _vi_first(label: dict[str, str]) -> dict[str, str]:
+    return {lang: label[lang] for lang in ("vi", "en") if lang in label} or label
 
 
 def _key(value: Any) -> Any:

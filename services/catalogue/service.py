@@ -79,13 +79,14 @@ class CatalogueService(DisanService):
         try:
             body = schemas.TransitionSchema().load({"action": action, "comment": comment})
         except ValidationError as exc:
-            raise ValidationFailed("invalid transition", exc.messages) from exc
+            fields = ", ".join(sorted(map(str, exc.messages)))
+            raise ValidationFailed(f"invalid transition: {fields}", exc.messages) from exc
         return records.transition(
             self.db,
             _principal(actor),
             record_id,
             body["action"],
-            body["comment"],
+            body["comment"] or "",
             expected,
             self._cid,
         )

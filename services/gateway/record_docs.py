@@ -32,14 +32,30 @@ class SearchResponse(Schema):
     items = fields.List(fields.Dict(), metadata={"description": "record summaries"})
     facets = fields.Dict(
         metadata={
+            "description": "facet -> [{value, count, label: {vi, en}}]",
             "example": {
-                "class": [{"value": "tangible_site", "count": 7}],
-                "rank": [{"value": "special_national", "count": 4}],
-                "district": [{"value": "kien_thuy", "count": 5}],
-                "commune": [{"value": "ly_hoc", "count": 1}],
-                "unesco": [{"value": True, "count": 3}],
-                "has_images": [{"value": False, "count": 20}],
-            }
+                "class": [
+                    {
+                        "value": "tangible_site",
+                        "count": 7,
+                        "label": {"vi": "Di tích", "en": "Heritage sites"},
+                    }
+                ],
+                "commune": [
+                    {
+                        "value": "ly_hoc",
+                        "count": 1,
+                        "label": {"vi": "xã Lý Học", "en": "Lý Học commune"},
+                    }
+                ],
+                "has_images": [
+                    {
+                        "value": False,
+                        "count": 20,
+                        "label": {"vi": "Chưa có hình ảnh", "en": "Without images"},
+                    }
+                ],
+            },
         }
     )
     total = fields.Integer()
@@ -48,7 +64,7 @@ class SearchResponse(Schema):
 
 
 class FacetsResponse(Schema):
-    facets = fields.Dict(metadata={"description": "facet -> [{value, count}]"})
+    facets = fields.Dict(metadata={"description": "facet -> [{value, count, label: {vi, en}}]"})
     total = fields.Integer()
 
 
@@ -62,7 +78,8 @@ class VersionSummary(Schema):
     action = fields.String(metadata={"description": "created, updated, submit, publish, …"})
     state = fields.String()
     comment = fields.String(allow_none=True)
-    changed_by = fields.String()
+    changed_by = fields.String(metadata={"description": "the subject (user:<id>, key:<id>)"})
+    changed_by_name = fields.String(metadata={"description": "the user's name, as staff know it"})
     changed_at = fields.String()
 
 
@@ -213,12 +230,36 @@ SUMMARY = {
     "updated_at": "2026-11-27T08:00:00+00:00",
 }
 FACETS = {
-    "class": [{"value": "tangible_site", "count": 1}],
-    "rank": [{"value": "national", "count": 1}],
-    "district": [{"value": "thuy_nguyen", "count": 1}],
-    "commune": [{"value": "minh_duc", "count": 1}],
-    "unesco": [{"value": False, "count": 1}],
-    "has_images": [{"value": True, "count": 1}],
+    "class": [
+        {"value": "tangible_site", "count": 1, "label": {"vi": "Di tích", "en": "Heritage sites"}}
+    ],
+    "rank": [
+        {
+            "value": "national",
+            "count": 1,
+            "label": {"vi": "Di tích quốc gia", "en": "National relic"},
+        }
+    ],
+    "district": [
+        {"value": "thuy_nguyen", "count": 1, "label": {"vi": "Thủy Nguyên", "en": "Thủy Nguyên"}}
+    ],
+    "commune": [
+        {
+            "value": "minh_duc",
+            "count": 1,
+            "label": {"vi": "xã Minh Đức", "en": "Minh Đức commune"},
+        }
+    ],
+    "unesco": [
+        {
+            "value": False,
+            "count": 1,
+            "label": {"vi": "Chưa được UNESCO ghi danh", "en": "Not inscribed by UNESCO"},
+        }
+    ],
+    "has_images": [
+        {"value": True, "count": 1, "label": {"vi": "Có hình ảnh", "en": "With images"}}
+    ],
 }
 HISTORY_ITEM = {
     "version": 2,
@@ -226,6 +267,7 @@ HISTORY_ITEM = {
     "state": "in_review",
     "comment": "ready for review",
     "changed_by": "user:7",
+    "changed_by_name": "lan.nguyen",
     "changed_at": "2026-11-27T08:05:00+00:00",
 }
 CSV_BODY = (

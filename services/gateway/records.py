@@ -197,8 +197,8 @@ class RecordRoutes:
         "POST",
         f"/api/v1/records/{ID}/transitions",
         summary=(
-            "Move a record through the workflow with a comment: submit, reject, publish, "
-            "withdraw, redraft (If-Match optional)"
+            "Move a record through the workflow: submit, reject, publish, withdraw, redraft "
+            "(comment optional, required to reject or withdraw; If-Match optional)"
         ),
         tags=("records",),
         roles=("cataloguer", "reviewer"),
@@ -208,7 +208,7 @@ class RecordRoutes:
             404: "no such record",
             409: "not possible from the current state",
             412: "the record changed since it was read",
-            422: "unknown action or no comment",
+            422: "unknown action, or no comment to reject or withdraw",
         },
     )
     def transition_record(self, request: ApiRequest, record_id: str) -> Any:
@@ -254,14 +254,17 @@ class RecordRoutes:
     @api(
         "GET",
         f"/api/v1/records/{ID}/diff",
-        summary="What changed between two versions (?from=&to=), field by field",
+        summary=(
+            "What changed between two versions (?from=&to=), field by field; to defaults to "
+            "the current version, from to the one before to"
+        ),
         response_schema=DiffResponse,
         tags=("records",),
         roles=STAFF,
-        responses={404: "no such version"},
+        responses={404: "no such version", 422: "from or to is not a version number"},
     )
     def record_diff(self, request: ApiRequest, record_id: str) -> Any:
-        old, new = request.args.get("from", "1"), request.args.get("to", "")
+        old, new = request.args.get("from"), request.args.get("to")
         return self.catalogue.call("record_diff", _actor(request), record_id, old, new)
 
     @api(

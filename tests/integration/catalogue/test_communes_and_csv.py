@@ -17,6 +17,11 @@ from tests.integration.catalogue.test_import_export import upload
 pytestmark = pytest.mark.integration
 
 
+def counts(facet):
+    """A facet's values and counts (without their labels)."""
+    return [{"value": f["value"], "count": f["count"]} for f in facet]
+
+
 def export(catalogue, fmt):
     answer = catalogue.request(
         "GET", "/api/v1/records/export", token=catalogue.token_for("admin"), params={"format": fmt}
@@ -42,7 +47,7 @@ def test_a_commune_named_on_write_is_stored_as_its_term_and_is_a_facet(catalogue
         params={"commune": "ly_hoc", "q": body["inventory_number"]},
     ).json()
     assert [r["id"] for r in found["items"]] == [record["id"]]
-    assert {"value": "ly_hoc", "count": 1} in found["facets"]["commune"]
+    assert {"value": "ly_hoc", "count": 1} in counts(found["facets"]["commune"])
     other = catalogue.request("GET", "/api/v1/records", params={"commune": "nhan_hoa"}).json()
     assert record["id"] not in [r["id"] for r in other["items"]]
 

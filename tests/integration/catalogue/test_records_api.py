@@ -38,23 +38,19 @@ def test_every_text_is_nfc_normalised_and_markup_is_kept_as_text(catalogue):
     assert got.headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_the_workflow_follows_roles_and_needs_a_comment(catalogue):
+def test_the_workflow_follows_roles_and_a_withdrawal_needs_a_comment(catalogue):
     record = catalogue.create(record_body())
     rid = record["id"]
     assert catalogue.move(rid, "publish", "reviewer").status_code == 409  # draft → publish
     assert catalogue.move(rid, "submit", "reviewer").status_code == 403
-    no_comment = catalogue.request(
-        "POST",
-        f"/api/v1/records/{rid}/transitions",
-        token=catalogue.token_for("cataloguer"),
-        json={"action": "submit", "comment": ""},
-    )
-    assert no_comment.status_code == 422
     assert catalogue.move(rid, "submit", "cataloguer").status_code == 200
     assert catalogue.move(rid, "publish", "cataloguer").status_code == 403
     published = catalogue.move(rid, "publish", "reviewer", "checked against the decision")
     assert published.status_code == 200 and published.json()["state"] == "published"
     assert catalogue.request("GET", f"/api/v1/records/{rid}").status_code == 200
+    no_comment = catalogue.move(rid, "withdraw", "reviewer", " ")
+    assert no_comment.status_code == 422
+    assert "comment" in no_comment.json()["error"]["details"]
     assert catalogue.move(rid, "withdraw", "reviewer", "duplicate").json()["state"] == "withdrawn"
     assert catalogue.request("GET", f"/api/v1/records/{rid}").status_code == 404
     history = catalogue.request(

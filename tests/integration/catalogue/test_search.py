@@ -12,6 +12,11 @@ from tests.integration.conftest import wait_until
 pytestmark = pytest.mark.integration
 
 
+def counts(facet):
+    """A facet's values and counts (without their labels)."""
+    return [{"value": f["value"], "count": f["count"]} for f in facet]
+
+
 @pytest.fixture(scope="module")
 def seeded(catalogue):
     tag = uuid.uuid4().hex[:6]
@@ -73,7 +78,7 @@ def test_the_public_sees_only_published_records_its_policy_allows(catalogue, see
     assert ids["restricted"] in researcher and ids["draft"] not in researcher
     staff = search(catalogue, token=catalogue.token_for("cataloguer"), q=tag)
     assert {i["id"] for i in staff["items"]} == set(ids.values())
-    assert {"value": "draft", "count": 1} in staff["facets"]["state"]
+    assert {"value": "draft", "count": 1} in counts(staff["facets"]["state"])
     assert "state" not in search(catalogue, q=tag)["facets"]
 
 
@@ -90,9 +95,9 @@ def test_restricted_record_is_401_anonymous_and_200_for_a_researcher(catalogue, 
 def test_facets_and_filters(catalogue, seeded):
     tag, ids = seeded
     found = search(catalogue, q=tag)
-    assert {"value": "tangible_site", "count": 2} in found["facets"]["class"]
-    assert {"value": True, "count": 1} in found["facets"]["unesco"]
-    assert {"value": "cat_hai", "count": 1} in found["facets"]["district"]
+    assert {"value": "tangible_site", "count": 2} in counts(found["facets"]["class"])
+    assert {"value": True, "count": 1} in counts(found["facets"]["unesco"])
+    assert {"value": "cat_hai", "count": 1} in counts(found["facets"]["district"])
     only = search(catalogue, q=tag, unesco="true", rank="special_national")
     assert [i["id"] for i in only["items"]] == [ids["catba"]]
     facets = catalogue.request("GET", "/api/v1/records/facets", params={"q": tag}).json()
