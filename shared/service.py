@@ -8,6 +8,7 @@ from typing import Any
 from nameko.extensions import DependencyProvider
 
 from shared.config import Settings
+from shared.idempotency import RequestKey
 from shared.logs import set_correlation_id
 from shared.metrics import Metrics
 from shared.ops import OpsServer
@@ -53,4 +54,5 @@ class DisanService:
     settings = SettingsProvider()
     metrics = Metrics()
     correlation = Correlation()
+    request_key = RequestKey()  # the idempotency key of the RPC call (shared.idempotency)
     ops = OpsServer()

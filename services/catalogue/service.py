@@ -22,6 +22,7 @@ from shared.consumer import reliable_handler
 from shared.db import Database
 from shared.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from shared.events import Event
+from shared.idempotency import idempotent
 from shared.outbox import OutboxRelay
 from shared.rpc import rpc
 from shared.service import DisanService
@@ -52,6 +53,7 @@ class CatalogueService(DisanService):
 
     # records -------------------------------------------------------------------------------
     @rpc
+    @idempotent
     @carry_details
     def create_record(self, actor: Any, payload: Any) -> dict[str, Any]:
         return records.create(self.db, _principal(actor), payload, self._cid)
@@ -71,6 +73,7 @@ class CatalogueService(DisanService):
         )
 
     @rpc
+    @idempotent
     @carry_details
     def transition_record(
         self, actor: Any, record_id: Any, action: Any, comment: Any, expected_version: Any = None
@@ -114,6 +117,7 @@ class CatalogueService(DisanService):
         return records.diff(self.db, _principal(actor), record_id, old, new)
 
     @rpc
+    @idempotent
     @carry_details
     def restore_record(
         self, actor: Any, record_id: Any, version: Any, expected_version: Any, comment: Any = ""
@@ -141,6 +145,7 @@ class CatalogueService(DisanService):
 
     # import and export ---------------------------------------------------------------------
     @rpc
+    @idempotent
     @carry_details
     def import_records(
         self, actor: Any, content: Any, fmt: Any, dry_run: Any = True
@@ -176,6 +181,7 @@ class CatalogueService(DisanService):
         return {"scheme": scheme, "terms": terms}
 
     @rpc
+    @idempotent
     @carry_details
     def add_term(self, actor: Any, scheme: Any, payload: Any) -> dict[str, Any]:
         """Admins extend a vocabulary; existing terms are never silently replaced."""

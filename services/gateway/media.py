@@ -281,25 +281,45 @@ class MediaRoutes:
     )
     def upload_media(self, request: ApiRequest, record_id: str) -> Any:
         record = self.catalogue.call("get_record", _actor(request), record_id)
-        asset_id = str(uuid.uuid4())
-        key, stored, body = self._stream_upload(request, lambda fmt: master_key(asset_id, fmt.ext))
+        # the same for a repeat of this request (Idempotency-Key): one asset, however many tries
+        asset_id = self.media.stable_id("upload", str(request.principal.id), record["id"])
+        repeat = self._registered(asset_id)  # its master is never written over: stage instead
+        ext: list[str] = []
+
+        def key_of(fmt: Any) -> str:
+            ext.append(fmt.ext)
+            return f"uploads/{uuid.uuid4()}.{fmt.ext}" if repeat else master_key(asset_id, fmt.ext)
+
+        key, stored, body = self._stream_upload(request, key_of)
         try:
             metadata = clean_metadata(body.finish())
         except BaseException:
             self.media_store.delete(MASTERS_BUCKET, key)
             raise
-        asset = self.media.call(
-            "register_upload",
-            _actor(request),
-            record["id"],
-            asset_id,
-            key,
-            stored.sha256,
-            body.filename or "",
-            metadata,
-            timeout=register_timeout(stored.size),
-        )
+        try:
+            asset = self.media.call(
+                "register_upload",
+                _actor(request),
+                record["id"],
+                asset_id,
+                master_key(asset_id, ext[0]),
+                stored.sha256,
+                body.filename or "",
+                metadata,
+                timeout=register_timeout(stored.size),
+            )
+        finally:
+            if repeat:  # the remembered answer (or a 409 for another file) needs no copy
+                self.media_store.delete(MASTERS_BUCKET, key)
         return 202, {"Location": f"/api/v1/media/{asset_id}"}, asset
+
+    def _registered(self, asset_id: str) -> bool:
+        """Whether an asset of this id exists already (a repeated upload request)."""
+        try:
+            self.media.call("get_asset", asset_id)
+        except NotFound:
+            return False
+        return True
 
     @api(
         "POST",
@@ -313,7 +333,7 @@ class MediaRoutes:
     def replace_media(self, request: ApiRequest, asset_id: str) -> Any:
         if self.media.call("get_asset", asset_id)["deleted_at"]:
             raise Conflict("the asset is deleted")  # answered before anything is stored
-        staging = f"uploads/{uuid.uuid4()}"
+        staging = f"uploads/{self.media.stable_id('version', str(request.principal.id), asset_id)}"
         key, stored, body = self._stream_upload(request, lambda fmt: f"{staging}.{fmt.ext}")
         try:
             body.finish()

@@ -76,6 +76,26 @@ def _body(schema: Any, example: dict[str, Any], key: str) -> dict[str, Any]:
     return {media: content}
 
 
+IDEMPOTENCY_PARAMETER: dict[str, Any] = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[!-~]+$"},
+    "description": (
+        "A key of the caller's choosing (a UUID is best), kept for the request's effect: a "
+        "request repeated with the same key (after a 503, a timeout or a dropped connection) "
+        "is carried out once and answered with the first result; the same key with another "
+        "body is `409 idempotency_key_reused`. Without it, a key is made for the request and "
+        "given back in a 503's `details.idempotency_key`."
+    ),
+}
+OUTCOME_UNKNOWN = (
+    "a service did not answer in time (`details.reason` `outcome_unknown`): the action may "
+    "have been carried out; repeat with the same Idempotency-Key (`details.idempotency_key`) "
+    "to get its result without doing it twice"
+)
+
+
 def build_openapi(service_cls: type, public_url: str, version: str) -> dict[str, Any]:
     spec = APISpec(
         title="Disan API",
@@ -89,7 +109,8 @@ def build_openapi(service_cls: type, public_url: str, version: str) -> dict[str,
                 "`x-required-roles` (`public` means anyone). Errors are "
                 '`{"error": {"code", "message", "details"}}`; on every operation a query string '
                 "over 8 KB is `400 query_too_long`, a URL over 32 KB `414 uri_too_long` and a "
-                "header line over 8 KB `431 header_too_large` (ADR 066)."
+                "header line over 8 KB `431 header_too_large` (ADR 066). A POST may carry an "
+                "`Idempotency-Key` header: repeated with the same key it acts once (ADR 0010)."
             )
         },
         servers=[{"url": public_url}],
@@ -126,8 +147,11 @@ def build_openapi(service_cls: type, public_url: str, version: str) -> dict[str,
                 "responses": responses,
             }
             query = [{"in": "query", **q} for q in route.query]
-            if params or query:
-                op["parameters"] = params + query
+            headers = [IDEMPOTENCY_PARAMETER] if method.upper() == "POST" else []
+            if params or query or headers:
+                op["parameters"] = params + query + headers
+            if headers:
+                responses.setdefault("503", {"description": OUTCOME_UNKNOWN})
             if route.roles != ("public",):
                 op["security"] = [{"bearer": []}, {"apiKey": []}]
                 responses.setdefault("401", {"description": "no or invalid credentials"})

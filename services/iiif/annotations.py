@@ -29,6 +29,7 @@ from shared.errors import (
     ValidationFailed,
 )
 from shared.events import make_event
+from shared.idempotency import idempotent
 from shared.rpc import rpc
 
 canvas_key = model.canvas_key
@@ -500,6 +501,7 @@ class AnnotationRpc:
         return str(self.settings.public_url).rstrip("/")
 
     @rpc
+    @idempotent
     def create_annotation(
         self, actor: Any, record_id: Any, canvas: Any, doc: Any
     ) -> dict[str, Any]:
@@ -515,6 +517,7 @@ class AnnotationRpc:
         )
 
     @rpc
+    @idempotent
     def create_transcription(
         self, actor: Any, record_id: Any, canvas: Any, doc: Any
     ) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from shared.consumer import reliable_handler
 from shared.db import Database
 from shared.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from shared.events import Event
+from shared.idempotency import idempotent
 from shared.outbox import OutboxRelay
 from shared.rpc import rpc
 from shared.service import DisanService
@@ -62,6 +63,7 @@ class MediaService(DisanService):
 
     # ingest ----------------------------------------------------------------------------------
     @rpc
+    @idempotent
     def register_upload(
         self,
         actor: Any,
@@ -89,6 +91,7 @@ class MediaService(DisanService):
         return schemas.dump_asset(asset)
 
     @rpc
+    @idempotent
     def replace_master(
         self, actor: Any, asset_id: Any, key: Any, sha256: Any, filename: Any = ""
     ) -> dict[str, Any]:
@@ -118,6 +121,7 @@ class MediaService(DisanService):
         return schemas.dump_asset(asset)
 
     @rpc
+    @idempotent
     def start_multipart(
         self, actor: Any, record_id: Any, size: Any, content_type: Any = "application/octet-stream"
     ) -> dict[str, Any]:
@@ -154,6 +158,7 @@ class MediaService(DisanService):
         }
 
     @rpc
+    @idempotent
     def complete_multipart(
         self,
         actor: Any,

@@ -81,7 +81,7 @@ def attempt(
         "X-Disan-Event-Id": str(envelope["event_id"]),
         "X-Disan-Event-Type": str(envelope["type"]),
         "X-Disan-Delivery-Id": str(row["id"]),
-        "X-Disan-Attempt": str(int(row["attempts"]) + 1),
+        "X-Disan-Attempt": str(int(row["attempts"])),  # counted when leased
     }
     started = time.monotonic()
     status: int | None = None
@@ -106,6 +106,7 @@ def attempt(
     ok = not error
     result: dict[str, Any] = {
         "id": str(row["id"]),
+        "attempt": int(row["attempts"]),
         "ok": ok,
         "dead": False,
         "status": status,
@@ -114,7 +115,7 @@ def attempt(
         "next": None,
     }
     if not ok:
-        attempts = int(row["attempts"]) + 1
+        attempts = int(row["attempts"])
         next_at = now + timedelta(seconds=domain.retry_delay(attempts, settings))
         created: datetime = row["created_at"]
         if next_at > created + timedelta(seconds=settings.retry_window_seconds):

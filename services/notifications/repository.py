@@ -285,7 +285,8 @@ WITH ranked AS (
       AND d.status = 'pending'
     FOR UPDATE SKIP LOCKED
 )
-UPDATE deliveries d SET next_attempt_at = now() + make_interval(secs => :lease)
+UPDATE deliveries d SET next_attempt_at = now() + make_interval(secs => :lease),
+                        attempts = d.attempts + 1
 FROM chosen, subscriptions s
 WHERE d.id = chosen.id AND s.id = d.subscription_id
 RETURNING d.id, d.subscription_id, d.event_id, d.envelope, d.attempts, d.created_at,
@@ -297,7 +298,11 @@ def claim_due(
     conn: Connection, n: int, per_sub: int, room: dict[str, int], lease: float
 ) -> list[Row]:
     """Lease up to ``n`` due deliveries of active subscriptions, at most ``room`` more per
-    subscription (``per_sub`` for those not listed); committed by the caller."""
+    subscription (``per_sub`` for those not listed); committed by the caller.
+
+    Each lease counts an attempt (``attempts`` is the number of the attempt leased), before
+    anything is sent: a worker that dies after sending and before recording the outcome still
+    counted it, so the next attempt says ``X-Disan-Attempt: 2`` (ADR 071)."""
     params = {"n": n, "per_sub": per_sub, "room": json.dumps(room), "lease": lease}
     return _rows(conn.execute(text(_CLAIM), params))
 
@@ -305,11 +310,10 @@ def claim_due(
 _RESULTS = """
 WITH r AS (
     SELECT * FROM jsonb_to_recordset(CAST(:results AS jsonb)) AS x(
-        id uuid, ok boolean, dead boolean, status integer, error text, ms integer,
-        next timestamptz)
+        id uuid, attempt integer, ok boolean, dead boolean, status integer, error text,
+        ms integer, next timestamptz)
 ), upd AS (
     UPDATE deliveries d SET
-        attempts = d.attempts + 1,
         last_attempt_at = now(),
         last_status = r.status,
         last_error = r.error,
@@ -317,11 +321,11 @@ WITH r AS (
         delivered_at = CASE WHEN r.ok THEN now() ELSE d.delivered_at END,
         next_attempt_at = COALESCE(r.next, d.next_attempt_at)
     FROM r WHERE d.id = r.id AND d.status = 'pending'
-    RETURNING d.id, d.subscription_id, d.event_id, d.event_type, d.attempts, r.ok, r.dead,
-              r.status, r.error, r.ms
+    RETURNING d.id, d.subscription_id, d.event_id, d.event_type, d.attempts, r.attempt, r.ok,
+              r.dead, r.status, r.error, r.ms
 ), log AS (
     INSERT INTO delivery_attempts (delivery_id, attempt, status, error, duration_ms)
-    SELECT id, attempts, status, error, ms FROM upd
+    SELECT id, attempt, status, error, ms FROM upd
 ), per_sub AS (
     SELECT subscription_id, bool_or(ok) AS any_ok, count(*) FILTER (WHERE NOT ok) AS failed,
            max(error) FILTER (WHERE NOT ok) AS error

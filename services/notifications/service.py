@@ -25,6 +25,7 @@ from shared.bus import DEAD_LETTERS
 from shared.consumer import reliable_handler
 from shared.db import Database
 from shared.events import Event
+from shared.idempotency import idempotent
 from shared.ops import OpsServer
 from shared.outbox import OutboxRelay
 from shared.rpc import rpc
@@ -105,6 +106,7 @@ class NotificationsService(DisanService):
 
     # webhooks ----------------------------------------------------------------------------------
     @rpc
+    @idempotent
     def create_subscription(self, actor: Any, body: Any) -> dict[str, Any]:
         principal = subscriptions.principal_of(actor, subscriptions.PARTNERS)
         return subscriptions.create(self.db, principal, body, self.deliveries.settings)
@@ -135,6 +137,7 @@ class NotificationsService(DisanService):
         return answer
 
     @rpc
+    @idempotent
     def send_test_event(self, actor: Any, sub_id: Any) -> dict[str, Any]:
         answer = subscriptions.send_test(self.db, subscriptions.principal_of(actor), sub_id)
         self.deliveries.wake()
@@ -151,6 +154,7 @@ class NotificationsService(DisanService):
         return subscriptions.delivery_detail(self.db, principal, sub_id, delivery_id)
 
     @rpc
+    @idempotent
     def redeliver(self, actor: Any, sub_id: Any, delivery_id: Any) -> dict[str, Any]:
         principal = subscriptions.principal_of(actor)
         answer = subscriptions.redeliver(self.db, principal, sub_id, delivery_id)
