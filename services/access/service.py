@@ -83,6 +83,17 @@ def _parse_time(value: Any, field: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _uuid(value: Any, field: str) -> str:
+    """A record or asset id in canonical form: every id of the platform is a UUID, and the
+    ``access.policy_changed`` contract (and the journal after it) takes nothing else."""
+    if isinstance(value, str) and len(value) <= 64:
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            pass
+    raise ValidationFailed(f"{field} is a UUID")
+
+
 def _printable(text: str) -> str:
     """Hostile input made safe to keep in an audit record (no NULs or control characters)."""
     return "".join(c if c.isprintable() else "\ufffd" for c in text)
@@ -585,8 +596,7 @@ class AccessService(DisanService):
         principal = _principal(actor)
         if resource_kind not in domain.RESOURCE_KINDS:
             raise ValidationFailed(f"resource kind is one of {', '.join(domain.RESOURCE_KINDS)}")
-        if not isinstance(resource_id, str) or not 0 < len(resource_id) <= 128:
-            raise ValidationFailed("resource id has 1 to 128 characters")
+        resource_id = _uuid(resource_id, "resource id")
         item = domain.Item(resource_kind, resource_id)
         _require(domain.authorize(principal, "manage", item, _now()))
         if level not in domain.POLICY_LEVELS:

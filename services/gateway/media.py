@@ -17,11 +17,11 @@ from typing import IO, Any, cast
 
 from marshmallow import Schema, fields
 from werkzeug.http import parse_options_header
-from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
+from werkzeug.sansio.multipart import Data, Epilogue, Field, File, NeedData
 from werkzeug.wrappers import Request
 
 from services.access import domain as access_domain
-from services.gateway.http import PUBLIC, STAFF, ApiRequest, api, read_json
+from services.gateway.http import PUBLIC, STAFF, ApiRequest, StrictMultipartDecoder, api, read_json
 from services.gateway.rpc import ServiceClient, ServiceRpc
 from services.media import sniff
 from services.media.dependencies import Storage
@@ -63,7 +63,7 @@ class StreamedMultipart:
 
     def __init__(self, stream: IO[bytes], boundary: bytes, max_bytes: int) -> None:
         self.stream = stream
-        self.decoder = MultipartDecoder(boundary, max_form_memory_size=None)
+        self.decoder = StrictMultipartDecoder(boundary, max_form_memory_size=None)
         self.fields: dict[str, str] = {}
         self.filename: str | None = None
         self.max_bytes = max_bytes

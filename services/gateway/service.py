@@ -13,7 +13,15 @@ from services.access import domain
 from services.gateway import schemas
 from services.gateway.annotations import AnnotationRoutes
 from services.gateway.auth import AccessGate, Gate
-from services.gateway.http import SIGNED_IN, STAFF, ApiRequest, api, json_response, read_json
+from services.gateway.http import (
+    SIGNED_IN,
+    STAFF,
+    ApiRequest,
+    api,
+    json_response,
+    read_json,
+    uuid_param,
+)
 from services.gateway.iiif_auth import IiifAuthRoutes
 from services.gateway.lgsp import LgspRoutes
 from services.gateway.linked_data import LinkedDataRoutes
@@ -292,9 +300,10 @@ class GatewayService(
         tags=("policies",),
         roles=STAFF,
         response_schema=schemas.PolicyResponse,
+        responses={400: "resource_id is not a UUID"},
     )
     def get_policy(self, request: ApiRequest, kind: str, resource_id: str) -> Any:
-        return self.gate.call("get_policy", kind, resource_id)
+        return self.gate.call("get_policy", kind, uuid_param("resource_id", resource_id))
 
     @api(
         "PUT",
@@ -304,9 +313,10 @@ class GatewayService(
         roles=("admin", "cataloguer"),
         request_schema=schemas.PolicyRequest,
         response_schema=schemas.PolicyResponse,
-        responses={422: "invalid level or embargo date"},
+        responses={400: "resource_id is not a UUID", 422: "invalid level or embargo date"},
     )
     def set_policy(self, request: ApiRequest, kind: str, resource_id: str) -> Any:
+        resource_id = uuid_param("resource_id", resource_id)
         body = read_json(request, schemas.PolicyRequest(), max_bytes=10_000)
         return self.gate.call(
             "set_policy",
@@ -324,8 +334,10 @@ class GatewayService(
         summary="May the caller see this record or asset? (the policy and the decision)",
         tags=("policies",),
         response_schema=schemas.AccessDecisionResponse,
+        responses={400: "resource_id is not a UUID"},
     )
     def check_access(self, request: ApiRequest, kind: str, resource_id: str) -> Any:
+        resource_id = uuid_param("resource_id", resource_id)
         policy = self.gate.policy(kind, resource_id)
         decision = domain.authorize(
             request.principal,

@@ -88,7 +88,7 @@ class ApiKeyUsedV1(_Base):
 @contract("access.policy_changed", 1)
 class PolicyChangedV1(Schema):
     resource_kind = fields.String(required=True, validate=validate.OneOf(["record", "asset"]))
-    resource_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    resource_id = fields.UUID(required=True)  # records and assets are UUIDs (the journal's key)
     level = fields.String(
         required=True, validate=validate.OneOf(["public", "restricted", "embargoed", "staff_only"])
     )

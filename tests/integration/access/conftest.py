@@ -194,3 +194,9 @@ def platform(settings, log_capture):
     platform.log_capture = log_capture
     yield platform
     stop()
+
+
+@pytest.fixture
+def item_id() -> str:
+    """A fresh record or asset id (ids are UUIDs; the policy routes refuse anything else)."""
+    return str(uuid.uuid4())

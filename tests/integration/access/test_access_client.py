@@ -19,21 +19,21 @@ def client(platform):
     client.close()
 
 
-def test_decisions_follow_the_policy_and_the_token(platform, client, unique):
-    assert client.decide(None, "asset", unique).allowed  # no policy: public
+def test_decisions_follow_the_policy_and_the_token(platform, client, item_id):
+    assert client.decide(None, "asset", item_id).allowed  # no policy: public
     answer = platform.request(
         "PUT",
-        f"/api/v1/policies/asset/{unique}",
+        f"/api/v1/policies/asset/{item_id}",
         token=platform.token_for("cataloguer"),
         json={"level": "restricted", "reason": "donor's wish"},
     )
     assert answer.status_code == 200
-    client.purge("asset", unique)  # what a consumer of access.policy_changed does
-    anonymous = client.decide(None, "asset", unique)
+    client.purge("asset", item_id)  # what a consumer of access.policy_changed does
+    anonymous = client.decide(None, "asset", item_id)
     assert (anonymous.allowed, anonymous.status) == (False, 401)
     assert "donor's wish" in anonymous.reason
-    assert client.decide(platform.token_for("researcher"), "asset", unique).allowed
-    partner = client.decide(platform.token_for("partner"), "asset", unique)
+    assert client.decide(platform.token_for("researcher"), "asset", item_id).allowed
+    partner = client.decide(platform.token_for("partner"), "asset", item_id)
     assert (partner.allowed, partner.status) == (False, 403)
 
 

@@ -12,6 +12,8 @@ from tests.integration.conftest import wait_until
 
 pytestmark = pytest.mark.integration
 
+SOME_POLICY = "/api/v1/policies/record/00000000-0000-4000-8000-000000000001"
+
 
 @pytest.fixture(scope="module")
 def long_cache(settings):
@@ -26,12 +28,12 @@ def elapsed_until(predicate, timeout: float = 5) -> float:
     return time.monotonic() - start
 
 
-def test_policy_change_purges_the_cached_policy(long_cache, unique):
-    path = f"/api/v1/access/record/{unique}"
+def test_policy_change_purges_the_cached_policy(long_cache, item_id):
+    path = f"/api/v1/access/record/{item_id}"
     assert long_cache.request("GET", path).json()["allowed"]  # cached as public for a minute
     answer = long_cache.request(
         "PUT",
-        f"/api/v1/policies/record/{unique}",
+        f"/api/v1/policies/record/{item_id}",
         token=long_cache.token_for("cataloguer"),
         json={"level": "staff_only"},
     )
@@ -54,7 +56,7 @@ def test_revocation_purges_the_cached_key(long_cache):
 
 def test_role_change_purges_the_cached_token(long_cache):
     token = long_cache.token_for("reviewer")
-    assert long_cache.request("GET", "/api/v1/policies/record/x", token=token).status_code == 200
+    assert long_cache.request("GET", SOME_POLICY, token=token).status_code == 200
     user = long_cache.users["reviewer"]
     long_cache.request(
         "PUT",

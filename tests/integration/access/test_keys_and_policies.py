@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -76,42 +77,42 @@ def set_policy(platform, kind, rid, **body):
 
 
 def test_items_without_a_policy_are_public(platform):
-    assert check(platform, "record", "never-set")["allowed"] is True
+    assert check(platform, "record", str(uuid.uuid4()))["allowed"] is True
 
 
-def test_restricted_item_admits_researchers_and_staff_only(platform, unique):
-    answer = set_policy(platform, "record", unique, level="restricted", reason="living persons")
+def test_restricted_item_admits_researchers_and_staff_only(platform, item_id):
+    answer = set_policy(platform, "record", item_id, level="restricted", reason="living persons")
     assert answer.status_code == 200, answer.text
-    anonymous = check(platform, "record", unique)
+    anonymous = check(platform, "record", item_id)
     assert anonymous["allowed"] is False and anonymous["status"] == 401
     assert "living persons" in anonymous["explanation"]
-    assert check(platform, "record", unique, token=platform.token_for("researcher"))["allowed"]
-    assert check(platform, "record", unique, token=platform.token_for("reviewer"))["allowed"]
-    partner = check(platform, "record", unique, token=platform.token_for("partner"))
+    assert check(platform, "record", item_id, token=platform.token_for("researcher"))["allowed"]
+    assert check(platform, "record", item_id, token=platform.token_for("reviewer"))["allowed"]
+    partner = check(platform, "record", item_id, token=platform.token_for("partner"))
     assert partner["allowed"] is False and partner["status"] == 403
 
 
-def test_policy_change_reaches_the_gateway_at_once_and_is_audited(platform, unique):
-    assert check(platform, "asset", unique)["allowed"]  # cached as public now
-    assert set_policy(platform, "asset", unique, level="staff_only").status_code == 200
+def test_policy_change_reaches_the_gateway_at_once_and_is_audited(platform, item_id):
+    assert check(platform, "asset", item_id)["allowed"]  # cached as public now
+    assert set_policy(platform, "asset", item_id, level="staff_only").status_code == 200
     # the access.policy_changed event purges the gateway's cache
-    wait_until(lambda: not check(platform, "asset", unique)["allowed"], timeout=3)
+    wait_until(lambda: not check(platform, "asset", item_id)["allowed"], timeout=3)
     platform.wait_audit(
         "access.policy_changed",
-        lambda e: e["data"]["resource_id"] == unique and e["data"]["level"] == "staff_only",
+        lambda e: e["data"]["resource_id"] == item_id and e["data"]["level"] == "staff_only",
     )
 
 
-def test_embargo_ends_by_itself_without_a_restart(platform, unique):
+def test_embargo_ends_by_itself_without_a_restart(platform, item_id):
     until = datetime.now(UTC) + timedelta(seconds=3)
     answer = set_policy(
-        platform, "record", unique, level="embargoed", embargo_until=until.isoformat()
+        platform, "record", item_id, level="embargoed", embargo_until=until.isoformat()
     )
     assert answer.status_code == 200, answer.text
-    first = check(platform, "record", unique)
+    first = check(platform, "record", item_id)
     assert first["allowed"] is False and first["level"] == "embargoed"
-    assert check(platform, "record", unique, token=platform.token_for("reviewer"))["allowed"]
-    wait_until(lambda: check(platform, "record", unique)["allowed"], timeout=10, interval=0.2)
+    assert check(platform, "record", item_id, token=platform.token_for("reviewer"))["allowed"]
+    wait_until(lambda: check(platform, "record", item_id)["allowed"], timeout=10, interval=0.2)
     assert datetime.now(UTC) >= until
 
 
@@ -125,19 +126,45 @@ def test_embargo_ends_by_itself_without_a_restart(platform, unique):
         {"level": "public", "reason": "x" * 1001},
     ],
 )
-def test_invalid_policies_are_422_and_change_nothing(platform, unique, body):
-    answer = set_policy(platform, "record", unique, **body)
+def test_invalid_policies_are_422_and_change_nothing(platform, item_id, body):
+    answer = set_policy(platform, "record", item_id, **body)
     assert answer.status_code == 422, answer.text
-    assert platform.sql("SELECT 1 FROM policies WHERE resource_id = :id", id=unique) == []
+    assert platform.sql("SELECT 1 FROM policies WHERE resource_id = :id", id=item_id) == []
 
 
-def test_only_policy_managers_set_policies(platform, unique):
+def test_only_policy_managers_set_policies(platform, item_id):
     for role in ("reviewer", "researcher", "partner"):
         answer = platform.request(
             "PUT",
-            f"/api/v1/policies/record/{unique}",
+            f"/api/v1/policies/record/{item_id}",
             token=platform.token_for(role),
             json={"level": "public"},
         )
         assert answer.status_code == 403
-    assert platform.sql("SELECT 1 FROM policies WHERE resource_id = :id", id=unique) == []
+    assert platform.sql("SELECT 1 FROM policies WHERE resource_id = :id", id=item_id) == []
+
+
+@pytest.mark.parametrize("rid", ["0", "not-a-uuid", "1" * 129, "%E2%80%AE0"])
+def test_policy_ids_that_are_not_uuids_are_400_and_announce_nothing(platform, rid):
+    """Issue #14: PUT /policies/asset/0 was a 200 whose event the journal could not keep."""
+    answer = set_policy(platform, "asset", rid, level="staff_only")
+    assert answer.status_code == 400, answer.text
+    error = answer.json()["error"]
+    assert error["details"]["reason"] == "invalid_id"
+    assert set(error["details"]["text"]) == {"vi", "en"}
+    token = platform.token_for("cataloguer")
+    for path in (f"/api/v1/policies/asset/{rid}", f"/api/v1/access/asset/{rid}"):
+        assert platform.request("GET", path, token=token).status_code == 400
+    assert platform.sql("SELECT 1 FROM policies WHERE resource_id !~ '^[0-9a-f-]{36}$'") == []
+    assert (
+        platform.sql("SELECT 1 FROM outbox WHERE envelope->'data'->>'resource_id' = :r", r=rid)
+        == []
+    )
+
+
+def test_the_rpc_refuses_a_policy_on_an_id_that_is_no_uuid(platform):
+    """The access service checks too (other callers than the gateway: the CLI, services)."""
+    admin = {"kind": "user", "id": "x", "name": "admin", "roles": ["admin"]}
+    with platform.rpc() as access:
+        with pytest.raises(Exception, match="resource id is a UUID"):
+            access.set_policy(admin, "asset", "0", "staff_only")

@@ -70,7 +70,7 @@ def test_anonymous_and_api_key_requests_are_rate_limited(settings):
         settings, overrides={"public_per_minute": 5, "api_key_per_minute": 4}
     )
     try:
-        path = "/api/v1/access/record/x"
+        path = "/api/v1/access/record/00000000-0000-4000-8000-000000000001"
         fresh_window()
         codes = [
             platform.request("GET", path, headers={"X-Real-IP": "198.18.1.1"}).status_code

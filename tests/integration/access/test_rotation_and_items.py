@@ -64,12 +64,12 @@ def test_previous_secret_under_the_current_kid_is_refused(rotated):
     assert answer.status_code == 401
 
 
-def test_require_item_guards_a_route_by_the_items_policy(rotated, unique):
-    path = f"/test/records/{unique}"
-    assert rotated.request("GET", path).json() == {"id": unique, "level": "public"}
+def test_require_item_guards_a_route_by_the_items_policy(rotated, item_id):
+    path = f"/test/records/{item_id}"
+    assert rotated.request("GET", path).json() == {"id": item_id, "level": "public"}
     answer = rotated.request(
         "PUT",
-        f"/api/v1/policies/record/{unique}",
+        f"/api/v1/policies/record/{item_id}",
         token=rotated.token_for("cataloguer"),
         json={"level": "restricted", "reason": "fragile manuscript"},
     )

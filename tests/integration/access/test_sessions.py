@@ -9,6 +9,8 @@ from tests.integration.conftest import wait_until
 
 pytestmark = pytest.mark.integration
 
+SOME_POLICY = "/api/v1/policies/record/00000000-0000-4000-8000-000000000001"
+
 
 def new_user(platform, role: str) -> tuple[dict, dict]:
     name = f"{role}-{platform.sql('SELECT gen_random_uuid()::text')[0][0][:8]}"
@@ -75,7 +77,7 @@ def test_logout_stops_the_access_token_and_the_refresh_token(platform):
 def test_demoted_user_loses_access_at_once(platform):
     user, tokens = new_user(platform, "cataloguer")
     token = tokens["access_token"]
-    assert platform.request("GET", "/api/v1/policies/record/x", token=token).status_code == 200
+    assert platform.request("GET", SOME_POLICY, token=token).status_code == 200
     answer = platform.request(
         "PUT",
         f"/api/v1/users/{user['id']}/roles",
@@ -88,7 +90,7 @@ def test_demoted_user_loses_access_at_once(platform):
     relogin = platform.login(user["username"], PASSWORD, ip="198.51.100.8").json()
     platform.secrets.append(relogin["access_token"])
     assert me(platform, relogin["access_token"]).json()["roles"] == ["researcher"]
-    denied = platform.request("GET", "/api/v1/policies/record/x", token=relogin["access_token"])
+    denied = platform.request("GET", SOME_POLICY, token=relogin["access_token"])
     assert denied.status_code == 403
     platform.wait_audit("access.user_roles_changed", lambda e: e["data"]["user_id"] == user["id"])
 
