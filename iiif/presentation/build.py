@@ -129,8 +129,27 @@ def _range(spec: RangeSpec) -> p3.Range:
     )
 
 
+def _add_services(resource: dict[str, Any], services: tuple[dict[str, Any], ...]) -> None:
+    resource["service"] = list(resource.get("service", [])) + [dict(s) for s in services]
+
+
+def _with_thumbnail_services(doc: dict[str, Any], spec: ManifestSpec) -> None:
+    """Add the thumbnails' non-image services (a restricted thumbnail's Auth 2.0 probe)."""
+    if spec.thumbnail is not None and spec.thumbnail.extra_services and doc.get("thumbnail"):
+        _add_services(doc["thumbnail"][0], spec.thumbnail.extra_services)
+    extras = {
+        c.id: c.thumbnail.extra_services
+        for c in spec.canvases
+        if c.thumbnail is not None and c.thumbnail.extra_services
+    }
+    for canvas in doc.get("items", []):
+        if canvas["id"] in extras and canvas.get("thumbnail"):
+            _add_services(canvas["thumbnail"][0], extras[canvas["id"]])
+
+
 def _with_extra_services(doc: dict[str, Any], spec: ManifestSpec) -> None:
     """Add non-image services (e.g. Auth 2.0 probes) to the painted bodies, as given."""
+    _with_thumbnail_services(doc, spec)
     extras = {c.id: c.body.extra_services for c in spec.canvases if c.body.extra_services}
     if not extras:
         return

@@ -460,7 +460,11 @@ def rights_uri(doc: dict[str, Any]) -> str | None:
     return None
 
 
-def _thumb(base: str, asset: dict[str, Any]) -> BodySpec | None:
+def _thumb(
+    base: str, asset: dict[str, Any], probe: dict[str, Any] | None = None
+) -> BodySpec | None:
+    """The asset's thumbnail; a restricted one carries its probe service (Auth 2.0)."""
+    extra = (probe,) if probe else ()
     if asset["kind"] == "image" and asset.get("width") and asset.get("height"):
         width = min(THUMBNAIL_WIDTH, int(asset["width"]))
         height = max(1, round(int(asset["height"]) * width / int(asset["width"])))
@@ -471,11 +475,15 @@ def _thumb(base: str, asset: dict[str, Any]) -> BodySpec | None:
             width=width,
             height=height,
             image_service3=image_service(base, str(asset["asset_id"])),
+            extra_services=extra,
         )
     if asset["kind"] in ("pdf", "video"):
         name = "thumbnail.jpg" if asset["kind"] == "pdf" else "poster.jpg"
         return BodySpec(
-            id=content_url(base, str(asset["asset_id"]), name), type="Image", format="image/jpeg"
+            id=content_url(base, str(asset["asset_id"]), name),
+            type="Image",
+            format="image/jpeg",
+            extra_services=extra,
         )
     return None
 
@@ -563,7 +571,7 @@ def _canvases_of_asset(
                 body=body,
                 width=w,
                 height=h,
-                thumbnail=_thumb(base, asset),
+                thumbnail=_thumb(base, asset, probe),
             )
         ]
     if kind == "pdf":
@@ -614,7 +622,7 @@ def _canvases_of_asset(
                 width=int(aw) if sized and aw else None,
                 height=int(ah) if sized and ah else None,
                 duration=float(duration),
-                thumbnail=_thumb(base, asset),
+                thumbnail=_thumb(base, asset, probe),
             )
         ]
     if kind == "model":
@@ -703,10 +711,12 @@ def manifest_spec(inputs: Inputs, probe_of: Probe) -> tuple[ManifestSpec, list[d
     canvases: list[CanvasSpec] = []
     rows: list[dict[str, Any]] = []
     per_asset: dict[str, list[CanvasSpec]] = {}
+    probes: dict[str, dict[str, Any] | None] = {}
     for number, asset in enumerate(inputs.assets, start=1):
         # a probe on every content resource of a restricted record, or of a restricted asset
         own_level = asset.get("level", OPEN)
         probe = probe_of(base, str(asset["asset_id"])) if restricted or own_level != OPEN else None
+        probes[str(asset["asset_id"])] = probe
         info = item_info(asset, doc)
         own = [
             _with_info(c, info) for c in _canvases_of_asset(base, record_id, asset, number, probe)
@@ -727,7 +737,10 @@ def manifest_spec(inputs: Inputs, probe_of: Probe) -> tuple[ManifestSpec, list[d
         canvases.extend(
             replace(c, annotations=pages_of_canvas(inputs.annotation_pages, c.id)) for c in own
         )
-    thumbnail = next((t for t in (_thumb(base, a) for a in inputs.assets) if t is not None), None)
+    thumbnail = next(
+        (t for t in (_thumb(base, a, probes.get(str(a["asset_id"]))) for a in inputs.assets) if t),
+        None,
+    )
     location = doc.get("location")
     place = None
     if (
