@@ -1,0 +1,85 @@
+"""How the gateway gives each request its idempotency key, what a timeout answers, and what the
+OpenAPI document says of both (ADR 0010)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
+
+from services.gateway.openapi import build_openapi
+from services.gateway.rpc import ServiceClient, outcome_unknown, take_request_key
+from services.gateway.service import GatewayService
+from shared import idempotency
+
+
+def http_worker(headers: dict[str, str] | None = None) -> Any:
+    request = Request(EnvironBuilder(method="POST", path="/x", headers=headers or {}).get_environ())
+    return SimpleNamespace(data={}, args=(request,))
+
+
+def test_an_http_worker_gets_the_clients_key_or_a_new_one():
+    given = http_worker({"Idempotency-Key": "abc-123"})
+    assert take_request_key(given) is None
+    assert given.data[idempotency.REQUEST_KEY] == "abc-123"
+    made = http_worker()
+    take_request_key(made)
+    assert made.data[idempotency.REQUEST_KEY] and made.data[idempotency.REQUEST_KEY] != "abc-123"
+
+
+def test_a_key_already_in_the_context_is_kept_and_rpc_workers_get_none():
+    worker = http_worker({"Idempotency-Key": "new"})
+    worker.data[idempotency.REQUEST_KEY] = "from-the-caller"
+    take_request_key(worker)
+    assert worker.data[idempotency.REQUEST_KEY] == "from-the-caller"
+    rpc_worker = SimpleNamespace(data={}, args=({"actor": "x"},))
+    take_request_key(rpc_worker)
+    assert rpc_worker.data == {}
+
+
+def test_a_malformed_key_refuses_every_call_of_the_request():
+    worker = http_worker({"Idempotency-Key": "with space"})
+    refusal = take_request_key(worker)
+    assert refusal is not None and refusal.code == "bad_request"
+    client = ServiceClient(SimpleNamespace(worker_ctx=worker), "catalogue", 1.0, None, refusal)
+    try:
+        client.call("create_record", {}, {})
+    except Exception as exc:  # noqa: BLE001 - checked below
+        assert exc is refusal
+    else:
+        raise AssertionError("the call went out")
+
+
+def test_each_call_carries_its_own_key_in_the_context_data():
+    worker = http_worker({"Idempotency-Key": "K"})
+    take_request_key(worker)
+    client = ServiceClient(SimpleNamespace(worker_ctx=worker), "catalogue", 1.0, None)
+    assert [client._key_for(m) for m in ("get_record", "add_term", "add_term")] == [
+        "K",
+        "K",
+        "K#2",
+    ]
+    assert worker.data[idempotency.CALL_KEY] == "K#2"
+    assert client.stable_id("upload", "u1") == client.stable_id("upload", "u1")
+    assert client.stable_id("upload", "u1") != client.stable_id("upload", "u2")
+
+
+def test_a_timeout_says_the_action_may_be_done_and_which_key_repeats_it_safely():
+    error = outcome_unknown("catalogue", "K#2")
+    assert error.code == "unavailable"
+    assert "may have been carried out" in error.message and "Idempotency-Key" in error.message
+    assert error.details["reason"] == "outcome_unknown"
+    assert error.details["idempotency_key"] == "K"
+    assert list(error.details["text"]) == ["vi", "en"]
+
+
+def test_every_post_operation_documents_the_header_and_its_503():
+    doc = build_openapi(GatewayService, "http://example.org", "1")
+    posts = [ops["post"] for ops in doc["paths"].values() if "post" in ops]
+    assert posts
+    for op in posts:
+        names = [p["name"] for p in op.get("parameters", []) if p["in"] == "header"]
+        assert names == ["Idempotency-Key"], op["operationId"]
+        assert "outcome_unknown" in op["responses"]["503"]["description"], op["operationId"]
