@@ -5,8 +5,7 @@ the iiif service; the gateway asks for them by RPC and answers with the IIIF med
 strong ``ETag`` (``If-None-Match`` → 304) and CORS ``*`` on every answer, errors and
 preflights included. A manifest is read under the record's access policy exactly as
 ``GET /api/v1/records/{id}`` is (ADR 040): not published → 404, restricted and anonymous → 401,
-signed in without the right → 403 (ADR 060); both refusals carry the record's Auth 2.0 probe
-service in ``error.details.service``, so a viewer can start the login (ADR 035).
+signed in without the right → 403 (ADR 060).
 """
 
 from __future__ import annotations
@@ -18,12 +17,12 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from iiif import discovery
-from iiif.auth import probe_service
 from services.gateway.http import api
 from services.gateway.rpc import ServiceClient, ServiceRpc
+from services.iiif import domain as iiif_domain
 from services.imageserver.keys import DERIVATIVES_BUCKET
 from services.media import domain as media_domain
-from shared.errors import DisanError, Forbidden, NotFound, Unauthorized
+from shared.errors import NotFound
 
 PRESENTATION_TYPE = 'application/ld+json;profile="http://iiif.io/api/presentation/3/context.json"'
 DISCOVERY_TYPE = discovery.MEDIA_TYPE  # Change Discovery 1.0 section 4.1
@@ -82,15 +81,6 @@ def _is_uuid(value: str) -> bool:
     )
 
 
-def with_probe(exc: Unauthorized | Forbidden, base: str, record_id: str) -> DisanError:
-    """The refusal of a restricted record's manifest, carrying the record's Auth 2.0 probe
-    service (with the access and token services in it) in ``details.service``, so a viewer
-    refused the manifest can still start the login (ADR 035)."""
-    details = dict(exc.details) if isinstance(exc.details, dict) else {}
-    details["service"] = [probe_service(base, record_id, "record")]
-    return type(exc)(exc.message, details)
-
-
 def preflight() -> Response:
     return Response(status=204)
 
@@ -100,7 +90,6 @@ class PresentationRoutes:
 
     iiif: ServiceClient = ServiceRpc("iiif", "IIIF service", timeout=10.0)
     gate: Any
-    settings: Any
     media: ServiceClient  # MediaRoutes
     media_store: Any  # MediaRoutes
 
@@ -119,10 +108,7 @@ class PresentationRoutes:
     )
     def iiif_manifest(self, request: Request, record_id: str) -> Any:
         found = self.iiif.call("get_manifest", record_id)
-        try:
-            self.gate.require_item(request, "record", record_id)
-        except (Unauthorized, Forbidden) as exc:
-            raise with_probe(exc, self.settings.public_url, record_id) from None
+        self.gate.require_item(request, "record", record_id)
         cache = PUBLIC_CACHE if found["public"] else PRIVATE_CACHE
         return iiif_document(request, found, PRESENTATION_TYPE, cache)
 
@@ -136,11 +122,31 @@ class PresentationRoutes:
         summary="IIIF collection: all, class-…, rank-…, district-…, commune-…, unesco[-…]",
         tags=TAGS,
         headers=CORS,
-        responses={304: "not modified", 404: "no such collection"},
+        responses={
+            301: "an old name of the collection: Location is its name now",
+            304: "not modified",
+            404: "no such collection",
+        },
     )
     def iiif_collection(self, request: Request, name: str) -> Any:
+        moved = self._renamed(name)
+        if moved is not None:
+            return moved
         found = self.iiif.call("get_collection", name)
         return iiif_document(request, found, PRESENTATION_TYPE)
+
+    def _renamed(self, name: str, page: int | None = None) -> Response | None:
+        """A collection's name from before the one naming style (``district-le_chan``):
+        301 to its name now (``district-le-chan``), so partners' old links keep working."""
+        if iiif_domain.valid_collection_name(name):
+            return None
+        new = iiif_domain.canonical_name(name)
+        if new is None:
+            return None
+        base = str(self.settings.public_url).rstrip("/")
+        return Response(
+            status=301, headers={"Location": iiif_domain.collection_url(base, new, page)}
+        )
 
     @api("OPTIONS", COLLECTION, summary="CORS preflight", tags=TAGS, headers=CORS)
     def iiif_collection_options(self, request: Request, name: str) -> Any:
@@ -155,6 +161,9 @@ class PresentationRoutes:
         responses={304: "not modified", 404: "no such collection or page"},
     )
     def iiif_collection_page(self, request: Request, name: str, page: int) -> Any:
+        moved = self._renamed(name, page)
+        if moved is not None:
+            return moved
         found = self.iiif.call("get_collection", name, page)
         return iiif_document(request, found, PRESENTATION_TYPE)
 
