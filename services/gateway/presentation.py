@@ -5,7 +5,8 @@ the iiif service; the gateway asks for them by RPC and answers with the IIIF med
 strong ``ETag`` (``If-None-Match`` → 304) and CORS ``*`` on every answer, errors and
 preflights included. A manifest is read under the record's access policy exactly as
 ``GET /api/v1/records/{id}`` is (ADR 040): not published → 404, restricted and anonymous → 401,
-signed in without the right → 403 (ADR 060).
+signed in without the right → 403 (ADR 060); both refusals carry the record's Auth 2.0 probe
+service in ``error.details.service``, so a viewer can start the login (ADR 035).
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from iiif import discovery
+from iiif.auth import probe_service
 from services.gateway.http import api
 from services.gateway.rpc import ServiceClient, ServiceRpc
 from services.iiif import domain as iiif_domain
 from services.imageserver.keys import DERIVATIVES_BUCKET
 from services.media import domain as media_domain
-from shared.errors import NotFound
+from shared.errors import DisanError, Forbidden, NotFound, Unauthorized
 
 PRESENTATION_TYPE = 'application/ld+json;profile="http://iiif.io/api/presentation/3/context.json"'
 DISCOVERY_TYPE = discovery.MEDIA_TYPE  # Change Discovery 1.0 section 4.1
@@ -81,6 +83,15 @@ def _is_uuid(value: str) -> bool:
     )
 
 
+def with_probe(exc: Unauthorized | Forbidden, base: str, record_id: str) -> DisanError:
+    """The refusal of a restricted record's manifest, carrying the record's Auth 2.0 probe
+    service (with the access and token services in it) in ``details.service``, so a viewer
+    refused the manifest can still start the login (ADR 035)."""
+    details = dict(exc.details) if isinstance(exc.details, dict) else {}
+    details["service"] = [probe_service(base, record_id, "record")]
+    return type(exc)(exc.message, details)
+
+
 def preflight() -> Response:
     return Response(status=204)
 
@@ -90,6 +101,7 @@ class PresentationRoutes:
 
     iiif: ServiceClient = ServiceRpc("iiif", "IIIF service", timeout=10.0)
     gate: Any
+    settings: Any
     media: ServiceClient  # MediaRoutes
     media_store: Any  # MediaRoutes
 
@@ -108,7 +120,10 @@ class PresentationRoutes:
     )
     def iiif_manifest(self, request: Request, record_id: str) -> Any:
         found = self.iiif.call("get_manifest", record_id)
-        self.gate.require_item(request, "record", record_id)
+        try:
+            self.gate.require_item(request, "record", record_id)
+        except (Unauthorized, Forbidden) as exc:
+            raise with_probe(exc, self.settings.public_url, record_id) from None
         cache = PUBLIC_CACHE if found["public"] else PRIVATE_CACHE
         return iiif_document(request, found, PRESENTATION_TYPE, cache)
 
