@@ -58,7 +58,8 @@ class LgspChanges(Schema):
         metadata={
             "description": (
                 "changes oldest first: `published`, `updated` (a published record edited), "
-                "`withdrawn`, `deleted`; drafts and records under review never appear. "
+                "`withdrawn`, `deleted`; drafts and records under review never appear, nor "
+                "records this key may not read (restricted, embargoed, staff only). "
                 "`href` gives the whole record (GET with the same key)."
             ),
             "example": _EXAMPLE["items"],
@@ -104,7 +105,7 @@ class LgspRoutes:
         "/api/v1/lgsp/records/changes",
         summary=(
             "LGSP feed: heritage records published, edited, withdrawn or deleted since a time, "
-            "oldest first, paged by cursor (API key; plain JSON over HTTP/1.1)"
+            "in commit order, paged by cursor (API key; plain JSON over HTTP/1.1)"
         ),
         tags=("lgsp",),
         roles=PARTNERS,

@@ -1,6 +1,7 @@
 """Pure rules of the notifications service: signatures, SSRF, retries, matching, mail kinds.
 
 No I/O and no framework imports: the delivery worker, the mail worker and the RPCs call these.
+Who may see a record is the access service's pure ``authorize``, never a second copy of it.
 """
 
 from __future__ import annotations
@@ -15,8 +16,20 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
+
+from services.access.domain import (
+    DEFAULT_POLICY,
+    OPEN,
+    STAFF,
+    Item,
+    Policy,
+    Principal,
+    asset_policy,
+    authorize,
+)
 
 SIGNATURE_HEADER = "X-Disan-Signature"
 SIGNATURE_VERSION = "v1"
@@ -71,6 +84,12 @@ REFUSAL_TEXT: dict[str, dict[str, str]] = {
         "catalogue.* hoặc *; sự kiện notifications.* không gửi qua webhook.",
         "en": "The event list is not valid: 1–50 types such as catalogue.record_published, "
         "catalogue.* or *; notifications.* events are not sent by webhook.",
+    },
+    "unknown_event_type": {
+        "vi": "Loại sự kiện không tồn tại: mỗi loại hoặc mẫu (như catalogue.*) phải khớp ít nhất "
+        "một loại sự kiện mà Disan công bố, ví dụ catalogue.record_published.",
+        "en": "The event type does not exist: each type or pattern (such as catalogue.*) must "
+        "match at least one event type Disan announces, such as catalogue.record_published.",
     },
     "filters": {
         "vi": "Bộ lọc không hợp lệ: chỉ nhận heritage_class và district, mỗi bộ lọc là danh "
@@ -318,10 +337,16 @@ def retry_delay(attempt: int, settings: WebhookSettings, rng: random.Random | No
 # subscriptions ---------------------------------------------------------------------------------
 
 
-def clean_events(events: Any) -> list[str]:
-    """The event types a subscription asks for: exact types, ``service.*`` or ``*``."""
+def clean_events(events: Any, known: Iterable[str]) -> list[str]:
+    """The event types a subscription asks for: exact types, ``service.*`` or ``*``.
+
+    Each must match at least one of the ``known`` types (the registered contracts) that a
+    webhook may carry: a typo such as ``catalogue.record_publishd`` would otherwise be accepted
+    and the partner would silently receive nothing.
+    """
     if not isinstance(events, list) or not events or len(events) > MAX_EVENTS:
         raise Refused(f"events is a list of 1 to {MAX_EVENTS} event types", "events")
+    deliverable = [t for t in known if not t.startswith(OWN_PREFIX)]
     cleaned: list[str] = []
     for item in events:
         if not isinstance(item, str) or not _PATTERN.match(item):
@@ -330,6 +355,11 @@ def clean_events(events: Any) -> list[str]:
             )
         if item.startswith(OWN_PREFIX):
             raise Refused("notifications.* events are not delivered by webhook", "events")
+        if not any(type_matches([item], t) for t in deliverable):
+            raise Refused(
+                f"no event type {item!r}; e.g. catalogue.record_published or catalogue.*",
+                "unknown_event_type",
+            )
         if item not in cleaned:
             cleaned.append(item)
     return cleaned
@@ -407,6 +437,81 @@ def decode_cursor(cursor: str) -> int:
         return seq
     except (ValueError, UnicodeDecodeError):
         raise Refused("cursor is not one this API returned", "cursor") from None
+
+
+# who may see what ------------------------------------------------------------------------------
+
+# why a subscription was paused when its owner lost access; only an administrator resumes it
+REVOKED_PREFIX = "principal_revoked"
+KEY_REVOKED = f"{REVOKED_PREFIX}: the API key was revoked"
+USER_DISABLED = f"{REVOKED_PREFIX}: the user account was disabled"
+
+
+def owner_principal(owner: str, roles: Iterable[str]) -> Principal:
+    """The principal a subscription delivers to: its owner (``key:ID`` or ``user:ID``) with the
+    roles it had when it subscribed (kept up to date from ``access.user_roles_changed``)."""
+    kind, _, ident = owner.partition(":")
+    return Principal(
+        kind={"key": "api_key", "user": "user"}.get(kind, "anonymous"),
+        id=ident,
+        name=owner,
+        roles=frozenset(roles),
+    )
+
+
+def policy_of(data: Mapping[str, Any]) -> Policy:
+    """The access policy an ``access.policy_changed`` event set, as the access service holds it."""
+    until = data.get("embargo_until")
+    return Policy(
+        level=str(data.get("level") or OPEN),
+        embargo_until=datetime.fromisoformat(str(until)) if until else None,
+        reason=str(data.get("reason") or ""),
+    )
+
+
+Policies = Mapping[tuple[str, str], Policy]
+
+
+def is_staff(reader: Principal) -> bool:
+    return bool(reader.roles & STAFF)
+
+
+def may_see(
+    reader: Principal,
+    record_id: str | None,
+    asset_id: str | None,
+    policies: Policies,
+    now: datetime,
+) -> bool:
+    """Whether ``reader`` may be told of a record or asset: the access service's one decision
+    (``authorize``, read) on each item the event names, as ``GET /api/v1/records/{id}`` decides
+    it. An asset's own policy wins over its record's (``asset_policy``); items without a known
+    policy are public, as they are for the access service."""
+    record = policies.get(("record", record_id)) if record_id else None
+    items = []
+    if record_id:
+        items.append(Item("record", record_id, record or DEFAULT_POLICY))
+    if asset_id:
+        policy, _ = asset_policy(policies.get(("asset", asset_id)), record)
+        items.append(Item("asset", asset_id, policy))
+    return all(authorize(reader, "read", item, now).allowed for item in items)
+
+
+_GONE = ("catalogue.record_withdrawn", "catalogue.record_deleted")
+
+
+def record_shown(history: list[tuple[str, str | None]]) -> bool:
+    """Whether a reader who is not staff may be told of a record, from its catalogue events
+    in the journal (``(type, state)``, oldest version first): only published records are, as
+    ``GET /api/v1/records/{id}`` answers 404 for the others, and the withdrawal or deletion of
+    a record that was published (so a partner learns it went). A record the journal has no
+    earlier event of is not judged here (its access policy still is)."""
+    if not history:
+        return True
+    last_type, last_state = history[-1]
+    if last_type in _GONE:
+        return len(history) == 1 or any(state == "published" for _, state in history[:-1])
+    return last_state in (None, "published")
 
 
 # LGSP feed -------------------------------------------------------------------------------------

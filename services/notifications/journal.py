@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from services.access.domain import Principal
 from services.notifications import domain
 from services.notifications import repository as repo
 from shared.db import DbSession
@@ -30,8 +31,11 @@ def record(db: DbSession, event: Event, district_of: DistrictOf | None = None) -
     filters by district, which no event carries: the record's district from the catalogue.
     """
     record_id, asset_id = domain.subject_ids(event.data)
+    if event.type in domain.LGSP_TYPES:
+        repo.lock_feed(db)  # numbered in commit order: the feed's cursor skips nothing
     if not repo.append_journal(db, event, record_id, asset_id):
         return 0
+    follow_principals(db, event)
     kind = domain.mail_kind(event.type, event.data)
     if kind is not None:
         repo.add_mail_job(db, kind, event.event_id, event.to_dict())
@@ -39,10 +43,26 @@ def record(db: DbSession, event: Event, district_of: DistrictOf | None = None) -
         return 0
     data = dict(event.data)
     looked_up = False
+    policies: domain.Policies | None = None
+    shown: bool | None = None
+    now = datetime.now(UTC)
     subs = []
     for sub in repo.matching_candidates(db):
         if not domain.type_matches(sub["events"], event.type):
             continue
+        if record_id or asset_id:
+            if policies is None:
+                policies = _policies(
+                    db, [record_id] if record_id else [], [asset_id] if asset_id else []
+                )
+            reader = domain.owner_principal(sub["owner"], sub["owner_roles"])
+            if not domain.may_see(reader, record_id, asset_id, policies, now):
+                continue  # what the record route would refuse this owner, no webhook tells
+            if record_id and not domain.is_staff(reader):
+                if shown is None:
+                    shown = domain.record_shown(repo.record_history(db, record_id))
+                if not shown:
+                    continue  # drafts and records in review: 404 to the owner on the record
         if "district" in sub["filters"] and "district" not in data:
             if not looked_up:
                 looked_up = True
@@ -54,6 +74,29 @@ def record(db: DbSession, event: Event, district_of: DistrictOf | None = None) -
         if domain.filters_match(sub["filters"], data):
             subs.append(str(sub["id"]))
     return repo.insert_deliveries(db, subs, event.to_dict())
+
+
+def follow_principals(db: DbSession, event: Event) -> None:
+    """A revoked API key's or a disabled user's subscriptions pause at once (an administrator
+    may resume them); a user's new roles are those their deliveries are decided under."""
+    data = event.data
+    if event.type == "access.api_key_revoked":
+        repo.pause_owner(db, f"key:{data['key_id']}", domain.KEY_REVOKED)
+    elif event.type == "access.user_disabled" and data.get("disabled"):
+        repo.pause_owner(db, f"user:{data['user_id']}", domain.USER_DISABLED)
+    elif event.type == "access.user_roles_changed":
+        repo.set_owner_roles(db, f"user:{data['user_id']}", list(data.get("roles") or []))
+
+
+def _listed(value: str | None) -> list[str]:
+    return [value] if value else []
+
+
+def _policies(db: DbSession, record_ids: list[str], asset_ids: list[str]) -> domain.Policies:
+    """The current access policies of these records and assets, from the journal's
+    ``access.policy_changed`` events (items without one are public)."""
+    found = repo.current_policies(db, record_ids, asset_ids)
+    return {key: domain.policy_of(data) for key, data in found.items()}
 
 
 def _time(value: Any, name: str) -> datetime | None:
@@ -150,11 +193,15 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
-def lgsp_changes(db: DbSession, params: dict[str, Any], public_url: str) -> dict[str, Any]:
+def lgsp_changes(
+    db: DbSession, params: dict[str, Any], public_url: str, reader: Principal
+) -> dict[str, Any]:
     """Records changed since a time (or after a cursor), oldest first, for the city platform.
 
-    Paging follows the journal order (``change_id``); the cursor of the last page is what a
-    client keeps to ask again later, so events that arrive late are never skipped.
+    Paging follows the journal order (``change_id``), which is the order the changes were
+    committed in (``repo.lock_feed``); the cursor of the last page is what a client keeps to ask
+    again later, so events that arrive late are never skipped. A change is shown only if
+    ``reader`` may read its record now, as ``GET /api/v1/records/{id}`` decides.
     """
     limit = _limit(params.get("limit"))
     after = _after(params.get("cursor"))
@@ -176,9 +223,14 @@ def lgsp_changes(db: DbSession, params: dict[str, Any], public_url: str) -> dict
         )
         if not rows:
             break
+        policies = _policies(db, sorted({str(r["record_id"]) for r in rows if r["record_id"]}), [])
+        now = datetime.now(UTC)
         for row in rows:
             last = int(row["seq"])
-            if domain.lgsp_visible(row["type"], row["data"]):
+            record_id = str(row["record_id"]) if row["record_id"] else None
+            if domain.lgsp_visible(row["type"], row["data"]) and domain.may_see(
+                reader, record_id, None, policies, now
+            ):
                 changes.append(domain.lgsp_change(entry(row), public_url))
                 if len(changes) == limit:
                     break

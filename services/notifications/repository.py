@@ -70,6 +70,55 @@ def append_journal(db: Db, event: Event, record_id: str | None, asset_id: str | 
     return row is not None
 
 
+# one key for the whole schema's feed lock (with the schema's hash as the second half)
+FEED_LOCK = 0x1F0070
+
+
+def lock_feed(db: Db) -> None:
+    """Hold the LGSP feed's lock until this transaction ends, before journaling a change the
+    feed shows: such changes are then numbered (``seq``) in the order they commit, so a cursor
+    never passes a change that commits later (the lock Change Discovery takes, ADR 060)."""
+    _run(
+        db,
+        "SELECT pg_advisory_xact_lock(:key, hashtext(current_schema()))",
+        {"key": FEED_LOCK},
+    )
+
+
+def current_policies(
+    db: Db, record_ids: list[str], asset_ids: list[str]
+) -> dict[tuple[str, str], Row]:
+    """The newest ``access.policy_changed`` data (by ``occurred_at``, as the access service's
+    projections order them) of each record and asset given, from the journal."""
+    if not record_ids and not asset_ids:
+        return {}
+    rows = _run(
+        db,
+        "SELECT DISTINCT ON (data->>'resource_kind', data->>'resource_id') data FROM journal "
+        "WHERE type = 'access.policy_changed' AND ("
+        "(record_id = ANY(CAST(:records AS uuid[])) AND data->>'resource_kind' = 'record') OR "
+        "(asset_id = ANY(CAST(:assets AS uuid[])) AND data->>'resource_kind' = 'asset')) "
+        "ORDER BY data->>'resource_kind', data->>'resource_id', occurred_at DESC, seq DESC",
+        {"records": record_ids, "assets": asset_ids},
+    )
+    found: dict[tuple[str, str], Row] = {}
+    for (data,) in rows:
+        found[(str(data["resource_kind"]), str(data["resource_id"]))] = data
+    return found
+
+
+def record_history(db: Db, record_id: str) -> list[tuple[str, str | None]]:
+    """The record's catalogue events in the journal: ``(type, state)``, oldest version first."""
+    rows = _run(
+        db,
+        "SELECT type, data->>'state' FROM journal WHERE record_id = CAST(:r AS uuid) "
+        "AND starts_with(type, 'catalogue.record_') "
+        "ORDER BY (data->>'version')::int NULLS FIRST, seq",
+        {"r": record_id},
+    )
+    return [(str(t), str(state) if state is not None else None) for t, state in rows]
+
+
 def query_journal(
     db: Db,
     *,
@@ -123,9 +172,9 @@ _SUB = (
 def insert_subscription(db: Db, row: Row) -> None:
     _run(
         db,
-        "INSERT INTO subscriptions (id, owner, owner_name, url, events, filters, secret, "
-        "contact_email, description) VALUES (:id, :owner, :owner_name, :url, :events, "
-        "CAST(:filters AS jsonb), :secret, :contact_email, :description)",
+        "INSERT INTO subscriptions (id, owner, owner_name, owner_roles, url, events, filters, "
+        "secret, contact_email, description) VALUES (:id, :owner, :owner_name, :owner_roles, "
+        ":url, :events, CAST(:filters AS jsonb), :secret, :contact_email, :description)",
         row | {"filters": json.dumps(row["filters"])},
     )
 
@@ -147,7 +196,34 @@ def list_subscriptions(db: Db, owner: str | None) -> list[Row]:
 
 def matching_candidates(db: Db) -> list[Row]:
     """Live subscriptions (active or paused: a paused one keeps its events for its resume)."""
-    return _rows(_run(db, "SELECT id, events, filters FROM subscriptions WHERE deleted_at IS NULL"))
+    return _rows(
+        _run(
+            db,
+            "SELECT id, events, filters, owner, owner_roles FROM subscriptions "
+            "WHERE deleted_at IS NULL",
+        )
+    )
+
+
+def pause_owner(db: Db, owner: str, reason: str) -> int:
+    """Pause every live subscription of ``owner`` (``key:ID``, ``user:ID``) with ``reason``."""
+    result = _run(
+        db,
+        "UPDATE subscriptions SET state = 'paused', paused_reason = :reason, updated_at = now(), "
+        "pause_announced = true WHERE owner = :owner AND deleted_at IS NULL",
+        {"owner": owner, "reason": reason},
+    )
+    return int(result.rowcount or 0)
+
+
+def set_owner_roles(db: Db, owner: str, roles: list[str]) -> None:
+    """The roles a user's subscriptions deliver under, after the user's roles changed."""
+    _run(
+        db,
+        "UPDATE subscriptions SET owner_roles = :roles, updated_at = now() "
+        "WHERE owner = :owner AND deleted_at IS NULL",
+        {"owner": owner, "roles": sorted(roles)},
+    )
 
 
 def set_state(db: Db, sub_id: str, state: str, reason: str = "") -> None:

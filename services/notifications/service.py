@@ -101,8 +101,10 @@ class NotificationsService(DisanService):
 
     @rpc
     def lgsp_changes(self, actor: Any, params: Any) -> dict[str, Any]:
-        subscriptions.principal_of(actor, subscriptions.PARTNERS)
-        return journal.lgsp_changes(self.db, dict(params or {}), self.settings.public_url)
+        principal = subscriptions.principal_of(actor, subscriptions.PARTNERS)
+        return journal.lgsp_changes(
+            self.db, dict(params or {}), self.settings.public_url, principal
+        )
 
     # webhooks ----------------------------------------------------------------------------------
     @rpc

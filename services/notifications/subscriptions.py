@@ -14,11 +14,14 @@ from typing import Any
 from services.access.domain import Principal
 from services.notifications import delivery, domain
 from services.notifications import repository as repo
+from shared import contracts  # noqa: F401 - registers every contract (KNOWN_TYPES)
 from shared.db import DbSession
 from shared.errors import BadRequest, Forbidden, NotFound, ValidationFailed
-from shared.events import Event
+from shared.events import Event, registered_contracts
 
 STATUSES = ("pending", "delivered", "dead", "cancelled")
+# the event types a subscription may ask for: those with a registered contract
+KNOWN_TYPES = tuple(sorted({event_type for event_type, _ in registered_contracts()}))
 MAX_PER_OWNER = 100
 
 
@@ -78,7 +81,7 @@ def create(
     if not isinstance(body, dict):
         raise BadRequest("the body is a JSON object", domain.refusal_details("body"))
     try:
-        events = domain.clean_events(body.get("events"))
+        events = domain.clean_events(body.get("events"), KNOWN_TYPES)
         filters = domain.clean_filters(body.get("filters"))
         secret = domain.clean_secret(body.get("secret"))
         contact = body.get("contact_email") or ""
@@ -105,6 +108,7 @@ def create(
             "id": sub_id,
             "owner": principal.subject,
             "owner_name": principal.name,
+            "owner_roles": sorted(principal.roles),
             "url": target.url,
             "events": events,
             "filters": filters,
@@ -133,6 +137,9 @@ def listing(db: DbSession, principal: Principal) -> list[dict[str, Any]]:
 
 def change_state(db: DbSession, principal: Principal, sub_id: Any, state: str) -> dict[str, Any]:
     row = owned(db, principal, sub_id, lock=True)
+    revoked = str(row["paused_reason"]).startswith(domain.REVOKED_PREFIX)
+    if state == "active" and revoked and not _is_admin(principal):
+        raise Forbidden("paused because its owner lost access: only an administrator resumes it")
     reason = f"paused by {principal.subject}" if state == "paused" else ""
     repo.set_state(db, str(row["id"]), state, reason)
     return view(owned(db, principal, sub_id))

@@ -134,10 +134,10 @@ def test_repeated_failures_pause_the_subscription_and_mail_its_contact(
     receiver.behaviour["/broken"] = {"fail": 10_000, "status": 500}
     contact = "doi-tac@lgsp.example.vn"
     sub = notifications.subscribe(
-        receiver.url("/broken"), ["catalogue.record_created"], contact_email=contact
+        receiver.url("/broken"), ["catalogue.record_published"], contact_email=contact
     )
-    for _ in range(12):
-        notifications.publish("catalogue.record_created", record_data(state="draft"))
+    for _ in range(12):  # (a draft's events reach no partner: issue 14)
+        notifications.publish("catalogue.record_published", record_data())
     paused = wait_until(
         lambda: notifications.call("get_subscription", PARTNER, sub)["state"] == "paused",
         timeout=15,

@@ -122,14 +122,17 @@ def test_retry_delays_grow_with_jitter_and_are_capped():
     assert len({round(d, 6) for d in delays[4:]}) > 1  # jittered, not synchronised
 
 
+KNOWN = ("catalogue.record_published", "media.fixity_failed", "notifications.delivery_failed")
+
+
 def test_event_patterns_and_filters():
-    assert domain.clean_events(["catalogue.*", "media.fixity_failed", "catalogue.*"]) == [
+    assert domain.clean_events(["catalogue.*", "media.fixity_failed", "catalogue.*"], KNOWN) == [
         "catalogue.*",
         "media.fixity_failed",
     ]
     for bad in ([], ["nope"], ["notifications.delivery_failed"], "catalogue.*", [1]):
         with pytest.raises(Refused):
-            domain.clean_events(bad)
+            domain.clean_events(bad, KNOWN)
     assert domain.type_matches(["catalogue.*"], "catalogue.record_published")
     assert domain.type_matches(["*"], "media.asset_ingested")
     assert not domain.type_matches(["*"], "notifications.delivery_failed")
@@ -142,6 +145,17 @@ def test_event_patterns_and_filters():
         domain.clean_filters({"heritage_class": ["castle"]})
     with pytest.raises(Refused):
         domain.clean_filters({"colour": ["red"]})
+
+
+def test_event_types_that_match_no_known_type_are_refused():
+    assert domain.clean_events(["*"], KNOWN) == ["*"]
+    for typo in (["nope.nothing"], ["catalogue.record_publishd"], ["access.*"], ["media.x", "*"]):
+        with pytest.raises(Refused) as caught:
+            domain.clean_events(typo, KNOWN)
+        assert caught.value.reason == "unknown_event_type"
+        assert typo[0] in str(caught.value)
+    with pytest.raises(Refused):  # a pattern matching only the service's own events
+        domain.clean_events(["notifications.*"], KNOWN)
 
 
 def test_review_request_is_a_record_entering_in_review():
@@ -168,7 +182,7 @@ def test_every_refusal_says_what_it_means_in_vietnamese_and_english():
     for call in (
         lambda: domain.check_addresses("x.vn", ["10.0.0.1"], False),
         lambda: domain.check_addresses("x.vn", [], False),
-        lambda: domain.clean_events(["nope"]),
+        lambda: domain.clean_events(["nope"], KNOWN),
         lambda: domain.clean_filters({"colour": ["red"]}),
         lambda: domain.clean_secret("short"),
         lambda: domain.clean_email("nobody"),

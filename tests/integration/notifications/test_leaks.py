@@ -1,0 +1,243 @@
+"""Nothing of a restricted record reaches a partner through the notifications surfaces (issue 14).
+
+The real access, catalogue, notifications services and gateway, over HTTP, with webhook
+receivers on loopback. Each surface is asked by a partner API key (which reads the record
+itself as 403), an anonymous client and a revoked key; a public record published after the
+restricted one shows that the surface has caught up before the test looks for a leak.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from nameko.containers import ServiceContainer
+
+from services.gateway.service import GatewayService
+from shared.runner import nameko_config
+from tests.conftest import free_port
+from tests.integration.catalogue.conftest import record_body, start_catalogue_platform
+from tests.integration.notifications.conftest import SECRET, start_notifications, wait_until
+
+pytestmark = pytest.mark.integration
+
+FEED = "/api/v1/lgsp/records/changes"
+
+
+@pytest.fixture(scope="module")
+def platform(settings):
+    """Access, catalogue, notifications and a gateway that talks to all three."""
+    catalogue, stop_catalogue = start_catalogue_platform(settings)
+    notifications, stop_notifications = start_notifications(
+        settings,
+        config={
+            "DISAN_ACCESS_SERVICE": catalogue.access_name,
+            "DISAN_CATALOGUE_SERVICE": catalogue.catalogue_name,
+        },
+    )
+    name = f"g{uuid.uuid4().hex[:10]}_gateway"
+    gateway_cls = type("LeakGateway", (GatewayService,), {"name": name})
+    config = nameko_config(catalogue.settings, name)
+    port = free_port()
+    config |= {
+        "DISAN_OPS_PORT": 0,
+        "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
+        "DISAN_ACCESS_SERVICE": catalogue.access_name,
+        "DISAN_CATALOGUE_SERVICE": catalogue.catalogue_name,
+        "DISAN_NOTIFICATIONS_SERVICE": notifications.name,
+        "DISAN_AUTH_CACHE_SECONDS": 0.5,
+    }
+    gateway = ServiceContainer(gateway_cls, config)
+    gateway.start()
+    catalogue.base = f"http://127.0.0.1:{port}"
+    catalogue.notifications = notifications  # type: ignore[attr-defined]
+    wait_until(lambda: catalogue.request("GET", "/healthz").ok, timeout=20)
+    yield catalogue
+    gateway.stop()
+    stop_notifications()
+    stop_catalogue()
+
+
+def _restricted_then_public(platform: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A record restricted before it is published, then a public one published after it."""
+    restricted = platform.create(record_body())
+    platform.set_policy("record", restricted["id"], level="restricted", reason="hồ sơ mật")
+    platform.publish(restricted["id"])
+    public = platform.publish(platform.create(record_body())["id"])
+    return restricted, public
+
+
+def _revoked_key(platform: Any) -> str:
+    made = platform.new_key(name="Đối tác đã thu hồi", roles=["partner"])
+    answer = platform.request(
+        "DELETE", f"/api/v1/apikeys/{made['id']}", token=platform.token_for("admin")
+    )
+    assert answer.status_code == 200, answer.text
+    time.sleep(1.0)  # past the gateway's key cache (0.5 s here)
+    return str(made["key"])
+
+
+def _nothing_of(record: dict[str, Any], text: str) -> None:
+    for value in (record["id"], record["inventory_number"], record["title"]["vi"]):
+        assert value not in text, f"{value!r} leaked"
+
+
+def test_the_lgsp_feed_tells_a_partner_nothing_of_a_restricted_record(platform):
+    key = platform.new_key(name="LGSP Hải Phòng", roles=["partner"])["key"]
+    since = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    restricted, public = _restricted_then_public(platform)
+    # the record itself: 403 to this key (the rule every surface follows)
+    assert (
+        platform.request("GET", f"/api/v1/records/{restricted['id']}", key=key).status_code == 403
+    )
+
+    def caught_up() -> Any:
+        answer = platform.request("GET", FEED, key=key, params={"since": since})
+        assert answer.status_code == 200, answer.text
+        ids = {c["record_id"] for c in answer.json()["items"]}
+        return answer if public["id"] in ids else None
+
+    answer = wait_until(caught_up, timeout=20)
+    _nothing_of(restricted, answer.text)
+    # a public record restricted later leaves the feed too (the feed follows the policy now)
+    platform.set_policy("record", public["id"], level="staff_only", reason="đang tranh chấp")
+    later = platform.publish(platform.create(record_body())["id"])
+
+    def caught_up_again() -> Any:
+        found = platform.request("GET", FEED, key=key, params={"since": since})
+        return found if later["id"] in found.text else None
+
+    _nothing_of(public, wait_until(caught_up_again, timeout=20).text)
+    anonymous = platform.request("GET", FEED, params={"since": since})
+    assert anonymous.status_code == 401
+    _nothing_of(restricted, anonymous.text)
+    revoked = platform.request("GET", FEED, key=_revoked_key(platform), params={"since": since})
+    assert revoked.status_code == 401
+    _nothing_of(restricted, revoked.text)
+
+
+def test_webhooks_carry_nothing_of_a_restricted_record_to_a_partner(platform, receiver):
+    key = platform.new_key(name="Bảo tàng đối tác", roles=["partner"])["key"]
+    created = platform.request(
+        "POST",
+        "/api/v1/webhooks",
+        key=key,
+        json={"url": receiver.url("/partner"), "events": ["catalogue.*"], "secret": SECRET},
+    )
+    assert created.status_code == 201, created.text
+    sub = created.json()["id"]
+    restricted, public = _restricted_then_public(platform)
+
+    def public_arrived() -> bool:
+        return any(
+            h.envelope["type"] == "catalogue.record_published"
+            and h.envelope["data"]["record_id"] == public["id"]
+            for h in receiver.at("/partner")
+        )
+
+    wait_until(public_arrived, timeout=20)
+    time.sleep(0.5)  # anything queued with it has gone out too
+    for hit in receiver.at("/partner"):
+        _nothing_of(restricted, hit.body.decode())
+    history = platform.request("GET", f"/api/v1/webhooks/{sub}/deliveries", key=key)
+    assert history.status_code == 200 and history.json()["items"], history.text
+    for item in history.json()["items"]:
+        one = platform.request("GET", f"/api/v1/webhooks/{sub}/deliveries/{item['id']}", key=key)
+        _nothing_of(restricted, one.text)
+    anonymous = platform.request("GET", f"/api/v1/webhooks/{sub}/deliveries")
+    assert anonymous.status_code == 401
+    revoked = platform.request(
+        "GET", f"/api/v1/webhooks/{sub}/deliveries", key=_revoked_key(platform)
+    )
+    assert revoked.status_code == 401
+    _nothing_of(restricted, revoked.text)
+
+
+def _subscription(platform: Any, sub: str) -> dict[str, Any]:
+    found: dict[str, Any] = platform.notifications.call(
+        "get_subscription", {"kind": "user", "id": "ops", "roles": ["admin"]}, sub
+    )
+    return found
+
+
+def test_revoking_a_key_pauses_its_webhooks_at_once_until_an_admin_resumes(platform, receiver):
+    made = platform.new_key(name="Đối tác sắp thu hồi", roles=["partner"])
+    created = platform.request(
+        "POST",
+        "/api/v1/webhooks",
+        key=made["key"],
+        json={"url": receiver.url("/revoked"), "events": ["catalogue.*"], "secret": SECRET},
+    )
+    assert created.status_code == 201, created.text
+    sub = created.json()["id"]
+    admin = platform.token_for("admin")
+    answer = platform.request("DELETE", f"/api/v1/apikeys/{made['id']}", token=admin)
+    assert answer.status_code == 200, answer.text
+    paused = wait_until(
+        lambda: (s := _subscription(platform, sub))["state"] == "paused" and s, timeout=20
+    )
+    assert "revoked" in paused["paused_reason"]
+    record = platform.publish(platform.create(record_body())["id"])
+    wait_until(
+        lambda: platform.notifications.sql(
+            "SELECT 1 FROM deliveries WHERE subscription_id = CAST(:s AS uuid) "
+            "AND envelope->'data'->>'record_id' = :r",
+            s=sub,
+            r=record["id"],
+        ),
+        timeout=20,
+    )
+    time.sleep(1.0)
+    assert receiver.at("/revoked") == []  # queued, never sent
+    resumed = platform.request("POST", f"/api/v1/webhooks/{sub}/resume", token=admin)
+    assert resumed.status_code == 200 and resumed.json()["state"] == "active", resumed.text
+    wait_until(lambda: receiver.at("/revoked"), timeout=20)
+
+
+def test_disabling_a_user_pauses_their_webhooks(platform, receiver):
+    token = platform.token_for("partner")
+    created = platform.request(
+        "POST",
+        "/api/v1/webhooks",
+        token=token,
+        json={"url": receiver.url("/disabled"), "events": ["catalogue.*"], "secret": SECRET},
+    )
+    assert created.status_code == 201, created.text
+    sub = created.json()["id"]
+    user_id = platform.users["partner"]["id"]
+    answer = platform.request(
+        "PUT",
+        f"/api/v1/users/{user_id}/disabled",
+        token=platform.token_for("admin"),
+        json={"disabled": True},
+    )
+    assert answer.status_code == 200, answer.text
+    paused = wait_until(
+        lambda: (s := _subscription(platform, sub))["state"] == "paused" and s, timeout=20
+    )
+    assert "disabled" in paused["paused_reason"]
+    platform.publish(platform.create(record_body())["id"])
+    time.sleep(1.5)
+    assert receiver.at("/disabled") == []
+
+
+@pytest.mark.parametrize(
+    "events",
+    [["nope.nothing"], ["catalogue.record_publishd"], ["nope.*"], ["catalogue.*", "x.y"]],
+)
+def test_event_types_that_do_not_exist_are_refused(platform, events):
+    key = platform.new_key(name="Đối tác gõ nhầm", roles=["partner"])["key"]
+    answer = platform.request(
+        "POST",
+        "/api/v1/webhooks",
+        key=key,
+        json={"url": "https://example.vn/hook", "events": events, "secret": SECRET},
+    )
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["details"]["reason"] == "unknown_event_type"
+    assert set(error["details"]["text"]) == {"vi", "en"}
+    assert events[-1] in error["message"]
