@@ -269,10 +269,16 @@ def stale_ids(db: DbSession, limit: int) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
+# A collection is one document for everyone (public, cached, CORS *): it lists only manifests
+# the public may read (``public``: the record's policy is public now, as ``authorize`` decides
+# for the anonymous), so a restricted record's title never appears in one (issue 14). Change
+# Discovery may still name such a manifest's URL, as the specification allows.
+
+
 def collection_members(db: DbSession, name: str, limit: int, offset: int) -> list[Row]:
     return _rows(
         db.execute(
-            "SELECT record_id, label FROM manifests WHERE :name = ANY(collections) "
+            "SELECT record_id, label FROM manifests WHERE :name = ANY(collections) AND public "
             "ORDER BY title_sort, record_id LIMIT :limit OFFSET :offset",
             {"name": name, "limit": limit, "offset": offset},
         )
@@ -281,7 +287,8 @@ def collection_members(db: DbSession, name: str, limit: int, offset: int) -> lis
 
 def collection_size(db: DbSession, name: str) -> int:
     row = db.execute(
-        "SELECT count(*) FROM manifests WHERE :name = ANY(collections)", {"name": name}
+        "SELECT count(*) FROM manifests WHERE :name = ANY(collections) AND public",
+        {"name": name},
     ).first()
     return int(row[0]) if row is not None else 0
 
