@@ -18,16 +18,22 @@ import functools
 import hashlib
 import inspect
 import json
+import logging
+import random
 import re
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+import eventlet
 from kombu.utils import json as kombu_json
 from nameko.extensions import DependencyProvider
+from sqlalchemy import Engine, text
 
-from shared.db import DbSession
+from shared.db import Database, DbSession
 from shared.errors import BadRequest, Conflict
+
+log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -189,3 +195,66 @@ def idempotent(
         return result
 
     return wrapper
+
+
+# sweeping -------------------------------------------------------------------------------------
+
+KEEP_DAYS = 7.0  # a request repeated later than this acts again (container config overrides)
+SWEEP_EVERY = 3600.0
+_SWEEP = text(
+    "DELETE FROM idempotent_requests WHERE ctid IN (SELECT ctid FROM idempotent_requests "
+    "WHERE created_at < now() - make_interval(secs => :keep) LIMIT :n)"
+)
+
+
+def sweep(engine: Engine, keep_days: float, batch: int = 5000) -> int:
+    """Forget remembered requests older than ``keep_days``, a batch per transaction."""
+    removed = 0
+    while True:
+        with engine.begin() as conn:
+            count = conn.execute(_SWEEP, {"keep": keep_days * 86400, "n": batch}).rowcount or 0
+        removed += count
+        if count < batch:
+            return removed
+
+
+class KeySweeper(DependencyProvider):  # type: ignore[misc]
+    """Sweeps the service's ``idempotent_requests`` hourly (first after a random minute or so);
+    a service without a ``Database`` (the gateway) has nothing to sweep."""
+
+    def setup(self) -> None:
+        config = self.container.config
+        self.keep_days = float(config.get("DISAN_IDEMPOTENCY_KEEP_DAYS", KEEP_DAYS))
+        self.every = float(config.get("DISAN_IDEMPOTENCY_SWEEP_SECONDS", SWEEP_EVERY))
+        self._gt: Any = None
+
+    def start(self) -> None:
+        if any(isinstance(d, Database) for d in self.container.dependencies):
+            self._gt = self.container.spawn_managed_thread(self._loop, identifier="key-sweeper")
+
+    def _loop(self) -> None:
+        eventlet.sleep(min(self.every, 60.0 + random.uniform(0, 60)))  # noqa: S311 - jitter
+        while True:
+            self.run_once()
+            eventlet.sleep(self.every)
+
+    def run_once(self) -> int:
+        engines = [
+            d.engine
+            for d in self.container.dependencies
+            if isinstance(d, Database) and d.engine is not None
+        ]
+        removed = 0
+        for engine in engines:
+            try:
+                removed += sweep(engine, self.keep_days)
+            except Exception as exc:  # noqa: BLE001 - try again at the next turn
+                log.warning("sweeping idempotent_requests failed: %s", exc)
+        return removed
+
+    def stop(self) -> None:
+        if self._gt is not None:
+            self._gt.kill()
+            self._gt = None
+
+    kill = stop

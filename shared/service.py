@@ -8,7 +8,7 @@ from typing import Any
 from nameko.extensions import DependencyProvider
 
 from shared.config import Settings
-from shared.idempotency import RequestKey
+from shared.idempotency import KeySweeper, RequestKey
 from shared.logs import set_correlation_id
 from shared.metrics import Metrics
 from shared.ops import OpsServer
@@ -55,4 +55,5 @@ class DisanService:
     metrics = Metrics()
     correlation = Correlation()
     request_key = RequestKey()  # the idempotency key of the RPC call (shared.idempotency)
+    key_sweeper = KeySweeper()  # forgets remembered requests after a week
     ops = OpsServer()
