@@ -3,7 +3,7 @@
 Each item gets a stable id (UUID v5 of its inventory number), so loading again creates only
 what is missing. Items are created, then moved through the workflow to their wanted state with
 a comment at each step. Access policies belong to the access service: ``load`` returns the
-wanted ones and ``load_into_stack`` sets them there by RPC.
+wanted ones and ``load_into_stack`` sets them there by RPC, before the records are loaded.
 """
 
 from __future__ import annotations
@@ -61,27 +61,37 @@ def load(db: DbSession, correlation_id: str | None = None) -> dict[str, Any]:
     return {
         "created": created,
         "already_present": present,
-        "policies": [
-            {"record_id": i["id"], "level": i["policy"], "reason": i.get("policy_reason", "")}
-            for i in items()
-            if i["policy"] != "public"
-        ],
+        "policies": policies(),
     }
 
 
+def policies() -> list[dict[str, Any]]:
+    """The demo records' access policies other than public (records have stable ids)."""
+    return [
+        {"record_id": i["id"], "level": i["policy"], "reason": i.get("policy_reason", "")}
+        for i in items()
+        if i["policy"] != "public"
+    ]
+
+
 def load_into_stack(settings: Any, catalogue: str = "catalogue", access: str = "access") -> str:
-    """Load the demo data into running services and set the demo access policies."""
+    """Set the demo access policies, then load the demo data into running services.
+
+    Policies first (the access service keeps a policy for a record not created yet): the
+    records' publication is then announced under them, so no outward surface (the LGSP feed,
+    webhooks, collections) is ever told of a restricted demo record as public (issue 14).
+    """
     from nameko.standalone.rpc import ClusterRpcProxy
 
     actor = records.SYSTEM.to_dict()
     with ClusterRpcProxy({"AMQP_URI": settings.amqp_uri}, timeout=120) as cluster:
-        result = getattr(cluster, catalogue).load_demo()
-        for policy in result["policies"]:
+        for policy in policies():
             current = getattr(cluster, access).get_policy("record", policy["record_id"])
             if current["level"] != policy["level"]:
                 getattr(cluster, access).set_policy(
                     actor, "record", policy["record_id"], policy["level"], None, policy["reason"]
                 )
+        result = getattr(cluster, catalogue).load_demo()
     return (
         f"{len(result['created'])} demo record(s) created, "
         f"{result['already_present']} already present"

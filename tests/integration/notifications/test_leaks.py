@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from nameko.containers import ServiceContainer
 
+from services.catalogue import demo
 from services.gateway.service import GatewayService
 from shared.runner import nameko_config
 from tests.conftest import free_port
@@ -241,3 +242,39 @@ def test_event_types_that_do_not_exist_are_refused(platform, events):
     assert error["details"]["reason"] == "unknown_event_type"
     assert set(error["details"]["text"]) == {"vi", "en"}
     assert events[-1] in error["message"]
+
+
+def test_the_restricted_demo_record_reaches_no_partner(platform, receiver):
+    key = platform.new_key(name="Đối tác xem dữ liệu mẫu", roles=["partner"])["key"]
+    since = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    created = platform.request(
+        "POST",
+        "/api/v1/webhooks",
+        key=key,
+        json={"url": receiver.url("/demo"), "events": ["*"], "secret": SECRET},
+    )
+    assert created.status_code == 201, created.text
+    demo.load_into_stack(platform.settings, platform.catalogue_name, platform.access_name)
+    by_key = {i["key"]: i for i in demo.items()}
+    restricted = by_key["dia-ba"]
+    assert restricted["policy"] == "restricted" and restricted["state"] == "published"
+    published = [i["id"] for i in demo.items() if i["state"] == "published"]
+    public = [i for i in published if i != restricted["id"]]
+    wait_until(
+        lambda: (
+            set(public)
+            <= {
+                h.envelope["data"].get("record_id")
+                for h in receiver.at("/demo")
+                if h.envelope["type"] == "catalogue.record_published"
+            }
+        ),
+        timeout=30,
+    )
+    time.sleep(1.0)  # the restricted record's events, had they been queued, go out with them
+    leaked = [
+        h.envelope["type"] for h in receiver.at("/demo") if restricted["id"] in h.body.decode()
+    ]
+    assert leaked == []
+    feed = platform.request("GET", FEED, key=key, params={"since": since, "limit": "500"})
+    assert feed.status_code == 200 and restricted["id"] not in feed.text
