@@ -52,10 +52,29 @@ BODY_TYPES = {
     "model": "Model",
     "pdf": "Image",
 }
+# collection names: one style, lower case words joined by hyphens (ADR 067)
 _NAME = re.compile(
-    r"^(all|unesco|class-[a-z_]{1,32}|rank-[a-z0-9_.-]{1,64}|district-[a-z0-9_.-]{1,64}"
-    r"|commune-[a-z0-9-]{1,96}|unesco-[a-z0-9_.-]{1,64})$"
+    r"^(all|unesco|ranks|districts|communes"
+    r"|(class|rank|district|commune|unesco)-[a-z0-9]+(-[a-z0-9]+)*)$"
 )
+MAX_NAME = 100
+#: the tree partners browse: each kind of collection under its group, each group under ``all``
+GROUP_OF_KIND = {
+    "class": "all",
+    "rank": "ranks",
+    "district": "districts",
+    "commune": "communes",
+    "unesco": "unesco",
+}
+GROUPS = ("ranks", "districts", "communes", "unesco")
+GROUP_LABELS: dict[str, LangMap] = {
+    "ranks": {"vi": "Theo cấp xếp hạng", "en": "By rank"},
+    "districts": {
+        "vi": "Theo quận/huyện (trước 2025)",
+        "en": "By district (before 2025)",
+    },
+    "communes": {"vi": "Theo xã/phường (từ 2025)", "en": "By commune (since 2025)"},
+}
 _RIGHTS = re.compile(
     r"^https?://(creativecommons\.org/(licenses|publicdomain)/|rightsstatements\.org/vocab/)"
 )
@@ -145,33 +164,70 @@ def fold(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:96]
 
 
+def slug(code: Any) -> str:
+    """A code as a collection name part: ``le_chan`` → ``le-chan`` (one style for all names)."""
+    return fold(str(code))
+
+
 def collections_of(doc: dict[str, Any]) -> list[str]:
-    names = ["all", f"class-{doc['heritage_class']}"]
+    """The collections that list the record's manifest (its ``partOf``)."""
+    names = ["all", f"class-{slug(doc['heritage_class'])}"]
     rank = (doc.get("rank") or {}).get("level")
     if rank:
-        names.append(f"rank-{rank}")
+        names.append(f"rank-{slug(rank)}")
     address = doc.get("address") or {}
     if address.get("district_pre2025"):
-        names.append(f"district-{address['district_pre2025']}")
+        names.append(f"district-{slug(address['district_pre2025'])}")
     commune = address.get("commune_current") or {}
     if isinstance(commune, dict):  # a term reference {"code", "vi", "en"} (ADR 043)
-        slug = str(commune.get("code") or "").replace("_", "-") or fold(
-            str(commune.get("vi") or "")
-        )
-        if slug:
-            names.append(f"commune-{slug}")
+        code = slug(commune.get("code") or "") or fold(str(commune.get("vi") or ""))
+        if code:
+            names.append(f"commune-{code}")
     unesco = doc.get("unesco") or {}
     if unesco.get("list"):
-        names += ["unesco", f"unesco-{unesco['list']}"]
+        names += ["unesco", f"unesco-{slug(unesco['list'])}"]
     return [n for n in names if valid_collection_name(n)]
 
 
+def memberships(doc: dict[str, Any]) -> list[str]:
+    """Every collection the record is in, the groups above its collections too (``ranks``...):
+    what the manifest row keeps, so a group exists while one of its collections does."""
+    names = collections_of(doc)
+    groups = {parent_of(n) for n in names} - {None, "all"}
+    return names + sorted(g for g in groups if g is not None and g not in names)
+
+
+def parent_of(name: str) -> str | None:
+    """The collection above ``name`` in the tree (``None`` for ``all``)."""
+    if name == "all":
+        return None
+    if name in GROUPS:
+        return "all"
+    return GROUP_OF_KIND.get(name.partition("-")[0], "all")
+
+
+def children_of(name: str, present: list[str]) -> list[str]:
+    """The collections listed inside ``name`` among those that exist, classes and groups first
+    under ``all``, then by name."""
+    kids = [n for n in present if n != name and parent_of(n) == name]
+    return sorted(kids, key=lambda n: (n in GROUPS, GROUPS.index(n) if n in GROUPS else 0, n))
+
+
+def canonical_name(name: str) -> str | None:
+    """The name a collection has now, for one it had before (``district-le_chan`` →
+    ``district-le-chan``); None when ``name`` is neither."""
+    if len(name) > MAX_NAME:
+        return None
+    new = name.replace("_", "-").replace(".", "-")
+    return new if valid_collection_name(new) else None
+
+
 def valid_collection_name(name: str) -> bool:
-    return bool(_NAME.match(name))
+    return len(name) <= MAX_NAME and bool(_NAME.match(name))
 
 
 def _term(labels: Labels, scheme: str, code: str) -> LangMap:
-    found = labels.get((scheme, code))
+    found = labels.get((scheme, code)) or labels.get((scheme, code.replace("-", "_")))
     return dict(found) if found else {"vi": code, "en": code}
 
 
@@ -180,9 +236,11 @@ def collection_label(name: str, labels: Labels) -> LangMap:
         return {"vi": "Tất cả di sản Hải Phòng", "en": "All heritage of Hải Phòng"}
     if name == "unesco":
         return {"vi": "Di sản được UNESCO ghi danh", "en": "Heritage inscribed by UNESCO"}
+    if name in GROUP_LABELS:
+        return dict(GROUP_LABELS[name])
     kind, _, code = name.partition("-")
     if kind == "class":
-        return CLASS_LABELS.get(code, {"vi": code, "en": code})
+        return CLASS_LABELS.get(code.replace("-", "_"), {"vi": code, "en": code})
     if kind == "rank":
         return _term(labels, "rank", code)
     if kind == "unesco":
@@ -200,11 +258,9 @@ def collection_label(name: str, labels: Labels) -> LangMap:
 
 
 def provider(base: str) -> ProviderSpec:
-    return ProviderSpec(
-        id=f"{base}/",
-        label=PROVIDER_LABEL,
-        homepage=Link(id=f"{base}/", type="Text", label=PROVIDER_LABEL, format="text/html"),
-    )
+    """Disan as the provider. No ``homepage`` while the platform serves no web page at its
+    root (ADR 067: no link that answers 404); the id names the platform, it is not a link."""
+    return ProviderSpec(id=f"{base}/", label=PROVIDER_LABEL)
 
 
 def collection_spec(
@@ -214,10 +270,12 @@ def collection_spec(
     members: list[dict[str, Any]],
     page: int | None,
     pages: int,
+    children: list[str] | None = None,
 ) -> CollectionSpec:
-    """The collection itself (one page of it when ``page`` is given)."""
+    """The collection itself (one page of it when ``page`` is given): the collections under it
+    in the tree first, then its manifests."""
     label = collection_label(name, labels)
-    items = tuple(
+    items = _child_refs(base, labels, children) + tuple(
         MemberSpec(
             id=manifest_url(base, str(m["record_id"])), type="Manifest", label=dict(m["label"])
         )
@@ -227,8 +285,8 @@ def collection_spec(
     if page is not None:
         part_of = (Link(id=collection_url(base, name), type="Collection", label=label),)
         label = {k: f"{v} ({page}/{pages})" for k, v in label.items()}
-    elif name != "all":
-        part_of = _in_all(base, labels)
+    else:
+        part_of = _parent_link(base, name, labels)
     return CollectionSpec(
         id=collection_url(base, name, page),
         label=label,
@@ -238,21 +296,39 @@ def collection_spec(
     )
 
 
-def _in_all(base: str, labels: Labels) -> tuple[Link, ...]:
-    """``partOf`` of every other collection: the top collection ``all``."""
+def _child_refs(base: str, labels: Labels, children: list[str] | None) -> tuple[MemberSpec, ...]:
+    return tuple(
+        MemberSpec(id=collection_url(base, c), type="Collection", label=collection_label(c, labels))
+        for c in children or []
+    )
+
+
+def _parent_link(base: str, name: str, labels: Labels) -> tuple[Link, ...]:
+    """``partOf`` of a collection: the one above it in the tree (none for ``all``)."""
+    parent = parent_of(name)
+    if parent is None:
+        return ()
     return (
         Link(
-            id=collection_url(base, "all"), type="Collection", label=collection_label("all", labels)
+            id=collection_url(base, parent),
+            type="Collection",
+            label=collection_label(parent, labels),
         ),
     )
 
 
 def paged_collection_spec(
-    base: str, name: str, labels: Labels, total: int, pages: int
+    base: str,
+    name: str,
+    labels: Labels,
+    total: int,
+    pages: int,
+    children: list[str] | None = None,
 ) -> CollectionSpec:
-    """A large collection: its items are its pages, each a collection of manifests."""
+    """A large collection: the collections under it, then its pages, each a collection of
+    manifests."""
     label = collection_label(name, labels)
-    items = tuple(
+    items = _child_refs(base, labels, children) + tuple(
         MemberSpec(
             id=collection_url(base, name, n),
             type="Collection",
@@ -261,15 +337,12 @@ def paged_collection_spec(
         for n in range(1, pages + 1)
     )
     summary = {"vi": f"{total} hồ sơ, {pages} trang", "en": f"{total} records in {pages} pages"}
-    part_of: tuple[Link, ...] = ()
-    if name != "all":
-        part_of = _in_all(base, labels)
     return CollectionSpec(
         id=collection_url(base, name),
         label=label,
         summary=summary,
         items=items,
-        part_of=part_of,
+        part_of=_parent_link(base, name, labels),
         provider=provider(base),
     )
 

@@ -77,6 +77,7 @@ def test_no_manifest_links_to_the_record_page_the_portal_does_not_serve():
     spec, _ = domain.manifest_spec(every_kind_inputs(), probe)
     doc = build_manifest(spec)
     assert "homepage" not in doc
+    assert "homepage" not in doc["provider"][0]  # nothing answers at the root yet either
     text = json.dumps(doc)
     assert f"{BASE}/records/" not in text
     assert domain.record_page_url(BASE, RECORD_ID) == f"{BASE}/api/v1/records/{RECORD_ID}"
@@ -142,3 +143,41 @@ def test_a_published_record_without_ready_media_has_no_manifest():
     assert manifests.removal_reason(row) == "no_content"
     assert manifests.removal_reason(_record_row(state="withdrawn")) == "withdrawn"
     assert manifests.removal_reason(_record_row(deleted=True)) == "deleted"
+
+
+def test_collections_form_one_tree_with_one_naming_style():
+    names = domain.memberships(record())
+    assert names == [
+        "all", "class-documentary", "rank-national", "district-le-chan",
+        "commune-phuong-le-chan", "unesco", "unesco-memory-of-world",
+        "communes", "districts", "ranks",
+    ]  # fmt: skip
+    assert all(domain.valid_collection_name(n) and "_" not in n for n in names)
+    assert domain.children_of("all", names) == [
+        "class-documentary", "ranks", "districts", "communes", "unesco"
+    ]  # fmt: skip
+    assert domain.children_of("ranks", names) == ["rank-national"]
+    assert domain.children_of("unesco", names) == ["unesco-memory-of-world"]
+    assert [domain.parent_of(n) for n in ("all", "ranks", "rank-national", "class-x")] == [
+        None, "all", "ranks", "all"
+    ]  # fmt: skip
+
+
+def test_the_root_collection_links_its_sub_collections_then_its_manifests():
+    members = [{"record_id": RECORD_ID, "label": {"vi": "Sắc phong", "en": "Decrees"}}]
+    names = domain.memberships(record())
+    children = domain.children_of("all", names)
+    root = build_collection(domain.collection_spec(BASE, "all", LABELS, members, None, 1, children))
+    kinds = [(i["type"], i["id"].rsplit("/", 1)[1]) for i in root["items"]]
+    assert kinds[:5] == [("Collection", c) for c in children]
+    assert kinds[-1] == ("Manifest", "manifest")
+    assert "partOf" not in root
+    ranks = build_collection(
+        domain.collection_spec(BASE, "ranks", LABELS, [], None, 1, ["rank-national"])
+    )
+    assert ranks["partOf"][0]["id"] == f"{BASE}/iiif/presentation/3/collections/all"
+    assert ranks["items"][0]["label"]["vi"] == ["Di tích quốc gia"]
+    rank = build_collection(domain.collection_spec(BASE, "rank-national", LABELS, members, None, 1))
+    assert rank["partOf"][0]["id"] == f"{BASE}/iiif/presentation/3/collections/ranks"
+    paged = build_collection(domain.paged_collection_spec(BASE, "all", {}, 2500, 3, children))
+    assert [i["id"].rsplit("/", 1)[1] for i in paged["items"]] == [*children, "1", "2", "3"]
