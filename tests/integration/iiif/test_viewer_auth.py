@@ -231,3 +231,21 @@ def test_change_discovery_has_its_media_type_and_activity_ids(stack: Stack) -> N
     assert all(i.startswith(stream) and i[len(stream) :].isdigit() for i in ids), ids
     assert len(set(ids)) == len(ids)
     assert stack.fetch(last).json()["orderedItems"][0]["id"] == ids[0]  # stable
+
+
+def test_a_forged_host_never_reaches_the_gateways_iiif_urls(stack: Stack) -> None:
+    """Issue #14 at the gateway: every IIIF document is built from DISAN_PUBLIC_URL (stored
+    built by the iiif service), so forged Host/X-Forwarded-Host headers change no id."""
+    record_id, _ = stack.platform.published_with_image(width=64, height=48)
+    forged = {"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
+    for path in (
+        f"/iiif/presentation/3/records/{record_id}/manifest",
+        "/iiif/presentation/3/collections/all",
+        "/iiif/discovery/1/all-changes",
+        f"/iiif/annotations/3/records/{record_id}",
+        f"/iiif/search/2/records/{record_id}?q=x",
+    ):
+        answer = stack.platform.request("GET", path, headers=forged)
+        assert answer.status_code == 200, (path, answer.status_code, answer.text)
+        assert "evil.example" not in answer.text, path
+        assert stack.base in answer.text, path
