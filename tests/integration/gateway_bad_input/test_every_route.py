@@ -1,0 +1,245 @@
+"""Malformed input at every route of the gateway answers 4xx, never 5xx (issue #14).
+
+The routes come from the gateway's own OpenAPI document (GET /api/v1/openapi.json), so a route
+added later is walked too. Each is called as an administrator (so the call gets past the
+access checks to the parsing) with: NUL and other control characters, invalid UTF-8 and
+look-alike ids in every path parameter; the same in every query parameter it declares and
+in the ones routes commonly read; JSON nested thousands deep, invalid UTF-8 and non-JSON
+bodies; a multipart body cut before its closing boundary. The IIIF routes the gateway serves
+(presentation, annotations, content search, change discovery) are part of the document.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from tests.integration.running import ADMIN_PASSWORD
+
+pytestmark = pytest.mark.integration
+
+# what a path or query parameter receives, percent-encoded as sent on the wire
+BAD_VALUES = {
+    "nul": "a%00b",
+    "newline": "a%0Ab",
+    "escape": "%1B%5B31m",
+    "delete": "a%7Fb",
+    "c1": "a%C2%85b",
+    "invalid_utf8": "%FF%FE",
+    "overlong_utf8": "%C0%80",
+    "lone_surrogate": "%ED%A0%80",
+    "zero": "0",
+    "long": "9" * 300,
+}
+# query parameters routes read without declaring them all in the document
+COMMON_QUERY = (
+    "q", "type", "actor", "before", "since", "until", "cursor", "limit", "page", "format",
+    "state", "from", "to", "origin", "messageId", "sha256", "dry_run", "record_id",
+    "asset_id", "event", "district", "rank", "commune", "heritage_class", "motivation",
+    "canvas", "sort", "lang", "user",
+)  # fmt: skip
+DEPTH = 3000
+DEEP_BODIES = {
+    "deep_arrays": b"[" * DEPTH + b"]" * DEPTH,
+    "deep_objects": b'{"a":' * DEPTH + b"1" + b"}" * DEPTH,
+    "deep_inside_valid": b'{"name":"x","metadata":' + b"[" * 1200 + b"]" * 1200 + b"}",
+    "moderately_deep": b'{"a":' * 200 + b"1" + b"}" * 200,
+}
+BAD_BODIES = {
+    "invalid_utf8": b'{"title": {"vi": "\xff\xfe\xc0\x80"}}',
+    "nul_in_json": b'{"username": "a\\u0000b", "password": "x\\u0000"}',
+    "not_json": b"<xml/>",
+    "truncated_json": b'{"a": [1, 2',
+}
+BOUNDARY = "disanboundary42"
+TRUNCATED_MULTIPART = (
+    (
+        f"--{BOUNDARY}\r\n"
+        'Content-Disposition: form-data; name="file"; filename="page.png"\r\n'
+        "Content-Type: image/png\r\n\r\n"
+    ).encode()
+    + b"\x89PNG\r\n\x1a\n"
+    + b"\0" * 2048
+)  # no closing boundary
+MULTIPART_BODIES = {
+    "truncated_file": TRUNCATED_MULTIPART,
+    "no_disposition": f"--{BOUNDARY}\r\nX: y\r\n\r\nabc\r\n--{BOUNDARY}--\r\n".encode(),
+    "preamble_only": b"nothing but a preamble",
+}
+BODY_METHODS = ("post", "put", "patch")
+
+
+def routes(edge: Any) -> list[tuple[str, str, dict[str, Any]]]:
+    answer = requests.get(edge.url("/api/v1/openapi.json"), timeout=30)
+    assert answer.status_code == 200, answer.text
+    found = [
+        (method.upper(), path, op)
+        for path, ops in answer.json()["paths"].items()
+        for method, op in ops.items()
+        if method in ("get", "post", "put", "patch", "delete")
+    ]
+    assert len(found) > 50
+    return found
+
+
+def good_value(edge: Any, name: str, schema: dict[str, Any]) -> str:
+    """A real value for a path parameter (so a bad value elsewhere is what gets judged)."""
+    if "enum" in schema:
+        return str(schema["enum"][0])
+    if schema.get("type") == "integer":
+        return "0"
+    if "asset" in name:
+        return edge.asset_id
+    if "record" in name or name == "id":
+        return edge.record_id
+    if name == "name":
+        return "all"
+    return str(uuid.uuid4())
+
+
+def fill(edge: Any, path: str, op: dict[str, Any], bad: dict[str, str] | None = None) -> str:
+    params = {p["name"]: p for p in op.get("parameters", []) if p["in"] == "path"}
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if bad is not None and name in bad:
+            return bad[name]
+        return good_value(edge, name, params.get(name, {}).get("schema", {}))
+
+    return re.sub(r"{([^}]+)}", value, path)
+
+
+# routes that end the caller's session: called with a token of their own
+SESSION_ENDING = ("/api/v1/auth/logout", "/api/v1/auth/password")
+
+
+def call(edge: Any, method: str, url: str, **kwargs: Any) -> requests.Response:
+    headers = edge.admin()
+    if url.split("?")[0] in SESSION_ENDING:
+        login = edge.login("admin", ADMIN_PASSWORD, ip="10.77.0.1")
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    headers |= kwargs.pop("headers", {})
+    return requests.request(method, edge.url(url), headers=headers, timeout=60, **kwargs)
+
+
+def failures(edge: Any, results: Iterator[tuple[str, requests.Response]]) -> list[str]:
+    """Every 5xx answer, named by what was sent (the readiness probe may honestly be 503).
+    The walk counts only if the administrator's token worked throughout (not 401 all along)."""
+    bad = []
+    for what, answer in results:
+        if answer.status_code >= 500 and not what.startswith("GET /readyz"):
+            bad.append(f"{what} -> {answer.status_code} {answer.text[:160]}")
+    assert requests.get(edge.url("/api/v1/auth/me"), headers=edge.admin(), timeout=30).ok
+    return bad
+
+
+def test_the_walk_covers_the_iiif_routes_the_gateway_serves(edge):
+    paths = {path for _, path, _ in routes(edge)}
+    for prefix in (
+        "/iiif/presentation/3/",
+        "/iiif/discovery/1/",
+        "/iiif/search/",
+        "/iiif/annotations/3/",
+    ):
+        assert any(p.startswith(prefix) for p in paths), prefix
+
+
+def test_bad_path_parameters_are_4xx(edge):
+    def results() -> Iterator[tuple[str, requests.Response]]:
+        for method, path, op in routes(edge):
+            names = re.findall(r"{([^}]+)}", path)
+            for name in names:
+                for label, value in BAD_VALUES.items():
+                    url = fill(edge, path, op, {name: value})
+                    yield f"{method} {path} [{name}={label}]", call(edge, method, url)
+
+    assert failures(edge, results()) == []
+
+
+def test_bad_query_parameters_are_4xx(edge):
+    def results() -> Iterator[tuple[str, requests.Response]]:
+        for method, path, op in routes(edge):
+            declared = [p["name"] for p in op.get("parameters", []) if p["in"] == "query"]
+            names = list(dict.fromkeys(declared + list(COMMON_QUERY)))
+            url = fill(edge, path, op)
+            for label, value in BAD_VALUES.items():
+                query = "&".join(f"{n}={value}" for n in names)
+                yield f"{method} {path} [query {label}]", call(edge, method, f"{url}?{query}")
+            yield f"{method} {path} [NUL in a name]", call(edge, method, f"{url}?a%00b=1")
+
+    assert failures(edge, results()) == []
+
+
+def test_the_journal_filters_of_the_issue_are_400(edge):
+    for query in ("type=a%00b", "actor=a%00b"):
+        answer = call(edge, "GET", f"/api/v1/journal?{query}")
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"]["details"]["reason"] == "control_character"
+
+
+def test_deep_and_malformed_json_bodies_are_4xx(edge):
+    def results() -> Iterator[tuple[str, requests.Response]]:
+        for method, path, op in routes(edge):
+            if method.lower() not in BODY_METHODS:
+                continue
+            url = fill(edge, path, op)
+            for media_type in ("application/json", "application/ld+json"):
+                for label, body in (DEEP_BODIES | BAD_BODIES).items():
+                    headers = {"Content-Type": media_type}
+                    answer = call(edge, method, url, data=body, headers=headers)
+                    yield f"{method} {path} [{media_type} {label}]", answer
+
+    assert failures(edge, results()) == []
+
+
+def test_deep_json_is_refused_with_its_reason_even_unauthenticated(edge):
+    """The issue's case: 2-6 KB of brackets at the login route answered 500."""
+    answer = requests.post(
+        edge.url("/api/v1/auth/token"),
+        data=DEEP_BODIES["deep_arrays"],
+        headers={"Content-Type": "application/json", "Accept-Language": "en"},
+        timeout=30,
+    )
+    assert answer.status_code == 400, answer.text
+    details = answer.json()["error"]["details"]
+    assert details["reason"] == "json_too_deep"
+    assert set(details["text"]) == {"vi", "en"}
+
+
+def test_malformed_multipart_and_form_bodies_are_4xx(edge):
+    def results() -> Iterator[tuple[str, requests.Response]]:
+        for method, path, op in routes(edge):
+            if method.lower() not in BODY_METHODS:
+                continue
+            url = fill(edge, path, op)
+            for label, body in MULTIPART_BODIES.items():
+                headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+                answer = call(edge, method, url, data=body, headers=headers)
+                yield f"{method} {path} [multipart {label}]", answer
+            form = {"Content-Type": "application/x-www-form-urlencoded"}
+            for label, body in {
+                "bad_utf8": b"username=%FF%FE&password=\xff",
+                "nul": b"a=%00",
+            }.items():
+                answer = call(edge, method, url, data=body, headers=form)
+                yield f"{method} {path} [form {label}]", answer
+
+    assert failures(edge, results()) == []
+
+
+def test_a_truncated_upload_is_400_with_its_reason(edge):
+    """The issue's case: a multipart body without its closing boundary answered 500."""
+    answer = call(
+        edge,
+        "POST",
+        f"/api/v1/records/{edge.record_id}/media",
+        data=TRUNCATED_MULTIPART,
+        headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["details"]["reason"] == "malformed_multipart"
