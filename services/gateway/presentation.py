@@ -21,6 +21,7 @@ from iiif import discovery
 from iiif.auth import probe_service
 from services.gateway.http import api
 from services.gateway.rpc import ServiceClient, ServiceRpc
+from services.iiif import domain as iiif_domain
 from services.imageserver.keys import DERIVATIVES_BUCKET
 from services.media import domain as media_domain
 from shared.errors import DisanError, Forbidden, NotFound, Unauthorized
@@ -136,11 +137,31 @@ class PresentationRoutes:
         summary="IIIF collection: all, class-…, rank-…, district-…, commune-…, unesco[-…]",
         tags=TAGS,
         headers=CORS,
-        responses={304: "not modified", 404: "no such collection"},
+        responses={
+            301: "an old name of the collection: Location is its name now",
+            304: "not modified",
+            404: "no such collection",
+        },
     )
     def iiif_collection(self, request: Request, name: str) -> Any:
+        moved = self._renamed(name)
+        if moved is not None:
+            return moved
         found = self.iiif.call("get_collection", name)
         return iiif_document(request, found, PRESENTATION_TYPE)
+
+    def _renamed(self, name: str, page: int | None = None) -> Response | None:
+        """A collection's name from before the one naming style (``district-le_chan``):
+        301 to its name now (``district-le-chan``), so partners' old links keep working."""
+        if iiif_domain.valid_collection_name(name):
+            return None
+        new = iiif_domain.canonical_name(name)
+        if new is None:
+            return None
+        base = str(self.settings.public_url).rstrip("/")
+        return Response(
+            status=301, headers={"Location": iiif_domain.collection_url(base, new, page)}
+        )
 
     @api("OPTIONS", COLLECTION, summary="CORS preflight", tags=TAGS, headers=CORS)
     def iiif_collection_options(self, request: Request, name: str) -> Any:
@@ -155,6 +176,9 @@ class PresentationRoutes:
         responses={304: "not modified", 404: "no such collection or page"},
     )
     def iiif_collection_page(self, request: Request, name: str, page: int) -> Any:
+        moved = self._renamed(name, page)
+        if moved is not None:
+            return moved
         found = self.iiif.call("get_collection", name, page)
         return iiif_document(request, found, PRESENTATION_TYPE)
 

@@ -146,7 +146,7 @@ def build_from(
         etag=etag_of(body),
         public=level == domain.OPEN,
         heritage_class=str(record["heritage_class"]),
-        collections=domain.collections_of(record["doc"]),
+        collections=domain.memberships(record["doc"]),
         title_sort=domain.title_sort(record["doc"]),
         label=dict(record["doc"]["title"]),
         canvases=canvases,
@@ -448,6 +448,8 @@ def _page(value: Any) -> int | None:
 
 
 def served_collection(db: DbSession, base: str, name: Any, page: Any) -> dict[str, Any]:
+    """A collection of the tree (ADR 067): the collections under it, then its manifests (a
+    group such as ``ranks`` lists collections only); paged above ``COLLECTION_PAGE`` manifests."""
     if not isinstance(name, str) or not domain.valid_collection_name(name):
         raise NotFound(f"no collection {str(name)[:64]!r}")
     number = _page(page)
@@ -455,15 +457,18 @@ def served_collection(db: DbSession, base: str, name: Any, page: Any) -> dict[st
     if total == 0 and name != "all":
         raise NotFound(f"no collection {name!r}")
     labels = repo.labels(db)
+    listed = name not in domain.GROUP_LABELS  # a group lists no manifest of its own
     size = domain.COLLECTION_PAGE
-    pages = max(1, -(-total // size))
+    pages = max(1, -(-total // size)) if listed else 1
     if number is not None and number > pages:
         raise NotFound(f"collection {name!r} has {pages} page(s)")
-    if number is None and total > size:
-        spec = domain.paged_collection_spec(base, name, labels, total, pages)
+    children = domain.children_of(name, repo.listed_collection_names(db)) if number is None else []
+    if number is None and listed and total > size:
+        spec = domain.paged_collection_spec(base, name, labels, total, pages, children)
     else:
-        members = repo.collection_members(db, name, size, ((number or 1) - 1) * size)
-        spec = domain.collection_spec(base, name, labels, members, number, pages)
+        offset = ((number or 1) - 1) * size
+        members = repo.collection_members(db, name, size, offset) if listed else []
+        spec = domain.collection_spec(base, name, labels, members, number, pages, children)
     body = dumps(build_collection(spec))
     return {"body": body, "etag": etag_of(body)}
 

@@ -298,6 +298,15 @@ def collection_names(db: DbSession) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
+def listed_collection_names(db: DbSession) -> list[str]:
+    """The collections that list a manifest the public may read: those a collection of the
+    tree links to (one with only restricted members is not served to anyone)."""
+    rows = db.execute(
+        "SELECT DISTINCT unnest(collections) AS name FROM manifests WHERE public ORDER BY 1"
+    )
+    return [str(r[0]) for r in rows]
+
+
 # vocabulary labels -----------------------------------------------------------------------------
 
 

@@ -49,7 +49,7 @@ def stream(engine) -> list[dict]:
 
 def test_a_collection_is_created_with_its_first_member_and_deleted_with_its_last(iiif_engine):
     engine = iiif_engine
-    rank = domain.collection_url(BASE, "rank-special_national")
+    rank = domain.collection_url(BASE, "rank-special-national")
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
     put(engine, first, rank={"level": "special_national"})
     put(engine, second, rank={"level": "special_national"})
@@ -57,9 +57,13 @@ def test_a_collection_is_created_with_its_first_member_and_deleted_with_its_last
     put(engine, second, "withdrawn", 3)
     kinds = [a["type"] for a in stream(engine) if a["object"]["id"] == rank]
     assert kinds == ["Create", "Update", "Update", "Delete"]
+    # its group in the tree (ADR 067) lives as long as one of its collections does
+    ranks = domain.collection_url(BASE, "ranks")
+    kinds = [a["type"] for a in stream(engine) if a["object"]["id"] == ranks]
+    assert kinds[0] == "Create" and kinds[-1] == "Delete"
     with unit_of_work(engine) as db:
         with pytest.raises(Exception, match="no collection"):
-            manifests.served_collection(db, BASE, "rank-special_national", None)
+            manifests.served_collection(db, BASE, "rank-special-national", None)
         empty_all = json.loads(manifests.served_collection(db, BASE, "all", None)["body"])
     assert empty_all["items"] == [] and presentation_errors(empty_all) == []
 
@@ -78,7 +82,12 @@ def test_large_collections_are_paged_and_the_stream_spans_pages(iiif_engine):
     assert outcome["outcomes"] == {"created": len(ids)}
     with unit_of_work(engine) as db:
         top = json.loads(manifests.served_collection(db, BASE, "all", None)["body"])
-        assert [i["type"] for i in top["items"]] == ["Collection", "Collection"]
+        # its sub-collections (ADR 067), then its two pages
+        pages = [i["id"].rsplit("/", 2)[1:] for i in top["items"][-2:]]
+        assert pages == [["page", "1"], ["page", "2"]]
+        assert [i["id"].rsplit("/", 1)[1] for i in top["items"][:-2]] == [
+            "class-tangible-site", "ranks", "districts", "communes", "unesco"
+        ]  # fmt: skip
         page1 = json.loads(manifests.served_collection(db, BASE, "all", 1)["body"])
         page2 = json.loads(manifests.served_collection(db, BASE, "all", "2")["body"])
         with pytest.raises(Exception, match="page"):

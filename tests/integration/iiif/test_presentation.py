@@ -99,11 +99,22 @@ def test_publish_then_withdraw_within_5_seconds(platform):
 
     wait_until(in_everything, timeout=5)
     assert time.monotonic() - started < 5
-    for name in ("all", "class-tangible_site", "rank-city", "district-le_chan", "unesco"):
+    for name in ("all", "class-tangible-site", "rank-city", "district-le-chan", "unesco"):
         listed = platform.request("GET", f"/iiif/presentation/3/collections/{name}")
         assert listed.status_code == 200, (name, listed.text)
         valid(listed.json())
         assert url in {i["id"] for i in listed.json()["items"]}, name
+    # the names of before the one naming style move permanently (ADR 067)
+    for old, new in (
+        ("class-tangible_site", "class-tangible-site"),
+        ("district-le_chan", "district-le-chan"),
+    ):
+        moved = platform.request(
+            "GET", f"/iiif/presentation/3/collections/{old}", allow_redirects=False
+        )
+        assert moved.status_code == 301, (old, moved.status_code)
+        assert moved.headers["Location"].endswith(f"/iiif/presentation/3/collections/{new}")
+        assert moved.headers["Access-Control-Allow-Origin"] == "*"
     doc = platform.request("GET", manifest_path(record_id)).json()
     assert f"{platform.settings.public_url.rstrip('/')}/iiif/presentation/3/collections/unesco" in {
         p["id"] for p in doc["partOf"]

@@ -90,7 +90,7 @@ def test_jsonld_uses_only_dcterms_and_its_context_with_language_tagged_texts():
     assert values(doc, "license") == ["CC BY 4.0"]
     assert {"@value": "Hải Phòng Museum", "@language": "en"} in values(doc, "rightsHolder")
     assert {t["@language"] for t in values(doc, "publisher")} == {"vi", "en"}
-    assert {"@id": f"{BASE}/iiif/presentation/3/collections/class-tangible_site"} in values(
+    assert {"@id": f"{BASE}/iiif/presentation/3/collections/class-tangible-site"} in values(
         doc, "isPartOf"
     )
     manifest = f"{BASE}/iiif/presentation/3/records/{RECORD_RESPONSE['id']}/manifest"

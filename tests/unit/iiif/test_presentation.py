@@ -136,8 +136,8 @@ def test_annotations_search_service_and_part_of_collections():
     assert doc["service"][0]["type"] == "SearchService2"
     part_of = [p["id"].rsplit("/", 1)[1] for p in doc["partOf"]]
     assert part_of == [
-        "all", "class-documentary", "rank-national", "district-le_chan",
-        "commune-phuong-le-chan", "unesco", "unesco-memory_of_world",
+        "all", "class-documentary", "rank-national", "district-le-chan",
+        "commune-phuong-le-chan", "unesco", "unesco-memory-of-world",
     ]  # fmt: skip
 
 
@@ -156,11 +156,14 @@ def test_rights_are_cc_or_rightsstatements_http_uris_only(given, expected):
 
 def test_collection_names_and_slugs():
     assert domain.fold("Xã Thủy Nguyên, Đồ Sơn") == "xa-thuy-nguyen-do-son"
-    assert domain.valid_collection_name("district-le_chan")
-    for bad in ("", "ALL", "rank-", "../etc", "class-x" + "y" * 40, "all?x", "district-a b"):
+    assert domain.valid_collection_name("district-le-chan")
+    assert not domain.valid_collection_name("district-le_chan")  # the old style: 301 (ADR 067)
+    assert domain.canonical_name("district-le_chan") == "district-le-chan"
+    for bad in ("", "ALL", "rank-", "../etc", "class-x" + "y" * 100, "all?x", "district-a b"):
         assert not domain.valid_collection_name(bad), bad
+        assert domain.canonical_name(bad) is None, bad
     label = domain.collection_label(
-        "district-le_chan", {("district", "le_chan"): {"vi": "Lê Chân"}}
+        "district-le-chan", {("district", "le_chan"): {"vi": "Lê Chân"}}
     )
     assert label["vi"] == "Lê Chân (quận/huyện trước 2025)"
 
