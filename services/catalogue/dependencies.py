@@ -18,10 +18,24 @@ VOCABULARIES = Path(__file__).resolve().parent / "data" / "vocabularies.json"
 
 
 def seed_vocabularies(engine: Engine, path: Path = VOCABULARIES) -> int:
-    """Insert the seed terms that are missing (terms admins added or edited stay as they are)."""
+    """Insert the seed terms that are missing (terms admins added or edited stay as they are),
+    then Hải Phòng's administrative units from the installed packages (ADR 046)."""
     seed = json.loads(path.read_text(encoding="utf-8"))
     with unit_of_work(engine) as db:
-        return seed_into(db, seed)
+        return seed_into(db, seed) + seed_admin_units(db, seed["schemes"])
+
+
+def seed_admin_units(db: DbSession, seed: dict[str, list[dict[str, Any]]]) -> int:
+    """The provinces and communes built from ``vietnam-provinces`` and ``vietnamadminunits``
+    (read from the installed packages, never downloaded); ``added_by`` names them."""
+    from services.catalogue import admin_units
+    from services.catalogue import repository as repo
+
+    source = admin_units.source()
+    return sum(
+        repo.insert_terms(db, scheme, terms, source)
+        for scheme, terms in admin_units.build(seed).items()
+    )
 
 
 def seed_into(db: DbSession, seed: dict[str, Any]) -> int:

@@ -9,6 +9,7 @@ import base64
 import datetime as dt
 import json
 import math
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -192,11 +193,14 @@ def resolve_places(
     doc: dict[str, Any],
     terms: dict[str, dict[str, dict[str, str]]],
     parents: dict[str, dict[str, str | None]] | None = None,
+    successors: dict[str, str] | None = None,
 ) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """The document with each commune as ``{code, vi, en}`` of its term (found by code or by
-    name); errors for names no term has, and for a commune outside the record's district or
-    province (``parents``: scheme -> code -> broader). Unknown codes are left to the
-    vocabulary check."""
+    name); errors for names no term has or several have, and for a commune outside the
+    record's district or province (``parents``: scheme -> code -> broader). A pre-2025 commune
+    taken in whole by one current commune (``successors``, ADR 046) gives the record its
+    current commune when none is given, so the record keeps both. Unknown codes are left to
+    the vocabulary check."""
     address = doc.get("address")
     if not address or not any(address.get(f) for f in PLACE_FIELDS):
         return doc, {}
@@ -209,19 +213,70 @@ def resolve_places(
         scheme = terms.get(field, {})
         code = ref.get("code")
         if code is None:
-            key = place_key(ref["vi"])
-            code = next((c for c, lab in scheme.items() if place_key(lab["vi"]) == key), None)
+            code, problem = _by_name(field, ref["vi"], scheme, address, parents)
             if code is None:
-                errors[f"address.{field}"] = [
-                    f"unknown {field} {ref['vi']!r}: give a code of the vocabulary {field}"
-                ]
+                errors[f"address.{field}"] = [problem]
                 continue
         labels = scheme.get(code)
         resolved[field] = {"code": code} | (labels if labels is not None else {})
         misplaced = _misplaced(field, code, address, parents)
         if misplaced:
             errors[f"address.{field}"] = [misplaced]
+    _succeed(resolved, terms, parents, successors)
     return doc | {"address": resolved}, errors
+
+
+def _by_name(
+    field: str,
+    name: str,
+    scheme: dict[str, dict[str, str]],
+    address: dict[str, Any],
+    parents: dict[str, dict[str, str | None]] | None,
+) -> tuple[str | None, str]:
+    """The code of the one term named ``name`` (diacritics aside; where several are, the one
+    spelt exactly so, then the one in the address's district or province), or why none."""
+    key = place_key(name)
+    found = sorted(c for c, lab in scheme.items() if place_key(lab["vi"]) == key)
+    exact = [c for c in found if _spelt(scheme[c]["vi"]) == _spelt(name)]
+    found = exact or found
+    parent_field = PLACE_PARENTS[field]
+    given = address.get(parent_field)
+    broader = (parents or {}).get(field, {})
+    if given:
+        found = [c for c in found if broader.get(c) == given] or found
+    if len(found) == 1:
+        return found[0], ""
+    if not found:
+        return None, f"unknown {field} {name!r}: give a code of the vocabulary {field}"
+    return None, (
+        f"{field} {name!r} is ambiguous ({', '.join(found[:5])}): give its code or the "
+        f"{parent_field}"
+    )
+
+
+def _spelt(name: str) -> str:
+    """A name as written (diacritics kept), case, spacing and unit word aside."""
+    text = " ".join(unicodedata.normalize("NFC", name).casefold().split())
+    for word in ("xã ", "phường ", "thị trấn ", "đặc khu "):
+        text = text.removeprefix(word)
+    return text
+
+
+def _succeed(
+    address: dict[str, Any],
+    terms: dict[str, dict[str, dict[str, str]]],
+    parents: dict[str, dict[str, str | None]] | None,
+    successors: dict[str, str] | None,
+) -> None:
+    """Give the address the current commune that took its pre-2025 commune in whole."""
+    old = (address.get("commune_pre2025") or {}).get("code")
+    new = (successors or {}).get(old) if old else None
+    if new is None or address.get("commune_current"):
+        return
+    address["commune_current"] = {"code": new} | terms.get("commune_current", {}).get(new, {})
+    province = (parents or {}).get("commune_current", {}).get(new)
+    if province and not address.get("province_current"):
+        address["province_current"] = province
 
 
 def _misplaced(

@@ -235,6 +235,7 @@ def run_import(
     known = repo.vocabulary_codes(db, set(domain.SCHEMES))
     places = repo.vocabulary_labels(db, set(domain.PLACE_FIELDS))
     parents = repo.vocabulary_broader(db, set(domain.PLACE_FIELDS))
+    successors = repo.vocabulary_successors(db)
     report: list[dict[str, Any]] = []
     count = 0
     seen: dict[str, int] = {}
@@ -266,7 +267,7 @@ def run_import(
             ready: list[tuple[str, dict[str, Any]]] = []
             for number, rid, doc in good:
                 errors = len(report)
-                doc, place_errors = domain.resolve_places(doc, places, parents)
+                doc, place_errors = domain.resolve_places(doc, places, parents, successors)
                 for field, reasons in place_errors.items():
                     bad(number, field, reasons[0])
                 for field, scheme, code in domain.vocabulary_refs(doc):

@@ -44,7 +44,10 @@ def validate(db: DbSession, payload: Any, record_id: str | None = None) -> dict[
         raise ValidationFailed("the record is not valid", exc.messages) from exc
     places = set(domain.PLACE_FIELDS)
     doc, errors = domain.resolve_places(
-        doc, repo.vocabulary_labels(db, places), repo.vocabulary_broader(db, places)
+        doc,
+        repo.vocabulary_labels(db, places),
+        repo.vocabulary_broader(db, places),
+        repo.vocabulary_successors(db),
     )
     refs = domain.vocabulary_refs(doc)
     known = repo.vocabulary_codes(db, {scheme for _, scheme, _ in refs})

@@ -285,6 +285,15 @@ def vocabulary_broader(db: DbSession, schemes: set[str]) -> dict[str, dict[str, 
     return parents
 
 
+def vocabulary_successors(db: DbSession) -> dict[str, str]:
+    """pre-2025 commune -> the current commune that took it in whole (ADR 046)."""
+    rows = db.execute(
+        "SELECT code, replaced_by FROM vocabulary_terms "
+        "WHERE scheme = 'commune_pre2025' AND replaced_by IS NOT NULL"
+    ).mappings()
+    return {str(r["code"]): str(r["replaced_by"]) for r in rows}
+
+
 def list_schemes(db: DbSession) -> list[Row]:
     rows = db.execute(
         "SELECT scheme, count(*) AS terms FROM vocabulary_terms GROUP BY scheme ORDER BY scheme"
@@ -294,7 +303,7 @@ def list_schemes(db: DbSession) -> list[Row]:
 
 def list_terms(db: DbSession, scheme: str) -> list[Row]:
     rows = db.execute(
-        "SELECT code, labels, broader, note, added_by FROM vocabulary_terms "
+        "SELECT code, labels, broader, note, added_by, replaced_by FROM vocabulary_terms "
         "WHERE scheme = :s ORDER BY code",
         {"s": scheme},
     ).mappings()
@@ -324,6 +333,26 @@ def insert_term(
         },
     ).first()
     return row is not None
+
+
+def insert_terms(db: DbSession, scheme: str, terms: list[dict[str, Any]], actor: str) -> int:
+    """Many terms of one scheme in one statement. Existing terms are left as they are, except
+    that a term of the seed file without ``replaced_by`` or note gets the built one."""
+    if not terms:
+        return 0
+    rows = db.execute(
+        "INSERT INTO vocabulary_terms (scheme, code, labels, broader, note, added_by, "
+        "replaced_by) SELECT :s, t.code, t.labels, t.broader, t.note, :a, t.replaced_by "
+        "FROM jsonb_to_recordset(CAST(:terms AS jsonb)) AS t(code text, labels jsonb, "
+        "broader text, note jsonb, replaced_by text) ON CONFLICT (scheme, code) DO UPDATE "
+        "SET replaced_by = COALESCE(vocabulary_terms.replaced_by, EXCLUDED.replaced_by), "
+        "note = COALESCE(vocabulary_terms.note, EXCLUDED.note) "
+        "WHERE vocabulary_terms.added_by = 'seed' AND ((vocabulary_terms.replaced_by IS NULL "
+        "AND EXCLUDED.replaced_by IS NOT NULL) OR (vocabulary_terms.note IS NULL "
+        "AND EXCLUDED.note IS NOT NULL)) RETURNING 1",
+        {"s": scheme, "a": actor, "terms": json.dumps(terms, ensure_ascii=False)},
+    ).all()
+    return len(rows)
 
 
 # access policy projection ---------------------------------------------------------------------

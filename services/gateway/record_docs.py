@@ -132,7 +132,18 @@ class VocabulariesResponse(Schema):
 
 class TermResponse(catalogue_schemas.TermSchema):
     added_by = fields.String(
-        allow_none=True, metadata={"description": "who added the term (null: seeded from the file)"}
+        allow_none=True,
+        metadata={
+            "description": "who added the term: seed (the seed file), the packages and "
+            "versions it was built from, or the administrator"
+        },
+    )
+    replaced_by = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "a pre-2025 commune: the current commune that took it in whole "
+            "(null if it was divided)"
+        },
     )
 
 

@@ -199,3 +199,49 @@ def test_unknown_routes_answer_in_the_callers_language(catalogue):
     ).json()["error"]
     assert vi["code"] == en["code"] == "not_found"
     assert vi["message"].startswith("Không tìm thấy") and en["message"].startswith("Not found")
+
+
+# administrative units from the installed packages ---------------------------------------------
+
+
+def terms(catalogue, scheme):
+    answer = catalogue.request("GET", f"/api/v1/vocabularies/{scheme}")
+    assert answer.status_code == 200, answer.text
+    return {t["code"]: t for t in answer.json()["terms"]}
+
+
+def test_the_2025_units_come_from_the_packages_with_their_versions(catalogue):
+    from importlib import metadata
+
+    current = terms(catalogue, "commune_current")
+    assert len(current) == 114
+    assert {t["broader"] for t in current.values()} == {"hai_phong"}
+    new = current["nguyen_binh_khiem"]
+    assert new["labels"] == {"vi": "xã Nguyễn Bỉnh Khiêm", "en": "Nguyễn Bỉnh Khiêm commune"}
+    assert "xã Lý Học" in new["note"]["vi"]
+    assert f"vietnam-provinces {metadata.version('vietnam-provinces')}" in new["added_by"]
+    provinces = terms(catalogue, "province")
+    assert len(provinces) == 35  # the 34 of today and Hải Dương, merged into Hải Phòng
+    old = terms(catalogue, "commune_pre2025")
+    assert len(old) > 300
+    assert old["ly_hoc"]["broader"] == "vinh_bao"
+    assert old["ly_hoc"]["replaced_by"] == "nguyen_binh_khiem"
+    assert "xã Nguyễn Bỉnh Khiêm" in old["ly_hoc"]["note"]["vi"]
+
+
+def test_a_record_keeps_its_old_and_its_new_commune(catalogue):
+    body = record_body(
+        address={"commune_pre2025": {"vi": "Xã Lý Học"}, "district_pre2025": "vinh_bao"}
+    )
+    address = catalogue.create(body)["address"]
+    assert address["commune_pre2025"]["code"] == "ly_hoc"
+    assert address["commune_current"] == {
+        "code": "nguyen_binh_khiem",
+        "vi": "xã Nguyễn Bỉnh Khiêm",
+        "en": "Nguyễn Bỉnh Khiêm commune",
+    }
+    assert address["province_current"] == "hai_phong"
+    by_new_name = catalogue.create(
+        record_body(address={"commune_current": {"vi": "xã Cẩm Giàng"}})
+    )["address"]
+    assert by_new_name["commune_current"]["vi"] == "xã Cẩm Giàng"
