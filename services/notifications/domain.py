@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from services.access.domain import (
+    ADMIN,
     DEFAULT_POLICY,
     OPEN,
     STAFF,
@@ -474,6 +475,19 @@ Policies = Mapping[tuple[str, str], Policy]
 
 def is_staff(reader: Principal) -> bool:
     return bool(reader.roles & STAFF)
+
+
+# the access events about records; the others (accounts, keys, logins, refusals) are the audit
+# log's, which only administrators read (``list_audit``)
+RECORD_ACCESS_EVENTS = ("access.policy_changed", "access.record_visibility_changed")
+
+
+def may_hear_of(reader: Principal, event_type: str) -> bool:
+    """Whether ``reader`` may receive events of this type at all: audit events (who signed in,
+    failed to, holds which key or role, was refused) go to administrators only."""
+    if event_type.startswith("access.") and event_type not in RECORD_ACCESS_EVENTS:
+        return ADMIN in reader.roles
+    return True
 
 
 def may_see(

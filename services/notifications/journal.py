@@ -50,12 +50,12 @@ def record(db: DbSession, event: Event, district_of: DistrictOf | None = None) -
     for sub in repo.matching_candidates(db):
         if not domain.type_matches(sub["events"], event.type):
             continue
+        reader = domain.owner_principal(sub["owner"], sub["owner_roles"])
+        if not domain.may_hear_of(reader, event.type):
+            continue  # the audit log's events: administrators only
         if record_id or asset_id:
             if policies is None:
-                policies = _policies(
-                    db, [record_id] if record_id else [], [asset_id] if asset_id else []
-                )
-            reader = domain.owner_principal(sub["owner"], sub["owner_roles"])
+                policies = _policies(db, _listed(record_id), _listed(asset_id))
             if not domain.may_see(reader, record_id, asset_id, policies, now):
                 continue  # what the record route would refuse this owner, no webhook tells
             if record_id and not domain.is_staff(reader):

@@ -278,3 +278,31 @@ def test_the_restricted_demo_record_reaches_no_partner(platform, receiver):
     assert leaked == []
     feed = platform.request("GET", FEED, key=key, params={"since": since, "limit": "500"})
     assert feed.status_code == 200 and restricted["id"] not in feed.text
+
+
+def test_a_partner_subscribed_to_access_events_hears_nothing_of_the_audit_log(platform, receiver):
+    key = platform.new_key(name="Đối tác tò mò", roles=["partner"])["key"]
+    created = platform.request(
+        "POST",
+        "/api/v1/webhooks",
+        key=key,
+        json={"url": receiver.url("/audit"), "events": ["access.*"], "secret": SECRET},
+    )
+    assert created.status_code == 201, created.text
+    record = platform.create(record_body())
+    assert platform.login("admin", "not the password").status_code == 401
+    platform.new_key(name="Khóa của đối tác khác", roles=["partner"])
+    platform.set_policy("record", record["id"], level="public", reason="mở")
+    platform.publish(record["id"])
+    # a record's public access events do reach it: the sign that the others had their turn
+    wait_until(
+        lambda: any(
+            h.envelope["type"] == "access.record_visibility_changed"
+            and h.envelope["data"]["record_id"] == record["id"]
+            for h in receiver.at("/audit")
+        ),
+        timeout=20,
+    )
+    time.sleep(0.5)
+    types = {h.envelope["type"] for h in receiver.at("/audit")}
+    assert types <= {"access.policy_changed", "access.record_visibility_changed"}, types
