@@ -142,3 +142,47 @@ def test_a_503_after_a_timeout_says_it_may_be_done_and_its_key_gets_the_result(
     repeated = post_record(catalogue, body, key)  # what the answer told the client to do
     assert repeated.status_code == 201, repeated.text
     assert count(catalogue, body["inventory_number"]) == 1
+
+
+def test_creates_in_flight_while_the_catalogue_is_killed_again_and_again(catalogue, monkeypatch):
+    """The field test's restarts: the catalogue dies again and again, once just after a commit
+    and with other requests anywhere in flight. Every answer is a 201 naming the one record
+    made, or a 503 saying the outcome is unknown, whose key then gets that one record."""
+    crashes = 4
+    hung: list[bool] = []
+    real = shared.rpc.commit_worker
+
+    def sometimes_die_after_commit(worker_ctx: Any) -> None:
+        real(worker_ctx)
+        if worker_ctx.entrypoint.method_name == "create_record" and len(hung) < crashes:
+            hung.append(True)
+            while True:  # the process dies here, its work committed, the request unacked
+                eventlet.sleep(0.05)
+
+    monkeypatch.setattr(shared.rpc, "commit_worker", sometimes_die_after_commit)
+    bodies = [record_body() for _ in range(24)]
+    keys = [str(uuid.uuid4()) if n % 2 else None for n in range(len(bodies))]  # half without
+    answers: dict[int, Any] = {}
+    pool = eventlet.GreenPool(8)
+
+    def send(n: int) -> None:
+        answers[n] = post_record(catalogue, bodies[n], keys[n])
+
+    for n in range(len(bodies)):
+        pool.spawn_n(send, n)
+    for crash in range(1, crashes + 1):
+        wait_until(lambda crash=crash: len(hung) >= crash, timeout=30)
+        catalogue.services.containers["catalogue"].kill()  # others die mid-way, uncommitted
+        catalogue.services.start_again("catalogue")
+    pool.waitall()
+    for n, answer in sorted(answers.items()):
+        if answer.status_code == 503:
+            error = answer.json()["error"]
+            assert error["details"]["reason"] == "outcome_unknown", answer.text
+            answer = post_record(catalogue, bodies[n], error["details"]["idempotency_key"])
+        assert answer.status_code == 201, answer.text
+        rows = catalogue.catalogue_sql(
+            "SELECT id FROM records WHERE inventory_number = :n",
+            n=bodies[n]["inventory_number"],
+        )
+        assert [str(r.id) for r in rows] == [answer.json()["id"]]
