@@ -119,6 +119,7 @@ def test_a_repeated_test_request_sends_one_event_and_another_body_is_refused(ser
 def test_a_delivery_sent_but_not_recorded_comes_again_with_its_id_and_true_attempt_number(
     service, receiver, monkeypatch
 ):
+    crashes = 3
     hang_recording = [True]
     real = repository.record_results
 
@@ -130,19 +131,25 @@ def test_a_delivery_sent_but_not_recorded_comes_again_with_its_id_and_true_attem
     monkeypatch.setattr(repository, "record_results", record_or_die)
     sub = service.handle.subscribe(receiver.url("/crashy"), ["catalogue.*"])
     event = service.handle.publish("catalogue.record_published", record_data())
-    wait_until(lambda: receiver.at("/crashy"), timeout=20)
-    service.kill_and_restart()
-    hang_recording[0] = False
-    # the dead process's lease runs out (fast-forwarded: the lease is a minute)
-    service.handle.sql(
-        "UPDATE deliveries SET next_attempt_at = now() WHERE subscription_id = :s", s=sub
-    )
-    hits = wait_until(lambda: receiver.at("/crashy")[1:] and receiver.at("/crashy"), timeout=20)
+    for crash in range(1, crashes + 1):
+        wait_until(lambda crash=crash: len(receiver.at("/crashy")) >= crash, timeout=20)
+        service.kill_and_restart()
+        if crash == crashes:
+            hang_recording[0] = False  # the process after the last crash records its attempt
+        # the dead process's lease runs out (fast-forwarded: the lease is a minute)
+        service.handle.sql(
+            "UPDATE deliveries SET next_attempt_at = now() WHERE subscription_id = :s", s=sub
+        )
     rows = wait_until(
         lambda: [r for r in service.handle.deliveries(sub) if r.status == "delivered"], timeout=20
     )
+    hits = receiver.at("/crashy")
     assert len(service.handle.deliveries(sub)) == 1  # one delivery per (subscription, event)
-    assert [h.headers["X-Disan-Event-Id"] for h in hits] == [event.event_id] * 2
+    assert [h.headers["X-Disan-Event-Id"] for h in hits] == [event.event_id] * (crashes + 1)
     assert {h.headers["X-Disan-Delivery-Id"] for h in hits} == {str(rows[0].id)}
-    assert [h.headers["X-Disan-Attempt"] for h in hits] == ["1", "2"]
-    assert rows[0].attempts == 2
+    assert [h.headers["X-Disan-Attempt"] for h in hits] == ["1", "2", "3", "4"]
+    assert rows[0].attempts == crashes + 1
+    history = service.handle.sql(
+        "SELECT attempt FROM delivery_attempts WHERE delivery_id = :d", d=rows[0].id
+    )
+    assert [r.attempt for r in history] == [crashes + 1]  # the one attempt that was recorded
