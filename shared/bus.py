@@ -319,7 +319,9 @@ class ConfirmingPublisher:
     """Publishes batches with ``mandatory`` and waits for the broker's confirms of the batch.
 
     Confirms are pipelined: the whole batch is sent, then acks are read, so a batch of 500 costs
-    about one round trip. Safe to share between green threads: calls are serialised.
+    about one round trip. Safe to share between green threads: ``publish``, ``declare`` and
+    ``close`` hold ``lock`` (green under ``eventlet.monkey_patch``), so one batch is written
+    and confirmed at a time on the one connection.
     """
 
     def __init__(self, amqp_uri: str, confirm_timeout: float = 30.0) -> None:
@@ -397,11 +399,16 @@ class ConfirmingPublisher:
         batch = list(messages)
         if not batch:
             return []
-        try:
-            return self._publish(batch)
-        except (TimeoutError, OSError, amqp.exceptions.AMQPError, PublishError) as exc:
-            self.close()
-            raise PublishError(f"publish of {len(batch)} message(s) not confirmed: {exc}") from exc
+        # one batch at a time: the confirms of two interleaved batches would be read by two
+        # green threads from one socket (eventlet refuses the second read: RuntimeError)
+        with self.lock:
+            try:
+                return self._publish(batch)
+            except (TimeoutError, OSError, amqp.exceptions.AMQPError, PublishError) as exc:
+                self._close()
+                raise PublishError(
+                    f"publish of {len(batch)} message(s) not confirmed: {exc}"
+                ) from exc
 
     def _publish(self, batch: list[Outgoing]) -> list[str]:
         channel = self._ensure()

@@ -23,7 +23,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import amqp
 import eventlet
+import kombu.exceptions
 from kombu import Queue
 from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import SharedExtension
@@ -40,7 +42,6 @@ from shared.bus import (
     ConfirmingPublisher,
     FrameReader,
     Outgoing,
-    PublishError,
     coalesced_writes,
     consumer_queue,
     retry_delay_ms,
@@ -56,6 +57,14 @@ HANDLED = Counter("disan_events_handled_total", "Events handled", ["queue", "out
 F = TypeVar("F", bound=Callable[..., Any])
 
 PARK_FAILED_PAUSE = 1.0  # seconds before a message that could not be parked is requeued
+
+#: what acking or requeueing over a connection that broke raises (py-amqp: OSError and its
+#: ConnectionError, RecoverableConnectionError "connection already closed", and the like)
+BROKER_GONE: tuple[type[BaseException], ...] = (
+    OSError,
+    amqp.exceptions.AMQPError,
+    kombu.exceptions.OperationalError,
+)
 
 
 class PoisonMessage(EventError):
@@ -196,8 +205,11 @@ class ReliableQueueConsumer(QueueConsumer):  # type: ignore[misc]
                         message.ack()
                     else:
                         message._state = "ACK"  # acked by the multiple ack: never again
-        except ConnectionError:  # pragma: no cover - the broker redelivers them
-            pass
+        except BROKER_GONE:
+            # the connection broke (reset, closed by a broker restart): the broker gives the
+            # unacked messages back to the queue and the claims make their redelivery a no-op;
+            # raising here would kill the container
+            log.warning("could not ack %d message(s): connection lost", len(live))
 
     def requeue_message(self, message: Any) -> None:
         self._forget(message)
@@ -250,14 +262,24 @@ class ReliableEventHandler(Consumer):  # type: ignore[misc]
             return True
         try:
             self._park_failure(message, outcome)
-        except PublishError:
-            # the copy is not safe: give the original back to the broker rather than lose it
+        except Exception:  # noqa: BLE001 - whatever it is, it must not kill the container
+            # the copy is not safe (PublishError: nacked, dead letters full, connection lost;
+            # or anything unforeseen): give the original back to the broker rather than lose
+            # it, and keep the service running. Raising here would kill the whole container.
             log.exception("could not park failed message from %s; requeueing", self.queue_name)
+            self._count("park_failed")
             # e.g. the dead letters are full (their policy refuses more): not a tight loop
             eventlet.sleep(PARK_FAILED_PAUSE)
-            self.queue_consumer.requeue_message(message)
+            self._requeue_quietly(message)
             return False
         return True
+
+    def _requeue_quietly(self, message: Any) -> None:
+        """Give ``message`` back; over a lost connection the broker has it back already."""
+        try:
+            self.queue_consumer.requeue_message(message)
+        except BROKER_GONE:
+            log.warning("could not requeue a message of %s: connection lost", self.queue_name)
 
     def _count(self, outcome: str, n: int = 1) -> None:
         child = self._counters.get(outcome)
