@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
@@ -58,6 +59,10 @@ INPUT_TEXT: dict[str, dict[str, str]] = {
     "invalid_json": {
         "vi": "Nội dung không phải JSON hợp lệ mã hoá UTF-8.",
         "en": "The body is not valid UTF-8 JSON.",
+    },
+    "invalid_text": {
+        "vi": "Một chuỗi trong nội dung chứa ký tự NUL hoặc ký tự thay thế (surrogate) đơn lẻ.",
+        "en": "A string in the body holds NUL or a lone surrogate character.",
     },
     "control_character": {
         "vi": "Tham số chứa ký tự điều khiển (ví dụ NUL); hãy bỏ ký tự đó.",
@@ -149,20 +154,31 @@ def read_json(
 
 
 def load_json(raw: bytes) -> Any:
-    """Bytes of a request body as JSON, at most ``MAX_JSON_DEPTH`` deep; 400 otherwise.
+    """Bytes of a request body as JSON, at most ``MAX_JSON_DEPTH`` deep, every string text
+    PostgreSQL and UTF-8 can hold; 400 otherwise.
 
     Python's decoder recurses per level (about a thousand levels end in ``RecursionError``),
-    and so would every later step (schemas, NFC, RPC serialisation): deep bodies stop here.
+    and so would every later step (schemas, NFC, RPC serialisation): deep bodies stop here. So
+    do what would fail later as a 500: NaN and Infinity (not JSON), integers over Python's 4,300
+    digits, NUL (``\\u0000``, refused by PostgreSQL) and lone surrogates (not encodable).
     """
+    problem: str | None = "json_too_deep"
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+    except UnicodeDecodeError as exc:
         raise input_refusal("invalid_json", f"the body is not valid UTF-8 JSON: {exc}") from exc
+    except ValueError as exc:  # JSONDecodeError, NaN, an integer too long to convert
+        raise input_refusal("invalid_json", f"the body is not valid JSON: {exc}") from exc
     except RecursionError:
-        data = None
+        pass
     else:
-        if _depth_within(data, MAX_JSON_DEPTH):
+        problem = _problem_in(data, MAX_JSON_DEPTH)
+        if problem is None:
             return data
+    if problem == "invalid_text":
+        raise input_refusal(
+            "invalid_text", "a string in the body holds NUL (\\u0000) or a lone surrogate"
+        )
     raise input_refusal(
         "json_too_deep",
         f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep",
@@ -170,22 +186,34 @@ def load_json(raw: bytes) -> Any:
     )
 
 
-def _depth_within(value: Any, limit: int) -> bool:
-    """Whether arrays and objects in ``value`` nest at most ``limit`` deep (no recursion)."""
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+_BAD_TEXT = re.compile("[\\x00\\ud800-\\udfff]")
+
+
+def _problem_in(value: Any, limit: int) -> str | None:
+    """Why ``value`` may not go further (``json_too_deep``, ``invalid_text``) or None; walked
+    without recursion."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
+        if isinstance(item, str):
+            if _BAD_TEXT.search(item):
+                return "invalid_text"
+            continue
         children: Iterable[Any]
         if isinstance(item, dict):
-            children = item.values()
+            children = [*item.keys(), *item.values()]
         elif isinstance(item, list):
             children = item
         else:
             continue
         if depth > limit:
-            return False
+            return "json_too_deep"
         stack.extend((child, depth + 1) for child in children)
-    return True
+    return None
 
 
 def uuid_param(name: str, value: str) -> str:

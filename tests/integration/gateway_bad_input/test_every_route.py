@@ -11,6 +11,7 @@ bodies; a multipart body cut before its closing boundary. The IIIF routes the ga
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -55,7 +56,12 @@ BAD_BODIES = {
     "nul_in_json": b'{"username": "a\\u0000b", "password": "x\\u0000"}',
     "not_json": b"<xml/>",
     "truncated_json": b'{"a": [1, 2',
+    "huge_integer": b'{"limit": ' + b"9" * 5000 + b"}",
+    "nan": b'{"lat": NaN, "lon": Infinity}',
+    "lone_surrogate": b'{"username": "\\ud800", "title": {"vi": "\\udfff"}}',
 }
+# what replaces every string of a route's documented example body
+POISON = {"nul": "a\u0000b", "lone_surrogate": "\ud800x", "bidi_and_c1": "\u202e\x85x"}
 BOUNDARY = "disanboundary42"
 TRUNCATED_MULTIPART = (
     (
@@ -193,6 +199,36 @@ def test_deep_and_malformed_json_bodies_are_4xx(edge):
                     headers = {"Content-Type": media_type}
                     answer = call(edge, method, url, data=body, headers=headers)
                     yield f"{method} {path} [{media_type} {label}]", answer
+
+    assert failures(edge, results()) == []
+
+
+def poisoned(value: Any, text: str) -> Any:
+    """``value`` with every string (keys stay) replaced by ``text``."""
+    if isinstance(value, str):
+        return text
+    if isinstance(value, dict):
+        return {k: poisoned(v, text) for k, v in value.items()}
+    if isinstance(value, list):
+        return [poisoned(v, text) for v in value]
+    return value
+
+
+def test_documented_bodies_with_nul_and_lone_surrogates_in_every_string_are_4xx(edge):
+    """The documented example of each body, every string in it made hostile."""
+
+    def results() -> Iterator[tuple[str, requests.Response]]:
+        for method, path, op in routes(edge):
+            content = op.get("requestBody", {}).get("content", {})
+            for media_type, body in content.items():
+                if "json" not in media_type or "example" not in body:
+                    continue
+                url = fill(edge, path, op)
+                for label, text in POISON.items():
+                    data = json.dumps(poisoned(body["example"], text)).encode()
+                    headers = {"Content-Type": media_type.split(";")[0]}
+                    answer = call(edge, method, url, data=data, headers=headers)
+                    yield f"{method} {path} [example {label}]", answer
 
     assert failures(edge, results()) == []
 
