@@ -55,6 +55,12 @@ EDITORS = ("cataloguer",)
 _SHA = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
+SECOND_FILE_TEXT = {
+    "vi": "Mỗi lần tải lên chỉ gửi một tệp, trong trường 'file'.",
+    "en": "One file per upload, in the field 'file'.",
+}
+
+
 class StreamedMultipart:
     """A multipart/form-data body read as it arrives; the ``file`` part readable as a stream.
 
@@ -93,11 +99,16 @@ class StreamedMultipart:
                 self.filename = event.filename or ""
                 self._in_file, self._current = True, None
                 return True
-            if isinstance(event, (File, Field)):
+            if isinstance(event, File):  # a second file, or a file under another name
+                raise ValidationFailed(
+                    f"one file per upload, in the field 'file': the part {event.name!r} "
+                    "is another file",
+                    {"field": event.name, "reason": "second_file", "text": SECOND_FILE_TEXT},
+                )
+            if isinstance(event, Field):
                 self._in_file = False
-                self._current = event.name if isinstance(event, Field) else None
-                if self._current is not None:
-                    self.fields[self._current] = ""
+                self._current = event.name
+                self.fields[self._current] = ""
             elif isinstance(event, Data):
                 if self._in_file:
                     self._pending += event.data

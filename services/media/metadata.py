@@ -11,8 +11,11 @@ the canvas (ADR 067). A key outside the list is refused, never dropped: an uploa
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import unicodedata
 from typing import Any
+from urllib.parse import urlsplit
 
 from shared.errors import ValidationFailed
 
@@ -41,9 +44,78 @@ INVALID_TEXT = {
 }
 
 
+DATE_TEXT = {
+    "vi": "Ngày phải theo EDTF (ISO 8601-2), ví dụ 1930, 1930-05, 1930-05-19, 1930?, 193X, "
+    "1930/1945.",
+    "en": "The date must be EDTF (ISO 8601-2), e.g. 1930, 1930-05, 1930-05-19, 1930?, 193X, "
+    "1930/1945.",
+}
+RIGHTS_TEXT = {
+    "vi": "Tuyên bố quyền phải là một URI http(s), ví dụ "
+    "http://rightsstatements.org/vocab/InC/1.0/.",
+    "en": "The rights statement must be an http(s) URI, e.g. "
+    "http://rightsstatements.org/vocab/InC/1.0/.",
+}
+_REASON_TEXT = {
+    "unknown_metadata": UNKNOWN_TEXT,
+    "invalid_date": DATE_TEXT,
+    "invalid_rights_statement": RIGHTS_TEXT,
+}
+# one EDTF date of levels 0 and 1 (ADR 047): a year (4 digits, or with its last digits
+# unspecified: 19XX, 193X), then a month (or a season 21-24) and a day, either maybe XX;
+# then ? (uncertain), ~ (approximate) or % (both)
+_EDTF_DATE = re.compile(
+    r"^(?P<year>-?\d{4}|\d{3}X|\d{2}XX)"
+    r"(?:-(?P<month>0[1-9]|1[0-2]|2[1-4]|XX)(?:-(?P<day>0[1-9]|[12]\d|3[01]|XX))?)?[?~%]?$"
+)
+
+
 def _refuse(field: str, message: str, reason: str = "invalid_metadata") -> ValidationFailed:
-    text = UNKNOWN_TEXT if reason == "unknown_metadata" else INVALID_TEXT
+    text = _REASON_TEXT.get(reason, INVALID_TEXT)
     return ValidationFailed(message, {"field": field, "reason": reason, "text": text})
+
+
+def edtf_date(value: str) -> bool:
+    """Whether ``value`` is an EDTF level 0/1 date or interval (``1930``, ``1930-05-19``,
+    ``1930?``, ``193X``, ``1930/1945``, ``../1945``); full dates must exist."""
+    parts = value.split("/")
+    if len(parts) > 2 or not value:
+        return False
+    if len(parts) == 2 and parts == ["", ""]:
+        return False
+    return all((len(parts) == 2 and p in ("", "..")) or _one_date(p) for p in parts)
+
+
+def _one_date(text: str) -> bool:
+    match = _EDTF_DATE.match(text)
+    if match is None:
+        return False
+    year, month, day = match.group("year"), match.group("month"), match.group("day")
+    if day is None:
+        return True  # a year, or a year and a month or season
+    if not month.isdigit() or int(month) > 12:
+        return month == "XX"  # a season has no days
+    if "X" in year + day:
+        return True
+    try:
+        dt.date(int(year), int(month), int(day))
+    except ValueError:
+        return False
+    return True
+
+
+def _checked(key: str, value: str) -> str:
+    """``date`` in EDTF and ``rights_statement`` as an http(s) URI; other texts as they are."""
+    if key == "date" and not edtf_date(value):
+        raise _refuse(key, f"date {value[:40]!r} is not an EDTF date", "invalid_date")
+    if key == "rights_statement":
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or " " in value:
+            raise _refuse(
+                key, f"rights_statement {value[:80]!r} is not an http(s) URI",
+                "invalid_rights_statement",
+            )  # fmt: skip
+    return value
 
 
 def _text(field: str, value: Any) -> str:
@@ -86,7 +158,7 @@ def clean_metadata(form: dict[str, str]) -> dict[str, Any]:
     for key in TEXT_KEYS:
         value = _text(key, form.get(key, ""))
         if value:
-            meta[key] = value
+            meta[key] = _checked(key, value)
     if str(form.get("position", "")).strip():
         meta["position"] = _position(form["position"])
     return meta
