@@ -219,7 +219,8 @@ def dc_pairs(record: dict[str, Any], base: str, labels: Labels) -> list[Pair]:
         add("license", licence)
     add("rightsHolder", _lm(rights.get("holder")))
     add("publisher", PROVIDER_LABEL)
-    published = record.get("state") == "published"
+    # the manifest and its collections, once it exists: published with a canvas (ADR 067)
+    published = record.get("state") == "published" and record.get("has_manifest", True)
     if published:
         for name in collections_of(record):
             add("isPartOf", collection_url(base, name), "uri")
@@ -381,6 +382,7 @@ class LinkedDataRoutes:
     record's IIIF manifest), under the record's access rules."""
 
     catalogue: ServiceClient  # RecordRoutes
+    iiif: ServiceClient  # PresentationRoutes
     gate: Any
     settings: Any
     openapi_examples = LINKED_DATA_EXAMPLES
@@ -391,6 +393,8 @@ class LinkedDataRoutes:
             "get_record", request.principal.to_dict(), record_id
         )
         self.gate.require_item(request, "record", record["id"])
+        if record.get("state") == "published":
+            record["has_manifest"] = bool(self.iiif.call("has_manifest", record["id"]))
         return record
 
     def _headers(self, record: dict[str, Any]) -> dict[str, str]:

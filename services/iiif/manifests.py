@@ -413,6 +413,14 @@ def served_manifest(
     return {"body": row["body"], "etag": row["etag"], "public": row["public"]}
 
 
+def has_manifest(db: DbSession, record_id: Any) -> bool:
+    """Whether the record has a manifest (published, with a canvas): the linked data names the
+    manifest and the collections only then (ADR 067)."""
+    if not isinstance(record_id, str) or not domain.is_uuid(record_id):
+        return False
+    return repo.get_manifest(db, record_id.lower()) is not None
+
+
 NO_CONTENT_TEXT = {
     "vi": "Hồ sơ đã công bố nhưng chưa có ảnh hay tệp nào sẵn sàng: chưa có manifest IIIF.",
     "en": "The record is published but has no ready image or file yet: it has no IIIF manifest.",

@@ -117,6 +117,11 @@ class IiifService(AnnotationRpc, SearchRpc, DisanService):
         return manifests.served_manifest(self.db, self._base, record_id, self._cid)
 
     @rpc
+    def has_manifest(self, record_id: Any) -> bool:
+        """Whether a record has a manifest (published, with at least one canvas)."""
+        return manifests.has_manifest(self.db, record_id)
+
+    @rpc
     def get_collection(self, name: Any, page: Any = None) -> dict[str, Any]:
         """A collection (or one page of a large one): ``{"body", "etag"}``."""
         return manifests.served_collection(self.db, self._base, name, page)

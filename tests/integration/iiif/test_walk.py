@@ -194,3 +194,8 @@ def test_everything_served_is_complete_linked_and_vietnamese_first(stack: Stack)
     assert answer.status_code == 404, answer.text
     details = answer.json()["error"]["details"]
     assert details["reason"] == "no_content" and list(details["text"]) == ["vi", "en"]
+    # nor does its linked data name that manifest or a collection
+    ld = platform.request("GET", f"/api/v1/records/{empty_id}/jsonld").json()
+    assert "dcterms:hasFormat" not in ld and "dcterms:isPartOf" not in ld
+    ld = platform.request("GET", f"/api/v1/records/{public_id}/jsonld").json()
+    assert ld["dcterms:hasFormat"] == [{"@id": public_url}]

@@ -230,3 +230,13 @@ def test_a_json_ld_processor_reads_every_term_and_the_language_tags():
     title = f"{subject} <{DCTERMS_IRI}title>"
     assert any(line.startswith(title) and line.endswith('"@vi .') for line in triples)
     assert any(line.startswith(title) and line.endswith('"@en .') for line in triples)
+
+
+def test_a_published_record_without_a_manifest_links_no_manifest_nor_collection():
+    """A published record with nothing to show has no manifest (ADR 067): its linked data
+    names neither the manifest (a 404) nor the collections (which do not list it)."""
+    doc = jsonld(record(has_manifest=False), BASE, labels)
+    assert "dcterms:hasFormat" not in doc and "dcterms:isPartOf" not in doc
+    xml = dublin_core_xml(record(has_manifest=False), BASE, labels).decode("utf-8")
+    assert "/manifest" not in xml and "/collections/" not in xml
+    assert "dcterms:hasFormat" in jsonld(record(has_manifest=True), BASE, labels)
