@@ -63,3 +63,15 @@ def test_a_second_file_part_is_422(media, record_id):
     details = answer.json()["error"]["details"]
     assert (details["field"], details["reason"]) == ("file", "second_file")
     assert set(media.store.list_keys(MASTERS_BUCKET)) == before, "an object was left behind"
+
+
+def test_a_refusal_says_its_own_text_in_the_callers_language(media, record_id):
+    fields = {"date": "yesterday-ish"}
+    vi = media.upload(record_id, jpeg(64, 48), "c.jpg", fields=fields)
+    en = media.upload(
+        record_id, jpeg(64, 48), "c.jpg", fields=fields, headers={"Accept-Language": "en"}
+    )
+    assert vi.status_code == en.status_code == 422
+    assert vi.json()["error"]["message"].startswith("Ngày phải theo EDTF"), vi.text
+    assert en.json()["error"]["message"].startswith("The date must be EDTF"), en.text
+    assert "yesterday-ish" in en.json()["error"]["message"]
