@@ -78,3 +78,21 @@ def test_the_check_can_fail_on_a_built_manifest():
     manifest["items"][0]["items"][0]["items"][0]["motivation"] = 5
     del manifest["label"]
     assert presentation_errors(manifest)
+
+
+def test_a_canvas_with_what_the_uploader_said_is_valid():
+    """Caption, creator, date and an own licence on a canvas (ADR 067) keep the schema."""
+    require_schema()
+    inputs = every_kind_inputs("public")
+    meta = {
+        "caption": {"vi": "Mặt trước", "en": "Front"},
+        "creator": "Nguyễn Văn A",
+        "date": "1924",
+        "licence": "https://creativecommons.org/licenses/by/4.0/",
+        "rights_statement": "Bản quyền của gia đình",
+    }
+    assets = [a | {"metadata": meta} for a in inputs.assets]
+    spec, _ = domain.manifest_spec(domain.Inputs(**(inputs.__dict__ | {"assets": assets})), probe)
+    manifest = build_manifest(spec)
+    assert manifest["items"][0]["rights"] == "http://creativecommons.org/licenses/by/4.0/"
+    assert presentation_errors(manifest) == []
