@@ -14,6 +14,8 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+import amqp
+import kombu.exceptions
 from eventlet import wsgi
 from marshmallow import Schema
 from marshmallow import ValidationError as SchemaValidationError
@@ -28,6 +30,16 @@ from services.gateway.cors import preflight, with_cors
 from shared.errors import BadRequest, DisanError, error_body, http_status
 
 log = logging.getLogger(__name__)
+
+#: seconds a 503 tells the client to wait (``Retry-After``) unless its details say otherwise
+UNAVAILABLE_RETRY_AFTER = 5
+#: the broker went away under a call (refused, reset, closed): a 503, not a 500
+BROKER_DOWN: tuple[type[BaseException], ...] = (
+    ConnectionError,
+    amqp.exceptions.ConnectionError,
+    amqp.exceptions.RecoverableConnectionError,
+    kombu.exceptions.OperationalError,
+)
 
 JSON = "application/json"
 PUBLIC = "public"
@@ -62,7 +74,7 @@ INPUT_TEXT: dict[str, dict[str, str]] = {
     },
     "invalid_text": {
         "vi": "Một chuỗi trong nội dung chứa ký tự NUL hoặc ký tự thay thế (surrogate) đơn lẻ.",
-        "en": "A string in the body holds NUL or a lone surrogate character.",
+        "en": "A text in the body holds NUL or a lone surrogate character.",
     },
     "control_character": {
         "vi": "Tham số chứa ký tự điều khiển (ví dụ NUL); hãy bỏ ký tự đó.",
@@ -104,6 +116,9 @@ def error_response(status: int, code: str, message: str, details: Any = None) ->
         response.headers["WWW-Authenticate"] = 'Bearer realm="disan"'
     if status == 429 and isinstance(details, dict) and "retry_after" in details:
         response.headers["Retry-After"] = str(details["retry_after"])
+    if status == 503:  # a dependency is unreachable for now: say when to come back
+        after = details.get("retry_after") if isinstance(details, dict) else None
+        response.headers["Retry-After"] = str(after or UNAVAILABLE_RETRY_AFTER)
     return response
 
 
@@ -126,6 +141,9 @@ def response_for_exception(exc: BaseException) -> Response:
         return error_response(
             exc.code or 500, (exc.name or "error").lower().replace(" ", "_"), exc.description or ""
         )
+    if isinstance(exc, BROKER_DOWN):  # the message bus went away under a call: not our bug
+        log.warning("message bus unreachable: %s", exc)
+        return error_response(503, "unavailable", "the message bus is unreachable; try again")
     log.error("unhandled error in gateway: %s", exc, exc_info=exc)
     return error_response(500, "internal_error", "an unexpected error occurred")
 
@@ -250,6 +268,14 @@ def _has_control(text: str) -> bool:
 
 def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else "\ufffd" for c in str(text)[:64])
+
+
+def form_text(data: bytes) -> str:
+    """A form field's bytes as text (invalid UTF-8 shown as U+FFFD); NUL, which PostgreSQL
+    cannot store, is a 400 ``invalid_text``."""
+    if b"\x00" in data:
+        raise input_refusal("invalid_text", "a form field holds NUL (\\x00)")
+    return data.decode("utf-8", "replace")
 
 
 class StrictMultipartDecoder(MultipartDecoder):

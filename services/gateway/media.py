@@ -21,7 +21,15 @@ from werkzeug.sansio.multipart import Data, Epilogue, Field, File, NeedData
 from werkzeug.wrappers import Request
 
 from services.access import domain as access_domain
-from services.gateway.http import PUBLIC, STAFF, ApiRequest, StrictMultipartDecoder, api, read_json
+from services.gateway.http import (
+    PUBLIC,
+    STAFF,
+    ApiRequest,
+    StrictMultipartDecoder,
+    api,
+    form_text,
+    read_json,
+)
 from services.gateway.rpc import ServiceClient, ServiceRpc
 from services.media import sniff
 from services.media.dependencies import Storage
@@ -119,7 +127,7 @@ class StreamedMultipart:
                     self._field_bytes += len(event.data)
                     if self._field_bytes > MAX_FIELDS_BYTES:
                         raise PayloadTooLarge("form fields besides the file are at most 64 KB")
-                    self.fields[self._current] += event.data.decode("utf-8", "replace")
+                    self.fields[self._current] += form_text(event.data)
             elif isinstance(event, Epilogue):
                 return False
 

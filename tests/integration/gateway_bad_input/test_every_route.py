@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.integration.media.support import png
 from tests.integration.running import ADMIN_PASSWORD
 
 pytestmark = pytest.mark.integration
@@ -260,10 +261,66 @@ def test_malformed_multipart_and_form_bodies_are_4xx(edge):
             form = {"Content-Type": "application/x-www-form-urlencoded"}
             for label, body in {
                 "bad_utf8": b"username=%FF%FE&password=\xff",
-                "nul": b"a=%00",
+                "nul": b"username=a%00b&password=x%00&csrf=%00&origin=http%3A%2F%2Fa%00b",
             }.items():
                 answer = call(edge, method, url, data=body, headers=form)
                 yield f"{method} {path} [form {label}]", answer
+
+    assert failures(edge, results()) == []
+
+
+# request headers routes read, and what they receive (bytes: latin-1 on the wire)
+HEADERS = (
+    "If-Match", "If-None-Match", "If-Modified-Since", "Idempotency-Key", "X-Checksum-SHA256",
+    "Accept-Language", "Accept", "Range", "Origin", "X-Real-IP", "Cookie",
+)  # fmt: skip
+BAD_HEADER_VALUES = {"nul": b"a\x00b", "latin1": b"\xff\xfe\xe9", "escape": b"\x1b[31m"}
+
+
+def test_bad_header_values_are_4xx(edge):
+    def results() -> Iterator[tuple[str, requests.Response]]:
+        for method, path, op in routes(edge):
+            url = fill(edge, path, op)
+            for label, value in BAD_HEADER_VALUES.items():
+                headers = dict.fromkeys(HEADERS, value)
+                yield f"{method} {path} [headers {label}]", call(edge, method, url, headers=headers)
+
+    assert failures(edge, results()) == []
+
+
+def multipart(fields: dict[str, bytes], filename: bytes, data: bytes) -> bytes:
+    parts = [
+        b"--" + BOUNDARY.encode() + b'\r\nContent-Disposition: form-data; name="' + name.encode()
+        + b'"\r\n\r\n' + value + b"\r\n"
+        for name, value in fields.items()
+    ]  # fmt: skip
+    parts.append(
+        b"--" + BOUNDARY.encode() + b'\r\nContent-Disposition: form-data; name="file"; filename="'
+        + filename + b'"\r\nContent-Type: image/png\r\n\r\n' + data + b"\r\n"
+    )  # fmt: skip
+    return b"".join(parts) + b"--" + BOUNDARY.encode() + b"--\r\n"
+
+
+def test_uploads_with_hostile_form_fields_and_file_names_are_not_5xx(edge):
+    """Well-formed multipart, but the text in it is not: NUL, invalid UTF-8, escapes."""
+    image = png(32, 24)
+    bodies = {
+        "nul_in_caption": multipart({"caption_vi": b"a\x00b"}, b"page.png", image),
+        "bad_utf8_in_caption": multipart({"caption_en": b"\xff\xfe"}, b"page.png", image),
+        "nul_in_filename": multipart({}, b"pa\x00ge.png", image),
+        "escape_in_filename": multipart({}, b"\x1b[31mpage\xff.png", image),
+        "nul_in_field_name": multipart({"cap\x00tion": b"x"}, b"page.png", image),
+    }
+
+    def results() -> Iterator[tuple[str, requests.Response]]:
+        headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+        for url in (
+            f"/api/v1/records/{edge.record_id}/media",
+            f"/api/v1/media/{edge.asset_id}/versions",
+        ):
+            for label, body in bodies.items():
+                answer = call(edge, "POST", url, data=body, headers=headers)
+                yield f"POST {url} [{label}]", answer
 
     assert failures(edge, results()) == []
 
