@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import amqp
+import kombu.exceptions
 from kombu import Connection, Exchange, Queue, binding
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,16 @@ events_exchange = Exchange(
 requeue_exchange = Exchange(REQUEUE_EXCHANGE, type="direct", durable=True)
 unrouted_queue = Queue(UNROUTED, exchange=unrouted_exchange, routing_key="", durable=True)
 dead_letter_queue = Queue(DEAD_LETTERS, durable=True)
+
+
+#: what talking to a broker that went away raises (py-amqp: OSError and its ConnectionError,
+#: ``RecoverableConnectionError`` "connection already closed" and other AMQP errors; kombu:
+#: ``OperationalError`` once its retries are spent)
+BROKER_GONE: tuple[type[BaseException], ...] = (
+    OSError,
+    amqp.exceptions.AMQPError,
+    kombu.exceptions.OperationalError,
+)
 
 
 class PublishError(Exception):

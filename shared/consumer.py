@@ -23,9 +23,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import amqp
 import eventlet
-import kombu.exceptions
 from kombu import Queue
 from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import SharedExtension
@@ -33,6 +31,7 @@ from nameko.messaging import Consumer, QueueConsumer
 from prometheus_client import Counter
 
 from shared.bus import (
+    BROKER_GONE,
     DEAD_LETTERS,
     H_ATTEMPT,
     H_ERROR,
@@ -57,14 +56,6 @@ HANDLED = Counter("disan_events_handled_total", "Events handled", ["queue", "out
 F = TypeVar("F", bound=Callable[..., Any])
 
 PARK_FAILED_PAUSE = 1.0  # seconds before a message that could not be parked is requeued
-
-#: what acking or requeueing over a connection that broke raises (py-amqp: OSError and its
-#: ConnectionError, RecoverableConnectionError "connection already closed", and the like)
-BROKER_GONE: tuple[type[BaseException], ...] = (
-    OSError,
-    amqp.exceptions.AMQPError,
-    kombu.exceptions.OperationalError,
-)
 
 
 class PoisonMessage(EventError):

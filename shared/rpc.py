@@ -5,6 +5,9 @@ worker's result, so ``Database`` alone would commit only after the caller has it
 caller could then fail to read what it just wrote. This entrypoint commits every database session
 of the worker first; if the commit fails, the caller gets that error instead of a success.
 Client errors (``DisanError``) are expected exceptions: logged as warnings, not errors.
+A reply or ack that fails because the broker went away (a restart) is logged, not raised: raised,
+it would kill the container; unacked, the request is redelivered after the reconnection and its
+idempotent method answers the same (ADR 0012).
 
 nameko sends an error's type name, ``str()`` and ``args`` to the caller. A ``DisanError``'s
 ``details`` (per-field problems, an import report) travel as JSON in one extra argument
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
@@ -25,10 +29,13 @@ from nameko.exceptions import RemoteError
 from nameko.rpc import Rpc
 
 from shared import errors
+from shared.bus import BROKER_GONE
 from shared.db import Database
 from shared.errors import DisanError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+log = logging.getLogger(__name__)
 
 
 def commit_worker(worker_ctx: Any) -> None:
@@ -117,7 +124,18 @@ class CommittingRpc(Rpc):  # type: ignore[misc]
                 result, exc_info = None, sys.exc_info()
         elif isinstance(exc_info[1], DisanError):
             exc_info = (exc_info[0], for_the_wire(exc_info[1]), exc_info[2])
-        return super().handle_result(message, worker_ctx, result, exc_info)  # type: ignore[no-any-return]
+        try:
+            return super().handle_result(message, worker_ctx, result, exc_info)  # type: ignore[no-any-return]
+        except BROKER_GONE:
+            # the reply or the ack went over a connection the broker reset (a restart): the
+            # unacked request comes back once the consumer reconnects and, being idempotent,
+            # answers the same. Raising here would kill the container (and exit the service).
+            log.warning(
+                "could not reply to or ack %s over a lost connection; the broker redelivers it",
+                worker_ctx.entrypoint.method_name,
+                exc_info=True,
+            )
+            return result, exc_info
 
 
 def rpc(fn: F) -> F:

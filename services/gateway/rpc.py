@@ -12,6 +12,7 @@ from nameko.rpc import RpcProxy, ServiceProxy
 from werkzeug.wrappers import Request
 
 from shared import idempotency
+from shared.bus import BROKER_GONE
 from shared.errors import DisanError, Unavailable
 from shared.rpc import call
 
@@ -48,6 +49,8 @@ class ServiceClient:
                 return call(getattr(self.proxy, method), *args)
         except eventlet.Timeout as exc:
             raise outcome_unknown(self.label, key) from exc
+        except BROKER_GONE as exc:  # the broker is down or restarting: 503, never a 500
+            raise bus_unavailable(self.label, key) from exc
         except DisanError as exc:
             # a service that still packs details into its message (older replicas)
             detailed = self.unpack(type(exc).__name__, exc.message) if self.unpack else None
@@ -101,6 +104,34 @@ def outcome_unknown(label: str, key: str | None) -> Unavailable:
                 "en": f"The {label} did not answer in time; the action may have been (or may "
                 f"still be) carried out. Repeat the request with the same "
                 f"{idempotency.HEADER} header to get its result without doing it twice.",
+            },
+        },
+    )
+
+
+#: seconds a client is told to wait (``Retry-After``) while the message bus is unreachable
+BUS_RETRY_AFTER = 5
+
+
+def bus_unavailable(label: str, key: str | None) -> Unavailable:
+    """The 503 of a call made while the message bus is unreachable (a broker restart). The
+    request may have left before the connection broke, so it is not said to be undone: the
+    same ``Idempotency-Key`` makes repeating it safe."""
+    request_key = key.split("#", 1)[0] if key else None
+    return Unavailable(
+        f"the message bus is unreachable, the {label} cannot be asked now; repeat the request "
+        f"in a few seconds with the same {idempotency.HEADER} header"
+        + (f" ({request_key})" if request_key else ""),
+        {
+            "reason": "bus_unavailable",
+            "retry_after": BUS_RETRY_AFTER,
+            "idempotency_key": request_key,
+            "text": {
+                "vi": f"Hệ thống truyền tin tạm thời không liên lạc được, chưa hỏi được {label}. "
+                f"Hãy gửi lại yêu cầu sau vài giây với cùng tiêu đề {idempotency.HEADER}.",
+                "en": f"The message bus is unreachable for now, the {label} cannot be asked. "
+                f"Repeat the request in a few seconds with the same {idempotency.HEADER} "
+                "header.",
             },
         },
     )

@@ -162,18 +162,38 @@ def ensure_database(name: str, user: str, password: str) -> None:
 # RabbitMQ ------------------------------------------------------------------------------------
 
 
+#: where Debian's init script (``service rabbitmq-server stop|restart``) expects the broker's
+#: pid: ``rabbitmqctl stop <pid file>`` waits for that process, forever if the file is missing
+RABBITMQ_PID_FILE = Path("/var/run/rabbitmq/pid")
+
+
 def ensure_rabbitmq(host: str = "127.0.0.1", port: int = 5672) -> bool:
     if port_open(host, port):
         return False
     if shutil.which("rabbitmq-server") is None and not Path("/usr/sbin/rabbitmq-server").exists():
         apt_install("rabbitmq-server")
-    subprocess.run(["rabbitmq-server", "-detached"], capture_output=True)
+    subprocess.run(["rabbitmq-server", "-detached"], capture_output=True, env=rabbitmq_env())
     wait_port(host, port, 120, "RabbitMQ")
     return True
 
 
+def rabbitmq_env(pid_file: Path | None = None) -> dict[str, str]:
+    """The environment to start RabbitMQ in: it writes its pid where the init script looks for
+    it (the folder made and given to the ``rabbitmq`` user as the init script does)."""
+    pid_file = pid_file or RABBITMQ_PID_FILE
+    folder = pid_file.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.chown(folder, "rabbitmq", "rabbitmq")
+        folder.chmod(0o755)
+    except (OSError, LookupError):  # not root, or no rabbitmq user: the broker says so
+        log.debug("could not prepare %s for RabbitMQ's pid file", folder, exc_info=True)
+    return dict(os.environ) | {"RABBITMQ_PID_FILE": str(pid_file)}
+
+
 def stop_rabbitmq() -> None:
     run(["rabbitmqctl", "stop"], check=False, timeout=120)
+    RABBITMQ_PID_FILE.unlink(missing_ok=True)  # as the init script's stop removes it
 
 
 def ensure_vhost(vhost: str, user: str = "guest") -> None:
