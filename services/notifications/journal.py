@@ -36,6 +36,7 @@ def record(db: DbSession, event: Event, district_of: DistrictOf | None = None) -
     if not repo.append_journal(db, event, record_id, asset_id):
         return 0
     follow_principals(db, event)
+    recheck_pending(db, event)
     kind = domain.mail_kind(event.type, event.data)
     if kind is not None:
         repo.add_mail_job(db, kind, event.event_id, event.to_dict())
@@ -43,26 +44,13 @@ def record(db: DbSession, event: Event, district_of: DistrictOf | None = None) -
         return 0
     data = dict(event.data)
     looked_up = False
-    policies: domain.Policies | None = None
-    shown: bool | None = None
-    now = datetime.now(UTC)
+    telling = Telling(db, event.type, event.data)
     subs = []
     for sub in repo.matching_candidates(db):
         if not domain.type_matches(sub["events"], event.type):
             continue
-        reader = domain.owner_principal(sub["owner"], sub["owner_roles"])
-        if not domain.may_hear_of(reader, event.type):
-            continue  # the audit log's events: administrators only
-        if record_id or asset_id:
-            if policies is None:
-                policies = _policies(db, _listed(record_id), _listed(asset_id))
-            if not domain.may_see(reader, record_id, asset_id, policies, now):
-                continue  # what the record route would refuse this owner, no webhook tells
-            if record_id and not domain.is_staff(reader):
-                if shown is None:
-                    shown = domain.record_shown(repo.record_history(db, record_id))
-                if not shown:
-                    continue  # drafts and records in review: 404 to the owner on the record
+        if not telling.may_tell(domain.owner_principal(sub["owner"], sub["owner_roles"])):
+            continue  # what the record route (or the audit log) would refuse this owner
         if "district" in sub["filters"] and "district" not in data:
             if not looked_up:
                 looked_up = True
@@ -74,6 +62,52 @@ def record(db: DbSession, event: Event, district_of: DistrictOf | None = None) -
         if domain.filters_match(sub["filters"], data):
             subs.append(str(sub["id"]))
     return repo.insert_deliveries(db, subs, event.to_dict())
+
+
+class Telling:
+    """Whether the owner of a subscription may be told of one event, decided as the record
+    route decides for that owner (ADR 072); the event's policies and record history are read
+    once, for every subscription that asks."""
+
+    def __init__(self, db: DbSession, event_type: str, data: dict[str, Any]) -> None:
+        self.db = db
+        self.event_type = event_type
+        self.record_id, self.asset_id = domain.subject_ids(data)
+        self.now = datetime.now(UTC)
+        self._policies: domain.Policies | None = None
+        self._shown: bool | None = None
+
+    def may_tell(self, reader: Principal) -> bool:
+        if not domain.may_hear_of(reader, self.event_type):
+            return False  # the audit log's events: administrators only
+        if not (self.record_id or self.asset_id):
+            return True
+        if self._policies is None:
+            self._policies = _policies(self.db, _listed(self.record_id), _listed(self.asset_id))
+        if not domain.may_see(reader, self.record_id, self.asset_id, self._policies, self.now):
+            return False
+        if self.record_id and not domain.is_staff(reader):
+            if self._shown is None:
+                history = repo.record_history(self.db, self.record_id)
+                self._shown = domain.record_shown(history)
+            return self._shown  # drafts and records in review: 404 on the record route
+        return True
+
+
+def recheck_pending(db: DbSession, event: Event) -> int:
+    """When a record's policy or visibility changes, cancel the pending deliveries about it
+    that their owner may no longer be told of (queued while it was public). Returns how many."""
+    if event.type not in domain.RECORD_ACCESS_EVENTS:
+        return 0
+    record_id, asset_id = domain.subject_ids(event.data)
+    rows = repo.pending_about(db, record_id, asset_id)
+    cancel = []
+    for row in rows:
+        envelope = row["envelope"]
+        telling = Telling(db, str(envelope["type"]), dict(envelope["data"]))
+        if not telling.may_tell(domain.owner_principal(row["owner"], row["owner_roles"])):
+            cancel.append(str(row["id"]))
+    return repo.cancel_deliveries(db, cancel)
 
 
 def follow_principals(db: DbSession, event: Event) -> None:

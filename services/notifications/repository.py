@@ -165,7 +165,7 @@ def query_journal(
 
 _SUB = (
     "id, owner, owner_name, url, events, filters, contact_email, description, state, "
-    "paused_reason, consecutive_failures, created_at, updated_at"
+    "paused_reason, consecutive_failures, created_at, updated_at, owner_roles"
 )
 
 
@@ -203,6 +203,35 @@ def matching_candidates(db: Db) -> list[Row]:
             "WHERE deleted_at IS NULL",
         )
     )
+
+
+def pending_about(db: Db, record_id: str | None, asset_id: str | None) -> list[Row]:
+    """Pending deliveries of events about this record or asset, with their owner."""
+    if not record_id and not asset_id:
+        return []
+    return _rows(
+        _run(
+            db,
+            "SELECT d.id, d.envelope, s.owner, s.owner_roles FROM deliveries d "
+            "JOIN subscriptions s ON s.id = d.subscription_id WHERE d.status = 'pending' AND ("
+            "d.envelope->'data'->>'record_id' = :record "
+            "OR d.envelope->'data'->>'asset_id' = :asset "
+            "OR d.envelope->'data'->>'resource_id' IN (:record, :asset))",
+            {"record": record_id or "", "asset": asset_id or ""},
+        )
+    )
+
+
+def cancel_deliveries(db: Db, ids: list[str]) -> int:
+    if not ids:
+        return 0
+    result = _run(
+        db,
+        "UPDATE deliveries SET status = 'cancelled' WHERE id = ANY(CAST(:ids AS uuid[])) "
+        "AND status = 'pending'",
+        {"ids": ids},
+    )
+    return int(result.rowcount or 0)
 
 
 def pause_owner(db: Db, owner: str, reason: str) -> int:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.access.domain import Principal
-from services.notifications import delivery, domain
+from services.notifications import delivery, domain, journal
 from services.notifications import repository as repo
 from shared import contracts  # noqa: F401 - registers every contract (KNOWN_TYPES)
 from shared.db import DbSession
@@ -217,13 +217,29 @@ def deliveries(
     }
 
 
+def _delivery(db: DbSession, principal: Principal, row: dict[str, Any], delivery_id: Any) -> Any:
+    """One delivery of the subscription, if its event may still be told to the subscription's
+    owner (administrators: to them) now: a record restricted since it was queued or sent is
+    not shown again, nor sent again (ADR 072)."""
+    found = repo.get_delivery(db, str(row["id"]), _uuid(delivery_id, "delivery"))
+    if found is None:
+        raise NotFound("no such delivery")
+    envelope = found["envelope"]
+    if envelope.get("type") != domain.TEST_EVENT:
+        reader = principal
+        if not _is_admin(principal):
+            reader = domain.owner_principal(row["owner"], row["owner_roles"])
+        telling = journal.Telling(db, str(envelope["type"]), dict(envelope.get("data") or {}))
+        if not telling.may_tell(reader):
+            raise NotFound("no such delivery")
+    return found
+
+
 def delivery_detail(
     db: DbSession, principal: Principal, sub_id: Any, delivery_id: Any
 ) -> dict[str, Any]:
     row = owned(db, principal, sub_id)
-    found = repo.get_delivery(db, str(row["id"]), _uuid(delivery_id, "delivery"))
-    if found is None:
-        raise NotFound("no such delivery")
+    found = _delivery(db, principal, row, delivery_id)
     out = _delivery_view(found)
     out["attempt_log"] = [
         {
@@ -241,9 +257,7 @@ def delivery_detail(
 def redeliver(db: DbSession, principal: Principal, sub_id: Any, delivery_id: Any) -> dict[str, Any]:
     """Send a dead-lettered (or cancelled) delivery again, with a fresh retry window."""
     row = owned(db, principal, sub_id)
-    found = repo.get_delivery(db, str(row["id"]), _uuid(delivery_id, "delivery"))
-    if found is None:
-        raise NotFound("no such delivery")
+    found = _delivery(db, principal, row, delivery_id)
     if found["status"] not in ("dead", "cancelled"):
         raise ValidationFailed(
             "only dead or cancelled deliveries are sent again", domain.refusal_details("not_dead")

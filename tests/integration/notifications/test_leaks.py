@@ -306,3 +306,44 @@ def test_a_partner_subscribed_to_access_events_hears_nothing_of_the_audit_log(pl
     time.sleep(0.5)
     types = {h.envelope["type"] for h in receiver.at("/audit")}
     assert types <= {"access.policy_changed", "access.record_visibility_changed"}, types
+
+
+def test_a_record_restricted_later_is_neither_sent_nor_shown_again(platform, receiver):
+    key = platform.new_key(name="Đối tác lâu năm", roles=["partner"])["key"]
+    created = platform.request(
+        "POST",
+        "/api/v1/webhooks",
+        key=key,
+        json={"url": receiver.url("/later"), "events": ["catalogue.*"], "secret": SECRET},
+    )
+    assert created.status_code == 201, created.text
+    sub = created.json()["id"]
+
+    def delivery_of(record_id: str, status: str) -> str | None:
+        rows = platform.notifications.sql(
+            "SELECT id FROM deliveries WHERE subscription_id = CAST(:s AS uuid) "
+            "AND envelope->'data'->>'record_id' = :r AND status = :st",
+            s=sub,
+            r=record_id,
+            st=status,
+        )
+        return str(rows[0][0]) if rows else None
+
+    sent = platform.publish(platform.create(record_body())["id"])
+    sent_delivery = wait_until(lambda: delivery_of(sent["id"], "delivered"), timeout=20)
+    assert platform.request("POST", f"/api/v1/webhooks/{sub}/pause", key=key).ok
+    queued = platform.publish(platform.create(record_body())["id"])
+    queued_delivery = wait_until(lambda: delivery_of(queued["id"], "pending"), timeout=20)
+    for record in (sent, queued):
+        platform.set_policy("record", record["id"], level="restricted", reason="thu hồi quyền")
+    assert wait_until(lambda: delivery_of(queued["id"], "cancelled"), timeout=20)
+    assert platform.request("POST", f"/api/v1/webhooks/{sub}/resume", key=key).ok
+    after = platform.publish(platform.create(record_body())["id"])
+    wait_until(lambda: any(after["id"] in h.body.decode() for h in receiver.at("/later")), 20)
+    assert not any(queued["id"] in h.body.decode() for h in receiver.at("/later"))
+    base = f"/api/v1/webhooks/{sub}/deliveries"
+    for delivery_id in (sent_delivery, queued_delivery):
+        shown = platform.request("GET", f"{base}/{delivery_id}", key=key)
+        assert shown.status_code == 404, shown.text
+        again = platform.request("POST", f"{base}/{delivery_id}/redeliver", key=key)
+        assert again.status_code == 404, again.text
