@@ -87,7 +87,9 @@ def _html(document: str, status: int, csp: str) -> Response:
         {
             "Content-Security-Policy": csp,
             "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "no-referrer",
+            # not no-referrer: under it browsers post our own forms with "Origin: null", which
+            # the login's same-origin check refuses; same-origin sends no referrer elsewhere
+            "Referrer-Policy": "same-origin",
             "Cache-Control": "no-store",
         }
     )

@@ -56,3 +56,11 @@ def test_pages_escape_text_and_only_the_closing_script_carries_the_nonce():
     assert body.count("<script") == 1 and f'<script nonce="{nonce}">' in body
     assert response.headers["Cache-Control"] == "no-store"
     assert "<script" not in _page(hostile, "").get_data(as_text=True)
+
+
+def test_the_login_page_lets_the_browser_send_its_origin_with_the_form() -> None:
+    # under Referrer-Policy: no-referrer Chromium posts the form with "Origin: null", which the
+    # login's same-origin check refuses: the real login page never worked in a browser
+    # (tests/e2e/test_viewer_auth_browser.py); same-origin keeps referrers off other sites
+    page = _page({"vi": ["Đăng nhập"], "en": ["Log in"]}, "<p>x</p>")
+    assert page.headers["Referrer-Policy"] == "same-origin"
