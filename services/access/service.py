@@ -181,7 +181,7 @@ class AccessService(DisanService):
     def _claim_attempt(self, account: str, ip: str, shown: str) -> tuple[str, str, int]:
         """Count a login attempt against its account and its source before the password is
         checked (one atomic step each), so parallel guesses cannot all pass a counter read
-        before any of them failed; 429 once either is over its limit (ADR 035).
+        before any of them failed; 429 once either is over its limit (ADR 036).
 
         Returns the account's and the source's keys and this attempt's number on the account.
         """

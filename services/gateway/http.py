@@ -58,7 +58,7 @@ MAX_QUERY_BYTES = 8 * 1024
 MAX_REQUEST_LINE = 32 * 1024
 DRAIN_BYTES = 256 * 1024
 
-# Bad input at the edge (ADR 036): a JSON body nested deeper than MAX_JSON_DEPTH, a control
+# Bad input at the edge (ADR 037): a JSON body nested deeper than MAX_JSON_DEPTH, a control
 # character in a query or path parameter, a truncated multipart body, an id that is no UUID are
 # 400s with a stable reason and its text in Vietnamese and English, never a RecursionError or a
 # 500.
