@@ -326,8 +326,11 @@ def in_language(response: Response, request: Request) -> None:
         body = json.loads(response.get_data())
     except ValueError:
         return
-    if localise_body(body, negotiate_language(request.headers.get("Accept-Language"))):
+    language = negotiate_language(request.headers.get("Accept-Language"))
+    if localise_body(body, language):
         response.set_data(json.dumps(body, ensure_ascii=False, separators=(",", ":")))
+        response.headers["Content-Language"] = language
+        response.vary.add("Accept-Language")  # a cache must not answer one language to another
 
 
 def refusal(status: int, reason: str, code: str, message: str) -> bytes:

@@ -161,8 +161,12 @@ def test_facets_carry_labels(catalogue):
 
 def test_catalogue_refusals_answer_in_vietnamese_by_default_and_english_on_request(catalogue):
     path = "/api/v1/records/00000000-0000-0000-0000-000000000000"
-    vi = catalogue.request("GET", path).json()["error"]
-    en = catalogue.request("GET", path, headers={"Accept-Language": "en"}).json()["error"]
+    vi_answer = catalogue.request("GET", path)
+    en_answer = catalogue.request("GET", path, headers={"Accept-Language": "en"})
+    assert vi_answer.headers["Content-Language"] == "vi"
+    assert en_answer.headers["Content-Language"] == "en"
+    assert "Accept-Language" in en_answer.headers["Vary"]
+    vi, en = vi_answer.json()["error"], en_answer.json()["error"]
     assert vi["code"] == en["code"] == "not_found"
     assert vi["message"].startswith("Không tìm thấy"), vi
     assert en["message"].startswith("Not found"), en
