@@ -11,6 +11,9 @@ from marshmallow import Schema, fields, validate
 from shared.events import contract
 
 _SHA = validate.Regexp(r"^[0-9a-f]{64}$", error="not a hex SHA-256")
+_UUID = validate.Regexp(
+    r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", error="not a canonical UUID"
+)
 
 
 class _Asset(Schema):
@@ -67,4 +70,7 @@ class AssetsReorderedV1(Schema):
     """A record's assets were put in a new order (positions 0..n-1 in the order listed)."""
 
     record_id = fields.UUID(required=True)
-    asset_ids = fields.List(fields.UUID(), required=True, validate=validate.Length(min=1))
+    # canonical UUIDs as strings: a list of strings keeps the plain check (shared/plain.py)
+    asset_ids = fields.List(
+        fields.String(validate=_UUID), required=True, validate=validate.Length(min=1)
+    )

@@ -69,7 +69,7 @@ def _valid_value(field: fields.Field[Any]) -> Any:
         if isinstance(validator, validate.OneOf):
             candidates.extend(validator.choices)
     candidates += [str(uuid.uuid4()), "user:42", "a", "Đền Nghè", True, 3, 1, 0, 2.5]
-    candidates += [["a", "b"], [], {"vi": "Đền Nghè", "en": "Nghe Temple"}]
+    candidates += [["a", "b"], [], [str(uuid.uuid4())], {"vi": "Đền Nghè", "en": "Nghe Temple"}]
     candidates += ["https://example.org/iiif/presentation/3/records/x/manifest"]
     candidates += ["2026-11-27T08:00:00+00:00", "0123456789abcdef" * 4]
     for candidate in candidates:
