@@ -511,7 +511,7 @@ def may_see(
     return all(authorize(reader, "read", item, now).allowed for item in items)
 
 
-_GONE = ("catalogue.record_withdrawn", "catalogue.record_deleted")
+GONE_TYPES = ("catalogue.record_withdrawn", "catalogue.record_deleted")
 
 
 def record_shown(history: list[tuple[str, str | None]]) -> bool:
@@ -523,9 +523,16 @@ def record_shown(history: list[tuple[str, str | None]]) -> bool:
     if not history:
         return True
     last_type, last_state = history[-1]
-    if last_type in _GONE:
+    if last_type in GONE_TYPES:
         return len(history) == 1 or any(state == "published" for _, state in history[:-1])
     return last_state in (None, "published")
+
+
+def announced_gone(history: list[tuple[str, str | None]]) -> bool:
+    """Whether the withdrawal or deletion of a record is news to readers who are not staff:
+    only if it was published at some time (a deleted draft was never theirs to know of), or
+    the journal knows nothing else of it."""
+    return len(history) <= 1 or any(state == "published" for _, state in history)
 
 
 # LGSP feed -------------------------------------------------------------------------------------

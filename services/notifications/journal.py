@@ -219,6 +219,14 @@ def query(db: DbSession, params: dict[str, Any]) -> dict[str, Any]:
     return {"items": [entry(r) for r in rows], "next": _page(rows, limit)}
 
 
+def _news(db: DbSession, reader: Principal, event_type: str, record_id: str | None) -> bool:
+    """A withdrawal or deletion is shown to those who are not staff only for a record that was
+    published (a deleted draft never was theirs to know of)."""
+    if event_type not in domain.GONE_TYPES or not record_id or domain.is_staff(reader):
+        return True
+    return domain.announced_gone(repo.record_history(db, record_id))
+
+
 def _is_uuid(value: str) -> bool:
     try:
         uuid.UUID(value)
@@ -262,8 +270,10 @@ def lgsp_changes(
         for row in rows:
             last = int(row["seq"])
             record_id = str(row["record_id"]) if row["record_id"] else None
-            if domain.lgsp_visible(row["type"], row["data"]) and domain.may_see(
-                reader, record_id, None, policies, now
+            if (
+                domain.lgsp_visible(row["type"], row["data"])
+                and domain.may_see(reader, record_id, None, policies, now)
+                and _news(db, reader, row["type"], record_id)
             ):
                 changes.append(domain.lgsp_change(entry(row), public_url))
                 if len(changes) == limit:

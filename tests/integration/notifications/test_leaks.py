@@ -103,15 +103,24 @@ def test_the_lgsp_feed_tells_a_partner_nothing_of_a_restricted_record(platform):
 
     answer = wait_until(caught_up, timeout=20)
     _nothing_of(restricted, answer.text)
-    # a public record restricted later leaves the feed too (the feed follows the policy now)
+    # a public record restricted later leaves the feed too (the feed follows the policy now),
+    # and a draft deleted was never the partner's to know of
     platform.set_policy("record", public["id"], level="staff_only", reason="đang tranh chấp")
+    draft = platform.create(record_body())
+    admin = platform.token_for("admin")
+    path = f"/api/v1/records/{draft['id']}"
+    etag = platform.request("GET", path, token=admin).headers["ETag"]
+    deleted = platform.request("DELETE", path, token=admin, headers={"If-Match": etag})
+    assert deleted.status_code == 200, deleted.text
     later = platform.publish(platform.create(record_body())["id"])
 
     def caught_up_again() -> Any:
         found = platform.request("GET", FEED, key=key, params={"since": since})
         return found if later["id"] in found.text else None
 
-    _nothing_of(public, wait_until(caught_up_again, timeout=20).text)
+    feed = wait_until(caught_up_again, timeout=20).text
+    _nothing_of(public, feed)
+    _nothing_of(draft, feed)
     anonymous = platform.request("GET", FEED, params={"since": since})
     assert anonymous.status_code == 401
     _nothing_of(restricted, anonymous.text)
