@@ -112,7 +112,9 @@ _RESULT = "UPDATE idempotent_requests SET result = :result WHERE key = :key AND 
 
 def begin(db: DbSession, key: str, method: str, fp: str) -> tuple[bool, Any]:
     """Claim (key, method) in the worker's transaction: ``(True, None)`` if this call is the
-    first, ``(False, result)`` if a committed earlier call already did the work.
+    first, ``(False, result)`` if a committed earlier call already did the work. A claim
+    committed without a result (a method that commits a refusal's audit, then raises) did not
+    finish: the repeat acts again.
 
     A concurrent duplicate blocks on the primary key until the first transaction ends, then
     finds its row (committed) or claims the key itself (rolled back).
@@ -135,7 +137,9 @@ def begin(db: DbSession, key: str, method: str, fp: str) -> tuple[bool, Any]:
                 },
             },
         )
-    return False, None if row[1] is None else kombu_json.loads(row[1])
+    if row[1] is None:  # the method committed part of its work, then failed: act again
+        return True, None
+    return False, kombu_json.loads(row[1])
 
 
 def finish(db: DbSession, key: str, method: str, result: Any) -> None:

@@ -441,6 +441,7 @@ class AccessService(DisanService):
         return accounts.user_view(row)
 
     @rpc
+    @idempotent
     def set_user_roles(self, actor: Any, user_id: str, roles: Any) -> dict[str, Any]:
         """Change a user's roles (admins only, never one's own escalation); old tokens stop."""
         principal = _principal(actor)
@@ -473,6 +474,7 @@ class AccessService(DisanService):
         return accounts.user_view(row | {"roles": sorted(wanted)})
 
     @rpc
+    @idempotent
     def set_user_disabled(self, actor: Any, user_id: str, disabled: Any) -> dict[str, Any]:
         """Disable (or enable) an account; a disabled user's sessions end at once."""
         principal = _principal(actor)
@@ -495,6 +497,7 @@ class AccessService(DisanService):
         return accounts.user_view(row | {"disabled": disabled})
 
     @rpc
+    @idempotent(private=("current_password", "new_password"))
     def change_password(
         self, actor: Any, current_password: Any, new_password: Any, ip: str = ""
     ) -> dict[str, Any]:
@@ -556,6 +559,7 @@ class AccessService(DisanService):
         )
 
     @rpc
+    @idempotent
     def revoke_api_key(self, actor: Any, key_id: str) -> dict[str, Any]:
         principal = _principal(actor)
         _require(domain.authorize(principal, "manage", domain.Administration("API keys"), _now()))
@@ -584,6 +588,7 @@ class AccessService(DisanService):
         return policy_view(resource_kind, resource_id, row, record)
 
     @rpc
+    @idempotent
     def set_policy(
         self,
         actor: Any,

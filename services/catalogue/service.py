@@ -64,6 +64,7 @@ class CatalogueService(DisanService):
         return records.read(self.db, _principal(actor), record_id)
 
     @rpc
+    @idempotent
     @carry_details
     def update_record(
         self, actor: Any, record_id: Any, payload: Any, expected_version: Any
@@ -95,6 +96,7 @@ class CatalogueService(DisanService):
         )
 
     @rpc
+    @idempotent
     @carry_details
     def delete_record(self, actor: Any, record_id: Any, expected_version: Any) -> dict[str, Any]:
         return records.delete(

@@ -89,6 +89,7 @@ IDEMPOTENCY_PARAMETER: dict[str, Any] = {
         "given back in a 503's `details.idempotency_key`."
     ),
 }
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 OUTCOME_UNKNOWN = (
     "a service did not answer in time (`details.reason` `outcome_unknown`): the action may "
     "have been carried out; repeat with the same Idempotency-Key (`details.idempotency_key`) "
@@ -109,8 +110,9 @@ def build_openapi(service_cls: type, public_url: str, version: str) -> dict[str,
                 "`x-required-roles` (`public` means anyone). Errors are "
                 '`{"error": {"code", "message", "details"}}`; on every operation a query string '
                 "over 8 KB is `400 query_too_long`, a URL over 32 KB `414 uri_too_long` and a "
-                "header line over 8 KB `431 header_too_large` (ADR 066). A POST may carry an "
-                "`Idempotency-Key` header: repeated with the same key it acts once (ADR 0010)."
+                "header line over 8 KB `431 header_too_large` (ADR 066). A POST, PUT or DELETE "
+                "may carry an `Idempotency-Key` header: repeated with the same key it acts once "
+                "(ADR 0010)."
             )
         },
         servers=[{"url": public_url}],
@@ -147,7 +149,7 @@ def build_openapi(service_cls: type, public_url: str, version: str) -> dict[str,
                 "responses": responses,
             }
             query = [{"in": "query", **q} for q in route.query]
-            headers = [IDEMPOTENCY_PARAMETER] if method.upper() == "POST" else []
+            headers = [IDEMPOTENCY_PARAMETER] if method.upper() in WRITES else []
             if params or query or headers:
                 op["parameters"] = params + query + headers
             if headers:

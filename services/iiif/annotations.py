@@ -536,6 +536,7 @@ class AnnotationRpc:
         return read(self.db, self._public_base, principal(actor), annotation_id)
 
     @rpc
+    @idempotent
     def update_annotation(
         self, actor: Any, annotation_id: Any, doc: Any, expected_version: Any
     ) -> dict[str, Any]:
@@ -550,6 +551,7 @@ class AnnotationRpc:
         )
 
     @rpc
+    @idempotent
     def delete_annotation(
         self, actor: Any, annotation_id: Any, expected_version: Any
     ) -> dict[str, Any]:
@@ -565,6 +567,7 @@ class AnnotationRpc:
         return container(self.db, self._public_base, principal(actor), record_id, canvas, page)
 
     @rpc
+    @idempotent
     def put_annotation_group(self, actor: Any, name: Any, payload: Any) -> dict[str, Any]:
         return put_group(self.db, principal(actor), name, payload)
 

@@ -216,6 +216,7 @@ class MediaService(DisanService):
 
     # deletion and preservation -----------------------------------------------------------------
     @rpc
+    @idempotent
     def delete_asset(self, actor: Any, asset_id: Any) -> dict[str, Any]:
         """Soft delete: hidden at once, purged after the retention period by an admin."""
         asset = self._asset(asset_id, lock=True)
@@ -225,6 +226,7 @@ class MediaService(DisanService):
         return schemas.dump_asset(self._asset(asset_id))
 
     @rpc
+    @idempotent
     def set_order(self, actor: Any, record_id: Any, asset_ids: Any) -> list[dict[str, Any]]:
         """Put a record's assets in the order given (every asset of the record, once)."""
         rows = ordering.set_order(

@@ -123,15 +123,18 @@ class NotificationsService(DisanService):
         return subscriptions.view(subscriptions.owned(self.db, principal, sub_id))
 
     @rpc
+    @idempotent
     def delete_subscription(self, actor: Any, sub_id: Any) -> dict[str, Any]:
         return subscriptions.delete(self.db, subscriptions.principal_of(actor), sub_id)
 
     @rpc
+    @idempotent
     def pause_subscription(self, actor: Any, sub_id: Any) -> dict[str, Any]:
         principal = subscriptions.principal_of(actor)
         return subscriptions.change_state(self.db, principal, sub_id, "paused")
 
     @rpc
+    @idempotent
     def resume_subscription(self, actor: Any, sub_id: Any) -> dict[str, Any]:
         principal = subscriptions.principal_of(actor)
         answer = subscriptions.change_state(self.db, principal, sub_id, "active")
@@ -170,6 +173,7 @@ class NotificationsService(DisanService):
         return mailing.preferences_view(repo.get_preferences(self.db, principal.id), principal.id)
 
     @rpc
+    @idempotent
     def set_email_preferences(self, actor: Any, body: Any) -> dict[str, Any]:
         principal = subscriptions.principal_of(actor, subscriptions.STAFF)
         return mailing.set_preferences(self.db, principal.id, principal.name, body)

@@ -75,11 +75,16 @@ def test_a_timeout_says_the_action_may_be_done_and_which_key_repeats_it_safely()
     assert list(error.details["text"]) == ["vi", "en"]
 
 
-def test_every_post_operation_documents_the_header_and_its_503():
+def test_every_writing_operation_documents_the_header_and_its_503():
     doc = build_openapi(GatewayService, "http://example.org", "1")
-    posts = [ops["post"] for ops in doc["paths"].values() if "post" in ops]
-    assert posts
-    for op in posts:
+    writes = [
+        op
+        for ops in doc["paths"].values()
+        for m, op in ops.items()
+        if m in ("post", "put", "delete")
+    ]
+    assert len(writes) > 20
+    for op in writes:
         names = [p["name"] for p in op.get("parameters", []) if p["in"] == "header"]
         assert names == ["Idempotency-Key"], op["operationId"]
         assert "outcome_unknown" in op["responses"]["503"]["description"], op["operationId"]

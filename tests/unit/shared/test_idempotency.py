@@ -134,3 +134,12 @@ def test_private_arguments_stay_out_of_the_fingerprint_and_secrets_out_of_the_me
     assert row["fp"] == idempotency.fingerprint((), {"actor": {"id": "admin"}, "name": "LGSP"})
     again = service.create_key({"id": "admin"}, "LGSP", "s3cret-pass")
     assert service.calls == 1 and "key" not in again and again["id"] == "k1"
+
+
+def test_a_claim_committed_without_a_result_did_not_finish_and_the_repeat_acts():
+    service = Service("K")
+    fp = idempotency.fingerprint(({"id": "u1"}, {}), {})
+    service.db.rows[("K", "create")] = {"fp": fp, "result": None}  # committed, then it raised
+    answer = service.create({"id": "u1"}, {})
+    assert service.calls == 1 and service.db.rows[("K", "create")]["result"] is not None
+    assert service.create({"id": "u1"}, {}) == answer and service.calls == 1
