@@ -270,3 +270,48 @@ def test_every_mail_fills_every_placeholder_from_its_event(kind):
         assert "None" not in body
     if kind == "subscription_paused":
         assert "50" in subject and "https://lgsp.example.vn/hook" in body
+
+
+def test_who_may_be_told_of_a_record_is_the_access_decision():
+    from datetime import UTC, datetime, timedelta
+
+    from services.access.domain import Policy
+
+    now = datetime(2026, 12, 7, tzinfo=UTC)
+    partner = domain.owner_principal("key:k1", ["partner"])
+    assert partner.kind == "api_key" and partner.id == "k1"
+    researcher = domain.owner_principal("user:u1", ["researcher"])
+    staff = domain.owner_principal("user:u2", ["reviewer"])
+    restricted = {("record", "r"): Policy("restricted")}
+    assert not domain.may_see(partner, "r", None, restricted, now)
+    assert domain.may_see(researcher, "r", None, restricted, now)
+    assert domain.may_see(staff, "r", None, {("record", "r"): Policy("staff_only")}, now)
+    assert domain.may_see(partner, "r", None, {}, now)  # no policy: public
+    ended = {("record", "r"): Policy("embargoed", now - timedelta(days=1))}
+    assert domain.may_see(partner, "r", None, ended, now)
+    # an asset's own policy wins over its record's; without one it has the record's
+    opened = restricted | {("asset", "a"): Policy()}
+    assert domain.may_see(partner, None, "a", opened, now)
+    assert not domain.may_see(partner, "r", "a", restricted, now)
+    data = {"level": "embargoed", "embargo_until": "2027-01-01T00:00:00+00:00", "reason": "x"}
+    assert domain.policy_of(data).embargo_until == datetime(2027, 1, 1, tzinfo=UTC)
+
+
+def test_readers_who_are_not_staff_hear_of_published_records_and_not_of_the_audit_log():
+    assert domain.record_shown([])
+    assert domain.record_shown([("catalogue.record_published", "published")])
+    assert not domain.record_shown([("catalogue.record_created", "draft")])
+    draft_deleted = [("catalogue.record_created", "draft"), ("catalogue.record_deleted", "draft")]
+    assert not domain.record_shown(draft_deleted)
+    assert not domain.announced_gone(draft_deleted)
+    withdrawn = [
+        ("catalogue.record_published", "published"),
+        ("catalogue.record_withdrawn", "withdrawn"),
+    ]
+    assert domain.record_shown(withdrawn) and domain.announced_gone(withdrawn)
+    partner = domain.owner_principal("key:k1", ["partner"])
+    admin = domain.owner_principal("user:u1", ["admin"])
+    assert not domain.may_hear_of(partner, "access.login_failed")
+    assert domain.may_hear_of(admin, "access.login_failed")
+    assert domain.may_hear_of(partner, "access.policy_changed")
+    assert domain.may_hear_of(partner, "catalogue.record_published")
