@@ -106,6 +106,25 @@ def test_a_transition_repeated_with_its_key_is_done_once(catalogue):
     assert events() == announced
 
 
+def test_an_update_repeated_with_its_key_answers_its_result_not_a_412(catalogue):
+    body = record_body()
+    created = post_record(catalogue, body, None)
+    key = str(uuid.uuid4())
+
+    def update() -> Any:
+        return catalogue.request(
+            "PUT",
+            f"/api/v1/records/{created.json()['id']}",
+            token=catalogue.token_for("cataloguer"),
+            json=body | {"title": {"vi": "Đền đã sửa", "en": "Temple, edited"}},
+            headers={"Idempotency-Key": key, "If-Match": created.headers["ETag"]},
+        )
+
+    first, again = update(), update()
+    assert first.status_code == again.status_code == 200, again.text
+    assert again.json() == first.json() and again.json()["version"] == 2
+
+
 def test_a_catalogue_killed_after_committing_a_create_answers_it_once_after_restart(
     catalogue, monkeypatch
 ):
