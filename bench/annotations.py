@@ -80,9 +80,10 @@ def main() -> int:
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
 
-    from shared.cli.stack import paths, provision, stack_env
+    from bench import bench_env
+    from shared.cli.stack import provision
 
-    settings = load_settings(env=stack_env(paths()))
+    settings = load_settings(env=bench_env())
     provision(settings)
     schema = "bench_iiif_" + uuid.uuid4().hex[:6]
     migrate(settings.database_url, schema, ROOT / "services" / "iiif" / "migrations")

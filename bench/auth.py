@@ -60,9 +60,9 @@ class BenchGateway(GatewayService):
 
 
 def settings_env(s3_port: int) -> dict[str, str]:
-    from shared.cli.stack import paths, stack_env
+    from bench import bench_env
 
-    env = stack_env(paths())
+    env = bench_env()
     env.setdefault("DISAN_TOKEN_SECRET", "bench-token-secret-0123456789abcdefghijkl")
     env["DISAN_S3_ENDPOINT"] = f"127.0.0.1:{s3_port}"  # the gateway's media routes want S3
     return env

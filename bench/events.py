@@ -101,9 +101,9 @@ class BenchProducer(DisanService):
 
 
 def settings_env() -> dict[str, str]:
-    from shared.cli.stack import paths, stack_env
+    from bench import bench_env
 
-    return stack_env(paths())
+    return bench_env()
 
 
 def percentile(values: list[float], p: float) -> float:

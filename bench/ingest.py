@@ -128,7 +128,7 @@ def main() -> int:
         env = {
             "DISAN_ENV": "test",
             "DISAN_DATABASE_URL": "postgresql://disan_test:disan_test@127.0.0.1:5432/disan_test",
-            "DISAN_AMQP_URI": "amqp://guest:guest@127.0.0.1:5672/disan_test",
+            "DISAN_AMQP_URI": "amqp://guest:guest@127.0.0.1:5672/disan_bench",
             "DISAN_REDIS_URL": "redis://127.0.0.1:6379/15",
             "DISAN_S3_ENDPOINT": f"127.0.0.1:{port}",
             "DISAN_S3_ACCESS_KEY": "bench-access",

@@ -279,9 +279,10 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the bench schema")
     args = parser.parse_args()
 
-    from shared.cli.stack import paths, provision, stack_env
+    from bench import bench_env
+    from shared.cli.stack import provision
 
-    env = stack_env(paths())
+    env = bench_env()
     settings = load_settings(env=env)
     provision(settings)
     schema = "bench_catalogue_" + uuid.uuid4().hex[:6]

@@ -156,9 +156,10 @@ def main() -> int:
     from nameko.containers import ServiceContainer
     from sqlalchemy import text
 
+    from bench import bench_env
     from services.notifications.service import NotificationsService
     from shared.bus import ConfirmingPublisher
-    from shared.cli.stack import paths, provision, stack_env
+    from shared.cli.stack import provision
     from shared.config import load_settings
     from shared.consumer import handler_queues
     from shared.db import Database, make_engine, migrate
@@ -170,7 +171,7 @@ def main() -> int:
         raise SystemExit(f"stopped by signal {signum}")
 
     signal.signal(signal.SIGTERM, stop_on_term)  # still clean up the queue and schema
-    env = stack_env(paths())
+    env = bench_env()
     settings = load_settings(env=env)
     provision(settings)
     unique = "bench" + uuid.uuid4().hex[:6]
