@@ -71,7 +71,7 @@ def test_pages_keep_their_upload_order_carry_their_captions_and_can_be_reordered
     assert [a["asset_id"] for a in answer.json()["items"]] == order
     doc = wait_until(
         lambda: (d := manifest(platform, record_id, 3)) and canvas_assets(d) == order and d,
-        timeout=10,
+        timeout=30,
     )
     assert doc["items"][0]["label"]["vi"] == ["Tờ 3"]
 
