@@ -20,6 +20,7 @@ from services.catalogue import demo
 from services.gateway.service import GatewayService
 from shared.runner import nameko_config
 from tests.conftest import free_port
+from tests.integration.access.conftest import PASSWORD
 from tests.integration.catalogue.conftest import record_body, start_catalogue_platform
 from tests.integration.notifications.conftest import SECRET, start_notifications, wait_until
 
@@ -356,3 +357,51 @@ def test_a_record_restricted_later_is_neither_sent_nor_shown_again(platform, rec
         assert shown.status_code == 404, shown.text
         again = platform.request("POST", f"{base}/{delivery_id}/redeliver", key=key)
         assert again.status_code == 404, again.text
+
+
+def test_a_subscriber_s_new_roles_decide_what_it_is_told(platform, receiver):
+    admin = platform.token_for("admin")
+    name = f"doi-tac-{uuid.uuid4().hex[:6]}"
+    user = platform.request(
+        "POST",
+        "/api/v1/users",
+        token=admin,
+        json={"username": name, "password": PASSWORD, "roles": ["partner"]},
+    )
+    assert user.status_code == 201, user.text
+    token = platform.login(name, PASSWORD, ip="10.7.7.7").json()["access_token"]
+    created = platform.request(
+        "POST",
+        "/api/v1/webhooks",
+        token=token,
+        json={"url": receiver.url("/roles"), "events": ["catalogue.*"], "secret": SECRET},
+    )
+    assert created.status_code == 201, created.text
+    sub = created.json()["id"]
+    first, _ = _restricted_then_public(platform)  # a partner: not told of the restricted one
+    answer = platform.request(
+        "PUT",
+        f"/api/v1/users/{user.json()['id']}/roles",
+        token=admin,
+        json={"roles": ["partner", "researcher"]},
+    )
+    assert answer.status_code == 200, answer.text
+    wait_until(
+        lambda: platform.notifications.sql(
+            "SELECT 1 FROM subscriptions WHERE id = CAST(:s AS uuid) "
+            "AND 'researcher' = ANY(owner_roles)",
+            s=sub,
+        ),
+        timeout=20,
+    )
+    second, _ = _restricted_then_public(platform)  # a researcher reads restricted records
+
+    def published_to_it() -> set[str]:
+        return {
+            h.envelope["data"]["record_id"]
+            for h in receiver.at("/roles")
+            if h.envelope["type"] == "catalogue.record_published"
+        }
+
+    wait_until(lambda: second["id"] in published_to_it(), timeout=20)
+    assert first["id"] not in published_to_it()
