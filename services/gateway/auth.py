@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -56,6 +57,10 @@ PURGE_EVENTS = (
 LOOPBACK = "127.0.0.1/32,::1/128"
 MAX_API_KEY_LENGTH = 200
 RPC_TIMEOUT = 10.0
+#: refusals kept while the access service cannot be told of them (a broker outage), oldest
+#: dropped beyond this: sent once a later request finds the broker back
+UNAUDITED_MAX = 10_000
+UNAUDITED_RETRY_SECONDS = 2.0  # between attempts to send them while the broker stays away
 
 
 @functools.lru_cache(maxsize=16)
@@ -147,6 +152,8 @@ class AccessGate(ServiceRpc):
         super().__init__("access", "access service", timeout=RPC_TIMEOUT)
         self.purge_listener: PurgeListener | None = None
         self._purge_thread: Any = None
+        self.unaudited: deque[tuple[Any, ...]] = deque(maxlen=UNAUDITED_MAX)
+        self.unaudited_retry_at = 0.0
 
     def setup(self) -> None:
         super().setup()  # the target service (DISAN_ACCESS_SERVICE renames it, for tests)
@@ -193,7 +200,11 @@ class AccessGate(ServiceRpc):
             self.policies.clear()
 
     def get_dependency(self, worker_ctx: Any) -> Gate:  # type: ignore[override]
-        return Gate(self, super().get_dependency(worker_ctx))
+        gate = Gate(self, super().get_dependency(worker_ctx))
+        if self.unaudited and time.monotonic() >= self.unaudited_retry_at:
+            # refusals kept during an outage: sent as soon as the broker is back
+            gate.send_unaudited()
+        return gate
 
 
 class Gate:
@@ -309,18 +320,33 @@ class Gate:
     def denied(
         self, request: ApiRequest, principal: domain.Principal, status: int, reason: str
     ) -> None:
-        """Audit a refused request, without waiting for the access service."""
+        """Audit a refused request, without waiting for the access service. While the broker
+        is unreachable the refusal is kept and sent by a later request (``send_unaudited``)."""
+        refusal = (
+            principal.subject,
+            request.method,
+            request.path,
+            status,
+            reason,
+            self.client_ip(request),
+        )
         try:
-            self.access.record_denied.call_async(
-                principal.subject,
-                request.method,
-                request.path,
-                status,
-                reason,
-                self.client_ip(request),
-            )
+            self.access.record_denied.call_async(*refusal)
         except Exception:  # noqa: BLE001 - auditing must not turn a 401 into a 500
-            log.warning("could not audit a denied request", exc_info=True)
+            log.warning("could not audit a denied request; kept to send later", exc_info=True)
+            self.provider.unaudited.append(refusal)
+
+    def send_unaudited(self) -> None:
+        """Send the refusals kept during an outage, oldest first; stop at the first failure."""
+        backlog = self.provider.unaudited
+        while backlog:
+            refusal = backlog.popleft()
+            try:
+                self.access.record_denied.call_async(*refusal)
+            except Exception:  # noqa: BLE001 - still unreachable: keep it for the next request
+                backlog.appendleft(refusal)
+                self.provider.unaudited_retry_at = time.monotonic() + UNAUDITED_RETRY_SECONDS
+                return
 
     def policy(self, kind: str, resource_id: str) -> domain.Policy:
         """An item's policy (cached briefly, purged when it changes)."""
