@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -131,7 +132,12 @@ def call(edge: Any, method: str, url: str, **kwargs: Any) -> requests.Response:
         login = edge.login("admin", ADMIN_PASSWORD, ip="10.77.0.1")
         headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
     headers |= kwargs.pop("headers", {})
-    return requests.request(method, edge.url(url), headers=headers, timeout=60, **kwargs)
+    for _ in range(3):  # a 503 says "try again" (a broker hiccup on a shared machine): do so
+        answer = requests.request(method, edge.url(url), headers=headers, timeout=60, **kwargs)
+        if answer.status_code != 503:
+            break
+        time.sleep(1)
+    return answer
 
 
 def failures(edge: Any, results: Iterator[tuple[str, requests.Response]]) -> list[str]:
