@@ -470,7 +470,8 @@ def put_group(db: DbSession, who: Principal, name: Any, payload: Any) -> dict[st
 def _group_view(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": row["name"],
-        "label": row["label"],
+        # vi first, then en (jsonb keeps its keys sorted: en first)
+        "label": {k: row["label"][k] for k in ("vi", "en") if k in row["label"]},
         "members": list(row["members"]),
         "updated_by": row["updated_by"],
         "updated_at": row["updated_at"].isoformat(),

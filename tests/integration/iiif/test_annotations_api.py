@@ -173,6 +173,7 @@ def test_group_annotations_are_read_by_the_group_members(iiif, record):
     assert anonymous.status_code == 401
     mine = iiif.request("GET", "/api/v1/annotation-groups", token=member).json()["items"]
     assert [g["name"] for g in mine] == ["han-nom-hp"]
+    assert list(mine[0]["label"]) == ["vi", "en"]  # Vietnamese first, as every language map
     assert iiif.request("GET", "/api/v1/annotation-groups", token=outsider).json()["items"] == []
     created = post(
         iiif, record_id, comment(canvas, "cho nhóm", visibility="group", group="han-nom-hp"), author
