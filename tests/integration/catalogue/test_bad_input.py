@@ -25,7 +25,7 @@ def post(catalogue, body, **kwargs):
         ({"heritage_type": "spaceport"}, "heritage_type"),
         ({"unesco": {"list": "world_heritage", "year": "2023a"}}, "unesco"),
         ({"inventory_number": 42}, "inventory_number"),
-        ({"description": {"vi": "NUL \x00 inside"}}, "description"),
+        ({"description": {"vi": "tab\tand \x07 bell"}}, "description"),
     ],
 )
 def test_invalid_records_are_422_with_the_field(catalogue, overrides, field):
@@ -35,6 +35,17 @@ def test_invalid_records_are_422_with_the_field(catalogue, overrides, field):
     assert field in answer.json()["error"]["details"]
     assert not catalogue.catalogue_sql(
         "SELECT 1 FROM records WHERE inventory_number = :n", n=str(body["inventory_number"])
+    )
+
+
+def test_nul_in_a_text_is_refused_at_the_edge(catalogue):
+    """NUL never reaches the catalogue: the gateway's JSON reader refuses it (ADR 037)."""
+    body = record_body(description={"vi": "NUL \x00 inside"})
+    answer = post(catalogue, body)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["details"]["reason"] == "invalid_text"
+    assert not catalogue.catalogue_sql(
+        "SELECT 1 FROM records WHERE inventory_number = :n", n=body["inventory_number"]
     )
 
 
