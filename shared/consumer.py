@@ -203,8 +203,12 @@ class ReliableQueueConsumer(QueueConsumer):  # type: ignore[misc]
             log.warning("could not ack %d message(s): connection lost", len(live))
 
     def requeue_message(self, message: Any) -> None:
+        """Give ``message`` back to the broker; over a broken connection it has it back."""
         self._forget(message)
-        super().requeue_message(message)
+        try:
+            super().requeue_message(message)
+        except BROKER_GONE:
+            log.warning("could not requeue a message: connection lost; the broker redelivers it")
 
 
 class ReliableEventHandler(Consumer):  # type: ignore[misc]

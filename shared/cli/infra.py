@@ -193,7 +193,10 @@ def rabbitmq_env(pid_file: Path | None = None) -> dict[str, str]:
 
 def stop_rabbitmq() -> None:
     run(["rabbitmqctl", "stop"], check=False, timeout=120)
-    RABBITMQ_PID_FILE.unlink(missing_ok=True)  # as the init script's stop removes it
+    try:
+        RABBITMQ_PID_FILE.unlink(missing_ok=True)  # as the init script's stop removes it
+    except OSError:  # not ours to remove (not root): the next start writes it again
+        log.debug("could not remove %s", RABBITMQ_PID_FILE, exc_info=True)
 
 
 def ensure_vhost(vhost: str, user: str = "guest") -> None:

@@ -98,3 +98,11 @@ def test_a_requeue_over_a_broken_connection_does_not_raise(monkeypatch: pytest.M
     queue_consumer = RecordingQueueConsumer(error=lost)
     entrypoint = handler(lost, queue_consumer)
     assert entrypoint._can_ack(Message(None, 1), PoisonMessage("not JSON")) is False
+
+
+@pytest.mark.parametrize("error", BROKEN, ids=lambda e: type(e).__name__)
+def test_the_queue_consumer_requeues_over_a_broken_connection_without_raising(
+    error: BaseException,
+) -> None:
+    queue_consumer = ReliableQueueConsumer()
+    queue_consumer.requeue_message(Message(BrokenChannel(error), 1))
