@@ -92,6 +92,12 @@ REFUSAL_TEXT: dict[str, dict[str, str]] = {
         "en": "The event type does not exist: each type or pattern (such as catalogue.*) must "
         "match at least one event type Disan announces, such as catalogue.record_published.",
     },
+    "events_not_for_you": {
+        "vi": "Loại sự kiện này thuộc nhật ký kiểm toán (đăng nhập, khóa API, người dùng, yêu cầu "
+        "bị từ chối): chỉ quản trị viên được nhận.",
+        "en": "These events belong to the audit log (sign-ins, API keys, users, refused "
+        "requests): only administrators receive them.",
+    },
     "filters": {
         "vi": "Bộ lọc không hợp lệ: chỉ nhận heritage_class và district, mỗi bộ lọc là danh "
         "sách mã.",
@@ -480,6 +486,16 @@ def is_staff(reader: Principal) -> bool:
 # the access events about records; the others (accounts, keys, logins, refusals) are the audit
 # log's, which only administrators read (``list_audit``)
 RECORD_ACCESS_EVENTS = ("access.policy_changed", "access.record_visibility_changed")
+
+
+def check_audience(reader: Principal, events: list[str], known: Iterable[str]) -> None:
+    """Refuse a type or pattern of which ``reader`` may receive no known type (a partner asking
+    for ``access.login_failed``): it would silently receive nothing."""
+    for item in events:
+        if not any(type_matches([item], t) and may_hear_of(reader, t) for t in known):
+            raise Refused(
+                f"{item!r}: only administrators receive these events", "events_not_for_you"
+            )
 
 
 def may_hear_of(reader: Principal, event_type: str) -> bool:

@@ -82,6 +82,7 @@ def create(
         raise BadRequest("the body is a JSON object", domain.refusal_details("body"))
     try:
         events = domain.clean_events(body.get("events"), KNOWN_TYPES)
+        domain.check_audience(principal, events, KNOWN_TYPES)
         filters = domain.clean_filters(body.get("filters"))
         secret = domain.clean_secret(body.get("secret"))
         contact = body.get("contact_email") or ""

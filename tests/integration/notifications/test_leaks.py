@@ -405,3 +405,15 @@ def test_a_subscriber_s_new_roles_decide_what_it_is_told(platform, receiver):
 
     wait_until(lambda: second["id"] in published_to_it(), timeout=20)
     assert first["id"] not in published_to_it()
+
+
+def test_a_partner_may_not_subscribe_to_the_audit_log(platform):
+    key = platform.new_key(name="Đối tác", roles=["partner"])["key"]
+    body = {"url": "https://example.vn/hook", "secret": SECRET}
+    answer = platform.request(
+        "POST", "/api/v1/webhooks", key=key, json=body | {"events": ["access.login_failed"]}
+    )
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["details"]["reason"] == "events_not_for_you"
+    assert set(error["details"]["text"]) == {"vi", "en"}
