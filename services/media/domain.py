@@ -1,4 +1,5 @@
-"""The media service's pure core: formats, limits, keys, metadata, preservation events.
+"""The media service's pure core: formats, limits, keys, preservation events (upload
+metadata: ``metadata.py``).
 
 No I/O and no framework imports: the service, the worker and the gateway route all decide with
 these functions.
@@ -245,35 +246,6 @@ def poster_key(asset_id: str) -> str:
 
 def purge_after(now: datetime, limits: MediaLimits) -> datetime:
     return now + timedelta(days=limits.retention_days)
-
-
-# metadata --------------------------------------------------------------------------------------
-
-_META_TEXT = ("creator", "date", "rights_statement", "licence")
-
-
-def clean_metadata(form: dict[str, str]) -> dict[str, Any]:
-    """Asset metadata from form fields: caption (vi/en), creator, date, rights, licence, order."""
-    meta: dict[str, Any] = {}
-    caption = {
-        lang: form[f"caption_{lang}"].strip()
-        for lang in ("vi", "en")
-        if form.get(f"caption_{lang}", "").strip()
-    }
-    if caption:
-        meta["caption"] = caption
-    for key in _META_TEXT:
-        value = form.get(key, "").strip()
-        if len(value) > 2000:
-            raise ValidationFailed(f"{key} is longer than 2000 characters", {"field": key})
-        if value:
-            meta[key] = unicodedata.normalize("NFC", value)
-    if form.get("position", "").strip():
-        try:
-            meta["position"] = int(form["position"])
-        except ValueError:
-            raise ValidationFailed("position is a whole number", {"field": "position"}) from None
-    return meta
 
 
 def premis_event(

@@ -32,15 +32,6 @@ def test_master_keys_never_use_the_client_name():
     assert domain.master_key("abc", "tif", 3) == "assets/abc/v3/original.tif"
 
 
-def test_metadata_has_captions_in_two_languages_and_an_order():
-    meta = domain.clean_metadata(
-        {"caption_vi": " Đình ", "caption_en": "", "creator": "Bảo tàng", "position": "4"}
-    )
-    assert meta == {"caption": {"vi": "Đình"}, "creator": "Bảo tàng", "position": 4}
-    with pytest.raises(ValidationFailed):
-        domain.clean_metadata({"position": "first"})
-
-
 @pytest.mark.parametrize(
     ("reason", "error"),
     [
