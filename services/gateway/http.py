@@ -27,7 +27,7 @@ from werkzeug.sansio.multipart import Event, MultipartDecoder
 from werkzeug.wrappers import Request, Response
 
 from services.gateway.cors import preflight, with_cors
-from shared.errors import BadRequest, DisanError, error_body, http_status
+from shared.errors import BadRequest, DisanError, NotFound, error_body, http_status
 
 log = logging.getLogger(__name__)
 
@@ -247,19 +247,25 @@ def uuid_param(name: str, value: str) -> str:
 
 def check_parameters(request: Request, path_values: dict[str, Any]) -> None:
     """Refuse control characters (NUL, newlines, escapes) in query and path parameters: no
-    route takes them, and PostgreSQL cannot even store a NUL (a 500 further down)."""
-    for where, pairs in (
-        ("query", request.args.items(multi=True)),
-        ("path", path_values.items()),
-    ):
-        for name, value in pairs:
-            for text in (name, value):
-                if isinstance(text, str) and _has_control(text):
-                    raise input_refusal(
-                        "control_character",
-                        f"the {where} parameter {_printable(name)!r} contains a control character",
-                        parameter=_printable(name),
-                    )
+    route takes them, and PostgreSQL cannot even store a NUL (a 500 further down). A query
+    parameter is a 400; a path parameter names nothing that exists, a 404."""
+    for name, value in request.args.items(multi=True):
+        if _has_control(name) or _has_control(value):
+            raise input_refusal(
+                "control_character",
+                f"the query parameter {_printable(name)!r} contains a control character",
+                parameter=_printable(name),
+            )
+    for name, value in path_values.items():
+        if isinstance(value, str) and _has_control(value):
+            raise NotFound(
+                f"nothing here: the path parameter {name!r} contains a control character",
+                {
+                    "reason": "control_character",
+                    "text": dict(INPUT_TEXT["control_character"]),
+                    "parameter": name,
+                },
+            )
 
 
 def _has_control(text: str) -> bool:

@@ -141,7 +141,8 @@ def test_unknown_or_malformed_api_keys_are_401(platform, key):
 def test_sql_ish_confusable_and_over_long_usernames_cannot_log_in(platform, username):
     before = state(platform)
     answer = platform.login(username, ADMIN_PASSWORD, ip="192.0.2.10")
-    assert answer.status_code in (401, 422), answer.text
+    # a NUL is refused by the gateway's JSON reader before any login (400 invalid_text)
+    assert answer.status_code in ((400,) if "\x00" in username else (401, 422)), answer.text
     assert "access_token" not in answer.text
     assert state(platform) == before
 
