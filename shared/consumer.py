@@ -10,7 +10,10 @@ a tight loop). ``reliable_handler`` instead:
   so a redelivered event changes state once;
 - on failure, acks the message only after a copy is safely parked in ``disan.retry.{delay}``,
   which sends it back after an exponentially growing delay; after ``max_attempts`` the copy goes
-  to ``disan.dead_letters`` with the error, the attempt count and the queue it came from.
+  to ``disan.dead_letters`` with the error, the attempt count and the queue it came from;
+- never lets the parking path or a broken connection kill its container: whatever parking
+  raises, the original is requeued; acks and requeues over a connection the broker reset are
+  logged (the broker redelivers, the claims make it a no-op) (ADR 0011).
 """
 
 from __future__ import annotations
@@ -106,6 +109,16 @@ def _decode_body(message: Any) -> Any:
 
 def _header(message: Any, name: str, default: Any = None) -> Any:
     return (message.headers or {}).get(name, default)
+
+
+def _attempt(message: Any) -> int:
+    """The message's attempt number; 1 when its header is missing or not a number (a message
+    another program sent with a header of that name must still be parked, not loop)."""
+    value = _header(message, H_ATTEMPT, 1)
+    try:
+        return max(int(value), 1)
+    except (TypeError, ValueError, OverflowError):
+        return 1
 
 
 class ReliableQueueConsumer(QueueConsumer):  # type: ignore[misc]
@@ -338,7 +351,7 @@ class ReliableEventHandler(Consumer):  # type: ignore[misc]
 
     def _park_failure(self, message: Any, exc: BaseException) -> None:
         events = self.settings.events
-        attempt = int(_header(message, H_ATTEMPT, 1))
+        attempt = _attempt(message)
         headers = dict(message.headers or {})
         headers.update(
             {

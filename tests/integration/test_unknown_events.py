@@ -105,7 +105,7 @@ def _dead_letters(amqp_uri: str, queues: set[str]) -> list[Any]:
 
 def _junk(unique: str, n: int) -> list[Outgoing]:
     """Events of types no contract knows, policy events with malformed data, bodies that are
-    no JSON and JSON that is no envelope."""
+    no JSON, JSON that is no envelope and a message with a foreign attempt header."""
     out: list[Outgoing] = []
     for i in range(n):
         envelope = {
@@ -126,6 +126,9 @@ def _junk(unique: str, n: int) -> list[Outgoing]:
         out.append(to_outgoing(bad_policy))
         out.append(Outgoing("disan.events", "access.policy_changed", b"\xff not json %d" % i))
         out.append(Outgoing("disan.events", f"{unique}.mystery_x", b'["no", "envelope"]'))
+        # a header of ours set by another program, not a number
+        foreign = Outgoing("disan.events", f"{unique}.mystery_h", b"{}", {"x-disan-attempt": "n"})
+        out.append(foreign)
     return out
 
 

@@ -106,3 +106,12 @@ def test_the_queue_consumer_requeues_over_a_broken_connection_without_raising(
 ) -> None:
     queue_consumer = ReliableQueueConsumer()
     queue_consumer.requeue_message(Message(BrokenChannel(error), 1))
+
+
+@pytest.mark.parametrize("value", ["abc", None, [1], 1e400, -3])
+def test_a_foreign_attempt_header_does_not_stop_parking(value: Any) -> None:
+    from shared.consumer import _attempt
+
+    message = Message(None, 1)
+    message.headers = {"x-disan-attempt": value}
+    assert _attempt(message) == 1
