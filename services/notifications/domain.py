@@ -452,6 +452,7 @@ def decode_cursor(cursor: str) -> int:
 REVOKED_PREFIX = "principal_revoked"
 KEY_REVOKED = f"{REVOKED_PREFIX}: the API key was revoked"
 USER_DISABLED = f"{REVOKED_PREFIX}: the user account was disabled"
+KEY_EXPIRED = f"{REVOKED_PREFIX}: the API key expired"
 
 
 def owner_principal(owner: str, roles: Iterable[str]) -> Principal:

@@ -49,6 +49,11 @@ def record(db: DbSession, event: Event, district_of: DistrictOf | None = None) -
     for sub in repo.matching_candidates(db):
         if not domain.type_matches(sub["events"], event.type):
             continue
+        expires = sub["owner_expires_at"]
+        if expires is not None and telling.now >= expires:
+            if not str(sub["paused_reason"]).startswith(domain.REVOKED_PREFIX):
+                repo.pause_owner(db, str(sub["owner"]), domain.KEY_EXPIRED)
+            continue  # its key no longer opens anything: neither does its subscription
         if not telling.may_tell(domain.owner_principal(sub["owner"], sub["owner_roles"])):
             continue  # what the record route (or the audit log) would refuse this owner
         if "district" in sub["filters"] and "district" not in data:

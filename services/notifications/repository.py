@@ -172,9 +172,10 @@ _SUB = (
 def insert_subscription(db: Db, row: Row) -> None:
     _run(
         db,
-        "INSERT INTO subscriptions (id, owner, owner_name, owner_roles, url, events, filters, "
-        "secret, contact_email, description) VALUES (:id, :owner, :owner_name, :owner_roles, "
-        ":url, :events, CAST(:filters AS jsonb), :secret, :contact_email, :description)",
+        "INSERT INTO subscriptions (id, owner, owner_name, owner_roles, owner_expires_at, url, "
+        "events, filters, secret, contact_email, description) VALUES (:id, :owner, :owner_name, "
+        ":owner_roles, :owner_expires_at, :url, :events, CAST(:filters AS jsonb), :secret, "
+        ":contact_email, :description)",
         row | {"filters": json.dumps(row["filters"])},
     )
 
@@ -199,8 +200,8 @@ def matching_candidates(db: Db) -> list[Row]:
     return _rows(
         _run(
             db,
-            "SELECT id, events, filters, owner, owner_roles FROM subscriptions "
-            "WHERE deleted_at IS NULL",
+            "SELECT id, events, filters, owner, owner_roles, owner_expires_at, state, "
+            "paused_reason FROM subscriptions WHERE deleted_at IS NULL",
         )
     )
 
@@ -232,6 +233,18 @@ def cancel_deliveries(db: Db, ids: list[str]) -> int:
         {"ids": ids},
     )
     return int(result.rowcount or 0)
+
+
+def key_expiry(db: Db, key_id: str) -> datetime | None:
+    """When an API key expires, from its ``access.api_key_created`` event (None: never, or the
+    journal has not seen it)."""
+    row = _run(
+        db,
+        "SELECT data->>'expires_at' FROM journal WHERE type = 'access.api_key_created' "
+        "AND data->>'key_id' = :key ORDER BY seq DESC LIMIT 1",
+        {"key": key_id},
+    ).first()
+    return datetime.fromisoformat(row[0]) if row is not None and row[0] else None
 
 
 def pause_owner(db: Db, owner: str, reason: str) -> int:

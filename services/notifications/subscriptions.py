@@ -110,6 +110,9 @@ def create(
             "owner": principal.subject,
             "owner_name": principal.name,
             "owner_roles": sorted(principal.roles),
+            "owner_expires_at": (
+                repo.key_expiry(db, principal.id) if principal.kind == "api_key" else None
+            ),
             "url": target.url,
             "events": events,
             "filters": filters,

@@ -417,3 +417,31 @@ def test_a_partner_may_not_subscribe_to_the_audit_log(platform):
     error = answer.json()["error"]
     assert error["details"]["reason"] == "events_not_for_you"
     assert set(error["details"]["text"]) == {"vi", "en"}
+
+
+def test_an_expired_key_s_webhooks_pause(platform, receiver):
+    expires = datetime.now(UTC) + timedelta(seconds=4)
+    made = platform.new_key(name="Khóa ngắn hạn", roles=["partner"], expires_at=expires.isoformat())
+    wait_until(
+        lambda: platform.notifications.sql(
+            "SELECT 1 FROM journal WHERE type = 'access.api_key_created' AND data->>'key_id' = :k",
+            k=made["id"],
+        ),
+        timeout=20,
+    )
+    created = platform.request(
+        "POST",
+        "/api/v1/webhooks",
+        key=made["key"],
+        json={"url": receiver.url("/expired"), "events": ["catalogue.*"], "secret": SECRET},
+    )
+    assert created.status_code == 201, created.text
+    sub = created.json()["id"]
+    time.sleep(max(0.0, (expires - datetime.now(UTC)).total_seconds()) + 0.5)
+    record = platform.publish(platform.create(record_body())["id"])
+    paused = wait_until(
+        lambda: (s := _subscription(platform, sub))["state"] == "paused" and s, timeout=20
+    )
+    assert "expired" in paused["paused_reason"]
+    time.sleep(1.0)
+    assert not any(record["id"] in h.body.decode() for h in receiver.at("/expired"))
