@@ -445,3 +445,39 @@ def test_an_expired_key_s_webhooks_pause(platform, receiver):
     assert "expired" in paused["paused_reason"]
     time.sleep(1.0)
     assert not any(record["id"] in h.body.decode() for h in receiver.at("/expired"))
+
+
+def test_search_facets_and_linked_data_say_nothing_of_a_restricted_record(platform):
+    """Surfaces that already follow the record route (ADR 040, 066): kept that way."""
+    unique = uuid.uuid4().hex[:8]
+    restricted = platform.create(
+        record_body(title={"vi": f"Sắc phong mật {unique}", "en": f"Secret decree {unique}"})
+    )
+    platform.set_policy("record", restricted["id"], level="restricted", reason="hồ sơ mật")
+    platform.publish(restricted["id"])
+    key = platform.new_key(name="Đối tác tìm kiếm", roles=["partner"])["key"]
+    revoked = _revoked_key(platform)
+    staff = platform.token_for("reviewer")
+    wait_until(
+        lambda: (
+            restricted["id"]
+            in platform.request("GET", "/api/v1/records", token=staff, params={"q": unique}).text
+        ),
+        timeout=20,
+    )
+    time.sleep(1.0)  # the catalogue's policy projection and the gateway's cache
+    for auth in ({}, {"key": key}):
+        for path, params in (
+            ("/api/v1/records", {"q": unique}),
+            ("/api/v1/records/facets", {"q": unique}),
+            (f"/api/v1/records/{restricted['id']}/jsonld", {}),
+            (f"/api/v1/records/{restricted['id']}/dc.xml", {}),
+        ):
+            answer = platform.request("GET", path, params=params, **auth)
+            assert answer.status_code in (200, 401, 403), (path, auth, answer.status_code)
+            assert unique not in answer.text and restricted["inventory_number"] not in answer.text
+            if path.endswith("/facets"):
+                assert answer.json()["total"] == 0, answer.text
+    for path in ("/api/v1/records", f"/api/v1/records/{restricted['id']}/jsonld"):
+        answer = platform.request("GET", path, key=revoked, params={"q": unique})
+        assert answer.status_code == 401 and unique not in answer.text
