@@ -71,6 +71,20 @@ def test_collections_list_no_restricted_record(platform):
             "GET", f"/iiif/presentation/3/collections/{name}", key=revoked["key"]
         )
         assert gone.status_code == 401 and record_id not in gone.text
+    # the manifest, its content search and autocomplete: refused, nothing of the record
+    for path in (
+        f"/iiif/presentation/3/records/{record_id}/manifest",
+        f"/iiif/search/2/records/{record_id}?q=S%E1%BA%AFc",
+        f"/iiif/search/2/records/{record_id}/autocomplete?q=S%E1%BA%AFc",
+    ):
+        for auth, status in (
+            ({}, 401),
+            ({"key": made["key"]}, 403),
+            ({"key": revoked["key"]}, 401),
+        ):
+            answer = platform.request("GET", path, **auth)
+            assert answer.status_code == status, (path, auth, answer.status_code)
+            assert "Sắc phong mật" not in answer.text, (path, auth)
     # Change Discovery names the manifest (allowed by the spec), nothing of its content
     changes = platform.request("GET", "/iiif/discovery/1/all-changes/page/0").text
     assert "Sắc phong mật" not in changes
