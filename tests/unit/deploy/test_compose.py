@@ -362,6 +362,17 @@ def test_cantaloupe_adapter_keeps_the_public_image_urls() -> None:
     assert 'sub_filter "/iiif/3/" "/iiif/image/3/";' in conf
 
 
+def test_cantaloupe_ids_follow_the_public_url_only(compose: dict[str, Any]) -> None:
+    """ADR 093: base_uri and the adapter's forwarded headers from DISAN_PUBLIC_URL, and no
+    header of the client's reaches Cantaloupe as a host."""
+    public = compose["x-disan-env"]["DISAN_PUBLIC_URL"]
+    services = compose["services"]
+    assert services["cantaloupe"]["environment"]["CANTALOUPE_BASE_URI"] == public
+    assert services["cantaloupe-iiif"]["environment"]["DISAN_PUBLIC_URL"] == public
+    conf = (ROOT / "deploy/cantaloupe/iiif-paths.conf.template").read_text()
+    assert "$http_host" not in conf and "$http_x_forwarded" not in conf
+
+
 def test_every_required_secret_is_documented_and_in_the_example_env() -> None:
     required = set(re.findall(r"\$\{(\w+):\?", COMPOSE.read_text(encoding="utf-8")))
     assert required

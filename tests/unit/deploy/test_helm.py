@@ -297,6 +297,19 @@ def test_cantaloupe_replaces_the_image_server_behind_the_same_service(helm: Any)
     assert purger["command"] == ["python", "-m", "services.cantaloupe_purger"]
 
 
+def test_cantaloupe_ids_follow_the_public_url_only(helm: Any) -> None:
+    """Cantaloupe's base_uri and the adapter's forwarded headers come from config.publicUrl."""
+    public = "https://heritage.example.vn"
+    docs = render(helm, {**CANTALOUPE_DEV, "config": {"publicUrl": public}})
+    dep = by_kind(docs, "Deployment")["disan-imageserver"]
+    cantaloupe = {e["name"]: e.get("value") for e in _container(dep, "cantaloupe")["env"]}
+    adapter = {e["name"]: e.get("value") for e in _container(dep, "iiif-adapter")["env"]}
+    assert cantaloupe["CANTALOUPE_BASE_URI"] == public
+    assert adapter["DISAN_PUBLIC_URL"] == public
+    conf = by_kind(docs, "ConfigMap")["disan-cantaloupe"]["data"]["default.conf.template"]
+    assert "$http_host" not in conf and "$http_x_forwarded" not in conf
+
+
 def test_dev_instances_only_when_asked(helm: Any, default_docs: list[dict[str, Any]]) -> None:
     assert "disan-postgresql" not in by_kind(default_docs, "Deployment")
     docs = render(helm, CANTALOUPE_DEV)

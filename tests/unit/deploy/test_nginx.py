@@ -73,12 +73,23 @@ def test_front_configuration_is_valid_nginx(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
 
 
-def test_cantaloupe_adapter_configuration_is_valid_nginx(tmp_path: Path) -> None:
+ADAPTER_ENV = {"CANTALOUPE_UPSTREAM": "127.0.0.1:8182", "DISAN_PUBLIC_URL": "https://x.example"}
+
+
+def render_adapter(env: dict[str, str]) -> str:
     text = (ROOT / "deploy/cantaloupe/iiif-paths.conf.template").read_text(encoding="utf-8")
-    conf = _envsubst(text, {"CANTALOUPE_UPSTREAM": "127.0.0.1:8182"})
-    conf = conf.replace("listen 8002;", "listen 127.0.0.1:18002;")
-    done = _check(conf, tmp_path)
+    return _envsubst(text, env).replace("listen 8002;", "listen 127.0.0.1:18002;")
+
+
+def test_cantaloupe_adapter_configuration_is_valid_nginx(tmp_path: Path) -> None:
+    done = _check(render_adapter(ADAPTER_ENV), tmp_path)
     assert done.returncode == 0, done.stderr
+
+
+def test_cantaloupe_adapter_does_not_start_without_the_public_url(tmp_path: Path) -> None:
+    """Its ids come from DISAN_PUBLIC_URL only (ADR 093): unset, nginx refuses to start."""
+    done = _check(render_adapter({"CANTALOUPE_UPSTREAM": "127.0.0.1:8182"}), tmp_path)
+    assert done.returncode != 0
 
 
 def test_the_compose_front_refuses_long_urls_as_disan_ups_front_does():
