@@ -570,7 +570,7 @@ def unflatten(row: dict[str, str]) -> tuple[dict[str, Any], dict[str, list[str]]
         if column in LIST_FIELDS:
             try:
                 value = json.loads(cell)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested past the stack
                 errors[column] = ['must be a JSON array, e.g. ["a", "b"]']
                 continue
         parts = column.split(".")

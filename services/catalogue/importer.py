@@ -77,6 +77,8 @@ def parse(text: str, fmt: str) -> Iterator[tuple[int, Any]]:
                     yield number, json.loads(line)
                 except json.JSONDecodeError as exc:
                     yield number, {"__error__": f"not valid JSON: {exc.msg}"}
+                except (ValueError, RecursionError):  # a huge integer; nesting past the stack
+                    yield number, {"__error__": "not valid JSON: too long a number or too deep"}
     else:
         raise BadRequest(f"format is one of {', '.join(FORMATS)}")
 

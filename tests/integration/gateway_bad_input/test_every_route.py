@@ -240,6 +240,45 @@ def test_documented_bodies_with_nul_and_lone_surrogates_in_every_string_are_4xx(
     assert failures(edge, results()) == []
 
 
+DEEP_LINE = b"[" * DEPTH + b"]" * DEPTH
+TEXT_BODIES = {
+    ("application/x-ndjson", "deep_line"): b'{"a": 1}\n' + DEEP_LINE + b"\n",
+    ("application/x-ndjson", "huge_integer"): b'{"a": ' + b"9" * 5000 + b"}\n",
+    ("application/x-ndjson", "nan"): b'{"a": NaN}\n',
+    ("text/csv", "deep_list_cell"): b'inventory_number,alternative_titles\nT-1,"'
+    + DEEP_LINE
+    + b'"\n',
+    ("text/csv", "nul_cell"): b"inventory_number,alternative_titles\nT-1,a\x00b\n",
+}
+
+
+def test_json_lines_and_csv_bodies_with_deep_or_odd_json_are_4xx(edge):
+    """Bodies that carry JSON inside another format (record import: JSON Lines, CSV cells)."""
+
+    def results() -> Iterator[tuple[str, requests.Response]]:
+        for method, path, op in routes(edge):
+            if method.lower() not in BODY_METHODS:
+                continue
+            url = fill(edge, path, op)
+            for (media_type, label), body in TEXT_BODIES.items():
+                for query in ("", "?dry_run=true"):
+                    headers = {"Content-Type": media_type}
+                    answer = call(edge, method, url + query, data=body, headers=headers)
+                    yield f"{method} {path}{query} [{media_type} {label}]", answer
+
+    assert failures(edge, results()) == []
+
+
+def test_search_cursors_holding_deep_json_are_4xx(edge):
+    import base64
+
+    for inner in (DEEP_LINE, b"[" + b"9" * 5000 + b"]", b"[NaN, 1, 2]"):
+        cursor = base64.urlsafe_b64encode(inner).decode().rstrip("=")
+        for path in ("/api/v1/records", "/api/v1/journal", "/api/v1/lgsp/records/changes"):
+            answer = call(edge, "GET", f"{path}?cursor={cursor}")
+            assert answer.status_code < 500, (path, inner[:20], answer.text)
+
+
 def test_deep_json_is_refused_with_its_reason_even_unauthenticated(edge):
     """The issue's case: 2-6 KB of brackets at the login route answered 500."""
     answer = requests.post(
