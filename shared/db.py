@@ -268,6 +268,16 @@ class DbSession:
         if conn is not None:
             conn.close()
 
+    def invalidate(self) -> None:
+        """Drop the connection without a rollback, as a dying process does: the server ends
+        its transaction and frees its locks."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.invalidate()
+            except Exception as error:  # noqa: BLE001 - it is being thrown away anyway
+                log.debug("invalidating a killed worker's connection: %s", error)
+
 
 @contextmanager
 def unit_of_work(engine: Engine) -> Iterator[DbSession]:
@@ -303,7 +313,14 @@ class Database(DependencyProvider):  # type: ignore[misc]
         if self.engine is not None:
             self.engine.dispose()
 
-    kill = stop
+    def kill(self) -> None:
+        """As if the process died: the connections of killed workers are dropped (nameko
+        tears nothing down for them), so no transaction of theirs stays open holding locks
+        that a redelivered request would wait behind forever; then the pool."""
+        for session in list(self.sessions.values()):
+            session.invalidate()
+        self.sessions.clear()
+        self.stop()
 
     def get_dependency(self, worker_ctx: Any) -> DbSession:
         assert self.engine is not None

@@ -17,7 +17,7 @@ from nameko.containers import ServiceContainer
 from nameko.standalone.rpc import ServiceRpcProxy
 
 import shared.rpc
-from services.notifications import repository
+from services.notifications import repository, subscriptions
 from shared import idempotency
 from shared.errors import Conflict
 from tests.integration.notifications.conftest import (
@@ -98,6 +98,36 @@ def test_a_create_redelivered_after_each_of_several_crashes_makes_one_subscripti
         created = reply.result()
     rows = service.handle.sql("SELECT id FROM subscriptions WHERE url = :u", u=url)
     assert [str(r.id) for r in rows] == [created["id"]]  # one, and the answer names it
+
+
+def test_a_process_killed_mid_transaction_leaves_no_lock_and_the_redelivery_acts_once(
+    service, receiver, monkeypatch
+):
+    """Killed before its commit, a worker's transaction (and its claim of the request key) must
+    end with it, as the server ends it when a process dies: the redelivered request must not
+    wait behind a lock nobody will release."""
+    hung: list[bool] = []
+    real = subscriptions.create
+
+    def create_then_hang(*args: Any, **kwargs: Any) -> Any:
+        created = real(*args, **kwargs)
+        if not hung:
+            hung.append(True)
+            while True:  # inserted, not committed: the process dies here
+                eventlet.sleep(0.05)
+        return created
+
+    monkeypatch.setattr(subscriptions, "create", create_then_hang)
+    url = receiver.url(f"/mid-{uuid.uuid4().hex[:6]}")
+    body = {"url": url, "events": ["catalogue.*"], "secret": SECRET}
+    with proxy(service, str(uuid.uuid4())) as rpc:
+        reply = rpc.create_subscription.call_async(PARTNER, body)
+        wait_until(lambda: hung, timeout=20)
+        service.kill_and_restart()
+        with eventlet.Timeout(15):
+            created = reply.result()
+    rows = service.handle.sql("SELECT id FROM subscriptions WHERE url = :u", u=url)
+    assert [str(r.id) for r in rows] == [created["id"]]
 
 
 def test_a_repeated_test_request_sends_one_event_and_another_body_is_refused(service, receiver):
