@@ -20,6 +20,8 @@ import shared.rpc
 from services.notifications import repository, subscriptions
 from shared import idempotency
 from shared.errors import Conflict
+from shared.events import make_event
+from shared.outbox import to_outgoing
 from tests.integration.notifications.conftest import (
     PARTNER,
     SECRET,
@@ -183,3 +185,21 @@ def test_a_delivery_sent_but_not_recorded_comes_again_with_its_id_and_true_attem
         "SELECT attempt FROM delivery_attempts WHERE delivery_id = :d", d=rows[0].id
     )
     assert [r.attempt for r in history] == [crashes + 1]  # the one attempt that was recorded
+
+
+def test_an_event_published_again_after_a_crash_reaches_the_subscriber_once(service, receiver):
+    """The outbox relay publishes an event again when it died between publishing and marking it
+    sent: one delivery per (subscription, event), however many copies arrive."""
+    sub = service.handle.subscribe(receiver.url("/copies"), ["catalogue.*"])
+    event = make_event("catalogue.record_published", record_data(), producer="test")
+    service.handle.publisher.publish([to_outgoing(event.to_dict())])
+    service.handle.publisher.publish([to_outgoing(event.to_dict())])
+    wait_until(lambda: receiver.at("/copies"), timeout=20)
+    service.kill_and_restart()
+    service.handle.publisher.publish([to_outgoing(event.to_dict())])
+    wait_until(
+        lambda: [r for r in service.handle.deliveries(sub) if r.status == "delivered"], timeout=20
+    )
+    eventlet.sleep(1.0)  # time for a second delivery, were there one
+    assert [h.headers["X-Disan-Event-Id"] for h in receiver.at("/copies")] == [event.event_id]
+    assert len(service.handle.deliveries(sub)) == 1
