@@ -68,3 +68,45 @@ def test_a_media_service_killed_after_registering_answers_the_upload_once(media,
     uploaded = answer.wait()
     assert uploaded.status_code == 202, uploaded.text
     assert assets_of(media, record_id) == [uploaded.json()["asset_id"]]
+
+
+def test_uploads_in_flight_while_media_is_killed_again_and_again_make_one_asset_each(
+    media, monkeypatch
+):
+    crashes = 3
+    hung: list[bool] = []
+    real = shared.rpc.commit_worker
+
+    def sometimes_die_after_commit(worker_ctx: Any) -> None:
+        real(worker_ctx)
+        if worker_ctx.entrypoint.method_name == "register_upload" and len(hung) < crashes:
+            hung.append(True)
+            while True:  # registered and committed; the process dies before it answers
+                eventlet.sleep(0.05)
+
+    monkeypatch.setattr(shared.rpc, "commit_worker", sometimes_die_after_commit)
+    records = [media.new_record() for _ in range(6)]
+    answers: dict[str, Any] = {}
+    pool = eventlet.GreenPool(6)
+
+    def send(record_id: str) -> None:
+        answers[record_id] = media.upload(record_id, jpeg(200, 150), "k.jpg")
+
+    for record_id in records:
+        pool.spawn_n(send, record_id)
+    for crash in range(1, crashes + 1):
+        wait_until(lambda crash=crash: len(hung) >= crash, timeout=60)
+        media.services.containers["media"].kill()
+        media.start_media()
+    pool.waitall()
+    for record_id in records:
+        answer = answers[record_id]
+        if answer.status_code == 503:
+            error = answer.json()["error"]
+            assert error["details"]["reason"] == "outcome_unknown", answer.text
+            key = error["details"]["idempotency_key"]
+            answer = media.upload(
+                record_id, jpeg(200, 150), "k.jpg", headers={"Idempotency-Key": key}
+            )
+        assert answer.status_code == 202, answer.text
+        assert assets_of(media, record_id) == [answer.json()["asset_id"]]
