@@ -17,6 +17,7 @@ from iiif.presentation.spec import (
     ProviderSpec,
     RangeSpec,
 )
+from shared.languages import vi_first
 
 PRESENTATION_CONTEXT = "http://iiif.io/api/presentation/3/context.json"
 NAVPLACE_CONTEXT = "http://iiif.io/api/extension/navplace/context.json"
@@ -24,17 +25,11 @@ IMAGE3_PROFILE = "level2"
 IMAGE2_PROFILE = "http://iiif.io/api/image/2/level2.json"
 
 
-#: the order of languages in every language map: Vietnamese first, then English, then others
-LANGUAGE_ORDER = ("vi", "en")
-
-
 def lang(value: LangMap) -> dict[str, list[str]]:
     """A IIIF language map from ``{"vi": "...", "en": "..."}`` (blank entries dropped), ``vi``
     first and ``en`` second whatever order the source had (JSONB keeps keys sorted, ``en``
     first), so viewers that show the first language show Vietnamese."""
-    given = {k: [v] for k, v in value.items() if isinstance(v, str) and v.strip()}
-    out = {k: given[k] for k in LANGUAGE_ORDER if k in given}
-    out |= {k: v for k, v in given.items() if k not in out}
+    out = vi_first({k: [v] for k, v in value.items() if isinstance(v, str) and v.strip()})
     if not out:
         raise ValueError("a language map needs at least one non-blank text")
     return out

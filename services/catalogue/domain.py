@@ -16,6 +16,7 @@ from typing import Any
 from iiif.search import fold
 from services.access import domain as access
 from shared.errors import BadRequest, Conflict, Forbidden, ValidationFailed
+from shared.languages import language_rank
 
 CLASSES = ("tangible_site", "intangible", "museum_object", "documentary")
 STATES = ("draft", "in_review", "published", "withdrawn")
@@ -388,7 +389,7 @@ def diff(before: Any, after: Any, path: str = "") -> list[dict[str, Any]]:
     """The changes between two documents, as ``{path, before, after}`` at the leaves."""
     if isinstance(before, dict) and isinstance(after, dict):
         changes: list[dict[str, Any]] = []
-        for key in sorted(set(before) | set(after), key=str):
+        for key in sorted(set(before) | set(after), key=language_rank):  # title.vi, title.en
             sub = f"{path}.{key}" if path else str(key)
             changes += diff(before.get(key), after.get(key), sub)
         return changes

@@ -25,6 +25,7 @@ from services.catalogue import repository as repo
 from shared.db import DbSession
 from shared.errors import BadRequest, ValidationFailed
 from shared.events import new_id  # OS randomness taken 4 KiB at a time, not a call per row
+from shared.languages import vi_first_deep
 
 FORMATS = ("csv", "jsonl")
 MAX_ROWS = 200_000
@@ -346,7 +347,8 @@ def export(db: DbSession, fmt: str, state: str | None = None) -> Iterator[str]:
     rows = db.execute(sql + " ORDER BY inventory_number", params).mappings()
     if fmt == "jsonl":
         for row in rows:
-            yield json.dumps({"id": row["id"]} | row["data"], ensure_ascii=False) + "\n"
+            line = vi_first_deep({"id": row["id"]} | row["data"])
+            yield json.dumps(line, ensure_ascii=False) + "\n"
         return
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=["id", *domain.CSV_COLUMNS], lineterminator="\n")

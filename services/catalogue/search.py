@@ -16,6 +16,7 @@ from services.catalogue import domain
 from services.catalogue import repository as repo
 from shared.db import DbSession
 from shared.errors import ValidationFailed
+from shared.languages import vi_first
 
 MAX_TOKENS = 12
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -206,11 +207,7 @@ def _label(facets: dict[str, list[dict[str, Any]]], terms: dict[str, Any]) -> No
                 label = terms.get(FILTER_SCHEMES[name], {}).get(value)
             if value is None:
                 label = {"vi": "Chưa xác định", "en": "Not given"}
-            item["label"] = _vi_first(label or {"vi": str(value), "en": str(value)})
-
-
-def _vi_first(label: dict[str, str]) -> dict[str, str]:
-    return {lang: label[lang] for lang in ("vi", "en") if lang in label} or label
+            item["label"] = vi_first(label or {"vi": str(value), "en": str(value)})
 
 
 def _key(value: Any) -> Any:

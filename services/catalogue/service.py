@@ -1,8 +1,10 @@
 """The catalogue service: heritage records, vocabularies, workflow, versions, search, import.
 
-RPC only (the gateway is its HTTP front). Callers pass the acting principal as a dict; the
-catalogue re-checks what that principal may do. Access policies come from the access service's
-``policy_changed`` events, kept here as a projection so that search can filter by them.
+RPC only (the gateway is its HTTP front). Every answer lists ``vi`` before ``en`` in its
+language maps (``answers_vi_first``; jsonb keeps ``en`` first). Callers pass the acting
+principal as a dict; the catalogue re-checks what that principal may do. Access policies come
+from the access service's ``policy_changed`` events, kept here as a projection so that search
+can filter by them.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from shared.db import Database
 from shared.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from shared.events import Event
 from shared.idempotency import idempotent
+from shared.languages import answers_vi_first
 from shared.outbox import OutboxRelay
 from shared.rpc import rpc
 from shared.service import DisanService
@@ -53,17 +56,20 @@ class CatalogueService(DisanService):
 
     # records -------------------------------------------------------------------------------
     @rpc
+    @answers_vi_first
     @idempotent
     @carry_details
     def create_record(self, actor: Any, payload: Any) -> dict[str, Any]:
         return records.create(self.db, _principal(actor), payload, self._cid)
 
     @rpc
+    @answers_vi_first
     @carry_details
     def get_record(self, actor: Any, record_id: Any) -> dict[str, Any]:
         return records.read(self.db, _principal(actor), record_id)
 
     @rpc
+    @answers_vi_first
     @idempotent
     @carry_details
     def update_record(
@@ -74,6 +80,7 @@ class CatalogueService(DisanService):
         )
 
     @rpc
+    @answers_vi_first
     @idempotent
     @carry_details
     def transition_record(
@@ -96,6 +103,7 @@ class CatalogueService(DisanService):
         )
 
     @rpc
+    @answers_vi_first
     @idempotent
     @carry_details
     def delete_record(self, actor: Any, record_id: Any, expected_version: Any) -> dict[str, Any]:
@@ -104,21 +112,25 @@ class CatalogueService(DisanService):
         )
 
     @rpc
+    @answers_vi_first
     @carry_details
     def record_history(self, actor: Any, record_id: Any) -> list[dict[str, Any]]:
         return records.history(self.db, _principal(actor), record_id)
 
     @rpc
+    @answers_vi_first
     @carry_details
     def record_version(self, actor: Any, record_id: Any, version: Any) -> dict[str, Any]:
         return records.version(self.db, _principal(actor), record_id, version)
 
     @rpc
+    @answers_vi_first
     @carry_details
     def record_diff(self, actor: Any, record_id: Any, old: Any, new: Any) -> dict[str, Any]:
         return records.diff(self.db, _principal(actor), record_id, old, new)
 
     @rpc
+    @answers_vi_first
     @idempotent
     @carry_details
     def restore_record(
@@ -135,6 +147,7 @@ class CatalogueService(DisanService):
         )
 
     @rpc
+    @answers_vi_first
     @carry_details
     def search_records(self, actor: Any, params: Any) -> dict[str, Any]:
         if not isinstance(params, dict):
@@ -147,6 +160,7 @@ class CatalogueService(DisanService):
 
     # import and export ---------------------------------------------------------------------
     @rpc
+    @answers_vi_first
     @idempotent
     @carry_details
     def import_records(
@@ -170,11 +184,13 @@ class CatalogueService(DisanService):
 
     # vocabularies --------------------------------------------------------------------------
     @rpc
+    @answers_vi_first
     @carry_details
     def list_vocabularies(self) -> list[dict[str, Any]]:
         return repo.list_schemes(self.db)
 
     @rpc
+    @answers_vi_first
     @carry_details
     def get_vocabulary(self, scheme: Any) -> dict[str, Any]:
         terms = repo.list_terms(self.db, str(scheme)[:64])
@@ -183,6 +199,7 @@ class CatalogueService(DisanService):
         return {"scheme": scheme, "terms": terms}
 
     @rpc
+    @answers_vi_first
     @idempotent
     @carry_details
     def add_term(self, actor: Any, scheme: Any, payload: Any) -> dict[str, Any]:
@@ -210,6 +227,7 @@ class CatalogueService(DisanService):
 
     # demo data -----------------------------------------------------------------------------
     @rpc
+    @answers_vi_first
     @carry_details
     def load_demo(self) -> dict[str, Any]:
         """Create the Hải Phòng demo records that are missing; returns their wanted policies."""

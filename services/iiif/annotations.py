@@ -30,6 +30,7 @@ from shared.errors import (
 )
 from shared.events import make_event
 from shared.idempotency import idempotent
+from shared.languages import vi_first
 from shared.rpc import rpc
 
 canvas_key = model.canvas_key
@@ -470,8 +471,7 @@ def put_group(db: DbSession, who: Principal, name: Any, payload: Any) -> dict[st
 def _group_view(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": row["name"],
-        # vi first, then en (jsonb keeps its keys sorted: en first)
-        "label": {k: row["label"][k] for k in ("vi", "en") if k in row["label"]},
+        "label": vi_first({k: row["label"][k] for k in ("vi", "en") if k in row["label"]}),
         "members": list(row["members"]),
         "updated_by": row["updated_by"],
         "updated_at": row["updated_at"].isoformat(),

@@ -106,12 +106,13 @@ def test_visible_levels_follow_the_access_decision():
 
 
 def test_diff_lists_leaf_changes():
+    """Fields by name; within a language map vi before en (ADR 048)."""
     before = {"title": {"vi": "a", "en": "b"}, "rank": None}
     after = {"title": {"vi": "c"}, "rank": {"level": "city"}}
     assert domain.diff(before, after) == [
         {"path": "rank", "before": None, "after": {"level": "city"}},
-        {"path": "title.en", "before": "b", "after": None},
         {"path": "title.vi", "before": "a", "after": "c"},
+        {"path": "title.en", "before": "b", "after": None},
     ]
     assert domain.changed_fields(before, after) == ["rank", "title"]
 
