@@ -90,6 +90,8 @@ IDEMPOTENCY_PARAMETER: dict[str, Any] = {
     ),
 }
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# sign-in operations: they create no resource and remember no answer (tokens are not kept)
+NOT_REMEMBERED = frozenset({"auth_token", "auth_refresh", "auth_logout", "iiif_auth_login"})
 OUTCOME_UNKNOWN = (
     "a service did not answer in time (`details.reason` `outcome_unknown`): the action may "
     "have been carried out; repeat with the same Idempotency-Key (`details.idempotency_key`) "
@@ -111,8 +113,8 @@ def build_openapi(service_cls: type, public_url: str, version: str) -> dict[str,
                 '`{"error": {"code", "message", "details"}}`; on every operation a query string '
                 "over 8 KB is `400 query_too_long`, a URL over 32 KB `414 uri_too_long` and a "
                 "header line over 8 KB `431 header_too_large` (ADR 066). A POST, PUT or DELETE "
-                "may carry an `Idempotency-Key` header: repeated with the same key it acts once "
-                "(ADR 0010)."
+                "(sign-in excepted) may carry an `Idempotency-Key` header: repeated with the "
+                "same key it acts once (ADR 0010)."
             )
         },
         servers=[{"url": public_url}],
@@ -149,7 +151,8 @@ def build_openapi(service_cls: type, public_url: str, version: str) -> dict[str,
                 "responses": responses,
             }
             query = [{"in": "query", **q} for q in route.query]
-            headers = [IDEMPOTENCY_PARAMETER] if method.upper() in WRITES else []
+            remembered = method.upper() in WRITES and name not in NOT_REMEMBERED
+            headers = [IDEMPOTENCY_PARAMETER] if remembered else []
             if params or query or headers:
                 op["parameters"] = params + query + headers
             if headers:

@@ -84,7 +84,11 @@ def test_every_writing_operation_documents_the_header_and_its_503():
         if m in ("post", "put", "delete")
     ]
     assert len(writes) > 20
+    sign_in = {"auth_token", "auth_refresh", "auth_logout", "iiif_auth_login"}
     for op in writes:
         names = [p["name"] for p in op.get("parameters", []) if p["in"] == "header"]
+        if op["operationId"] in sign_in:  # no answer of theirs is remembered (tokens)
+            assert names == [], op["operationId"]
+            continue
         assert names == ["Idempotency-Key"], op["operationId"]
         assert "outcome_unknown" in op["responses"]["503"]["description"], op["operationId"]
