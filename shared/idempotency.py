@@ -23,7 +23,7 @@ import random
 import re
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import eventlet
 from kombu.utils import json as kombu_json
@@ -161,6 +161,16 @@ def _without(result: Any, fields: tuple[str, ...]) -> Any:
     kept = {k: v for k, v in result.items() if k not in fields}
     kept["idempotent_replay_without"] = sorted(set(fields) & set(result))
     return kept
+
+
+@overload
+def idempotent(fn: F) -> F: ...
+
+
+@overload
+def idempotent(
+    *, private: tuple[str, ...] = (), secret: tuple[str, ...] = ()
+) -> Callable[[F], F]: ...
 
 
 def idempotent(
