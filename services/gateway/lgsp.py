@@ -15,6 +15,7 @@ from marshmallow import Schema, fields
 from services.gateway.http import ApiRequest, api
 from services.gateway.rpc import ServiceClient
 from services.gateway.webhooks import PARTNERS
+from shared.languages import vi_first_deep
 
 _EXAMPLE = {
     "items": [
@@ -115,4 +116,6 @@ class LgspRoutes:
     )
     def lgsp_changes(self, request: ApiRequest) -> Any:
         params = {n: request.args[n] for n in ("since", "cursor", "limit") if request.args.get(n)}
-        return self.notifications.call("lgsp_changes", request.principal.to_dict(), params)
+        # the journal keeps jsonb (en first): titles go out vi first (ADR 048)
+        changes = self.notifications.call("lgsp_changes", request.principal.to_dict(), params)
+        return vi_first_deep(changes)
