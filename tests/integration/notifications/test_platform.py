@@ -273,6 +273,36 @@ def test_a_partner_manages_webhooks_over_http(platform, receiver):
     assert platform.request("GET", f"/api/v1/webhooks/{sub}", key=key).status_code == 404
 
 
+def test_a_webhook_create_and_test_repeated_with_their_keys_act_once(platform, receiver):
+    """Issue 14: a repeated POST /webhooks made a second subscription, a repeated test a second
+    event; with the same Idempotency-Key each acts once and answers the same."""
+    key = platform.new_key(name="Đối tác lặp lại", roles=["partner"])["key"]
+    path = f"/repeat-{uuid.uuid4().hex[:6]}"
+    body = {"url": receiver.url(path), "events": ["catalogue.record_published"], "secret": SECRET}
+    create_key, test_key = str(uuid.uuid4()), str(uuid.uuid4())
+    created = [
+        platform.request(
+            "POST", "/api/v1/webhooks", key=key, json=body, headers={"Idempotency-Key": create_key}
+        )
+        for _ in range(2)
+    ]
+    assert [c.status_code for c in created] == [201, 201], created[1].text
+    assert created[1].json() == created[0].json()
+    listed = platform.request("GET", "/api/v1/webhooks", key=key).json()["items"]
+    assert [s["id"] for s in listed] == [created[0].json()["id"]]
+    sub = created[0].json()["id"]
+    tested = [
+        platform.request(
+            "POST", f"/api/v1/webhooks/{sub}/test", key=key, headers={"Idempotency-Key": test_key}
+        )
+        for _ in range(2)
+    ]
+    assert [t.status_code for t in tested] == [202, 202] and tested[1].json() == tested[0].json()
+    wait_until(lambda: receiver.at(path), timeout=20)
+    time.sleep(0.5)  # time for a second test event, were there one
+    assert len(receiver.at(path)) == 1
+
+
 def test_webhook_creation_refuses_bad_input_with_the_reason(platform):
     key = platform.new_key(name="Đối tác", roles=["partner"])["key"]
     for payload, status in (
