@@ -2,13 +2,14 @@
 
 Pure file-in, file-out work (pyvips, Pillow, ffprobe/ffmpeg); the worker downloads the master,
 calls these in an OS thread, uploads the outputs under fixed keys (a re-run overwrites, never
-adds) and records what they found.
+adds) and records what they found. Nothing here logs: these run outside the eventlet hub's
+thread, where logging could meet a green lock (ADR 055); what is worth saying goes into
+``Outputs.notes`` and the worker logs it back on the hub.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import re
 import shutil
 import struct
@@ -16,8 +17,6 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-log = logging.getLogger(__name__)
 
 TILE = 512
 JPEG_Q = 85
@@ -33,9 +32,10 @@ class Outputs:
 
     files: dict[str, Path] = field(default_factory=dict)
     technical: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # warnings, for the worker to log
 
 
-def _to_srgb(image: Any) -> Any:
+def _to_srgb(image: Any, notes: list[str]) -> Any:
     """8-bit sRGB (or grey) with the ICC profile applied and EXIF orientation baked in."""
     import pyvips
 
@@ -44,7 +44,7 @@ def _to_srgb(image: Any) -> Any:
         try:
             image = image.icc_transform("srgb", embedded=True, intent="perceptual")
         except pyvips.Error as exc:
-            log.warning("ICC transform failed, converting without profile: %s", exc)
+            notes.append(f"ICC transform failed, converting without profile: {exc}")
             image = image.colourspace("srgb")
     elif image.interpretation in ("cmyk", "lab", "labs", "xyz", "rgb16", "grey16", "scrgb"):
         target = "b-w" if image.interpretation == "grey16" else "srgb"
@@ -114,7 +114,8 @@ def image(src: Path | int, fmt: str, workdir: Path, asset_id: str, pyramid_key: 
             "source_bands": original.bands,
             "icc_profile": original.get_typeof("icc-profile-data") != 0,
         }
-        prepared = _to_srgb(original)
+        notes: list[str] = []
+        prepared = _to_srgb(original, notes)
         pyramid = workdir / "pyramid.tif"
         tile = tile_size(prepared.width, prepared.height)
         prepared.tiffsave(
@@ -129,7 +130,8 @@ def image(src: Path | int, fmt: str, workdir: Path, asset_id: str, pyramid_key: 
         )
         thumb = workdir / "thumbnail.jpg"
         small = pyvips.Image.thumbnail(str(pyramid), THUMBNAIL_SIZE, height=THUMBNAIL_SIZE)
-        small.jpegsave(str(thumb), Q=80, strip=True)
+        # keep=NONE, not the deprecated strip=True (pyvips logs each deprecated argument)
+        small.jpegsave(str(thumb), Q=80, keep=pyvips.enums.ForeignKeep.NONE)
     except pyvips.Error as exc:
         raise DerivativeFailed(f"the image cannot be decoded: {str(exc).strip()[:500]}") from exc
     width, height = prepared.width, prepared.height
@@ -140,7 +142,7 @@ def image(src: Path | int, fmt: str, workdir: Path, asset_id: str, pyramid_key: 
         "tile_size": tile,
         "derivative": "pyramid.tif",
     }
-    return Outputs({pyramid_key: pyramid, thumbnail_key(asset_id): thumb}, technical)
+    return Outputs({pyramid_key: pyramid, thumbnail_key(asset_id): thumb}, technical, notes)
 
 
 def pdf(src: Path, workdir: Path, asset_id: str, max_pages: int) -> Outputs:
@@ -240,6 +242,7 @@ def av(src: Path | str, workdir: Path, asset_id: str) -> Outputs:
 
     technical = probe(str(src))
     files: dict[str, Path] = {}
+    notes: list[str] = []
     if technical.get("video_codec"):
         poster = workdir / "poster.jpg"
         at = min(1.0, (technical.get("duration") or 0) / 2)
@@ -264,8 +267,8 @@ def av(src: Path | str, workdir: Path, asset_id: str) -> Outputs:
         if done.returncode == 0 and poster.exists():
             files[poster_key(asset_id)] = poster
         else:
-            log.warning("no poster frame for %s: %s", asset_id, done.stderr.decode()[:300])
-    return Outputs(files, technical)
+            notes.append(f"no poster frame: {done.stderr.decode(errors='replace')[:300]}")
+    return Outputs(files, technical, notes)
 
 
 # glTF / GLB -----------------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 Runs inside the reliable handler's transaction. Outputs go to fixed keys, so a redelivered event
 (a worker killed mid-way, whose claim was never committed) overwrites rather than adds. The
 pixel work runs in an OS thread (``eventlet.tpool``) so the container's hub, heartbeats and
-other workers keep going. A master that cannot be processed is ``failed`` with its reason; an
+other workers keep going; nothing in those threads touches a green primitive — no logging
+there, and libvips's own messages reach ``logging`` through ``shared.logs.route_vips_logs``
+(ADR 055). A master that cannot be processed is ``failed`` with its reason; an
 unreachable S3 or database raises, and the event is retried with backoff.
 """
 
@@ -29,6 +31,7 @@ from services.media import repository as repo
 from services.media.domain import MASTERS_BUCKET, MediaLimits, premis_event
 from shared.db import DbSession
 from shared.events import Event, make_event
+from shared.logs import route_vips_logs
 from shared.storage import ObjectStore, StorageError
 
 log = logging.getLogger(__name__)
@@ -147,6 +150,7 @@ def _produce_streamed(
 
 
 def make_derivatives(db: DbSession, store: ObjectStore, limits: MediaLimits, event: Event) -> None:
+    route_vips_logs()  # before any libvips work: its messages never reach logging off the hub
     asset_id = event.data["asset_id"]
     asset = repo.get_asset(db, asset_id, lock=True)
     if asset is None or asset["deleted_at"] is not None:
@@ -175,6 +179,8 @@ def make_derivatives(db: DbSession, store: ObjectStore, limits: MediaLimits, eve
         except derivatives.DerivativeFailed as exc:
             _failed(db, asset, str(exc), event)
             return
+        for note in outputs.notes:
+            log.warning("derivatives of %s: %s", asset_id, note)
         uploads = [
             eventlet.spawn(
                 _upload, store, key, path, "image/tiff" if key.endswith(".tif") else "image/jpeg"
