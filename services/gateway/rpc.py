@@ -164,11 +164,19 @@ def take_request_key(worker_ctx: Any) -> DisanError | None:
     """Give an HTTP worker its request's idempotency key (the ``Idempotency-Key`` header,
     else a new one) in the context data its RPCs carry; the 400 of a malformed header.
 
-    RPC and event workers keep the key their caller sent (or have none).
+    An RPC worker that was called with a key calls on under a key of its own call (its key,
+    service and method), so the calls it makes never share a key with its caller's calls of
+    the same method; a redelivery derives the same keys. Event workers have none.
     """
     data = worker_ctx.data
     request = worker_ctx.args[0] if worker_ctx.args else None
-    if idempotency.REQUEST_KEY in data or not isinstance(request, Request):
+    if not isinstance(request, Request):
+        call_key = data.get(idempotency.CALL_KEY)
+        if call_key:
+            entry = f"{worker_ctx.service_name}.{worker_ctx.entrypoint.method_name}"
+            data[idempotency.REQUEST_KEY] = f"{call_key}>{entry}"
+        return None
+    if idempotency.REQUEST_KEY in data:
         return None
     try:
         data.update(idempotency.request_context(request.headers.get(idempotency.HEADER)))

@@ -29,14 +29,35 @@ def test_an_http_worker_gets_the_clients_key_or_a_new_one():
     assert made.data[idempotency.REQUEST_KEY] and made.data[idempotency.REQUEST_KEY] != "abc-123"
 
 
-def test_a_key_already_in_the_context_is_kept_and_rpc_workers_get_none():
+def test_a_key_already_in_the_context_is_kept_and_workers_called_without_one_get_none():
     worker = http_worker({"Idempotency-Key": "new"})
-    worker.data[idempotency.REQUEST_KEY] = "from-the-caller"
+    worker.data[idempotency.REQUEST_KEY] = "set-before"
     take_request_key(worker)
-    assert worker.data[idempotency.REQUEST_KEY] == "from-the-caller"
-    rpc_worker = SimpleNamespace(data={}, args=({"actor": "x"},))
-    take_request_key(rpc_worker)
-    assert rpc_worker.data == {}
+    assert worker.data[idempotency.REQUEST_KEY] == "set-before"
+    event_worker = rpc_worker({})
+    take_request_key(event_worker)
+    assert event_worker.data == {}
+
+
+def rpc_worker(data: dict[str, str]) -> Any:
+    return SimpleNamespace(
+        data=data,
+        args=({"actor": "x"},),
+        service_name="notifications",
+        entrypoint=SimpleNamespace(method_name="create_subscription"),
+    )
+
+
+def test_a_service_called_with_a_key_calls_on_under_keys_of_its_own_call():
+    called = rpc_worker({idempotency.REQUEST_KEY: "K", idempotency.CALL_KEY: "K#2"})
+    take_request_key(called)
+    nested = called.data[idempotency.REQUEST_KEY]
+    assert nested == "K#2>notifications.create_subscription"
+    again = rpc_worker({idempotency.REQUEST_KEY: "K", idempotency.CALL_KEY: "K#2"})
+    take_request_key(again)  # a redelivery derives the same key
+    assert again.data[idempotency.REQUEST_KEY] == nested
+    client = ServiceClient(SimpleNamespace(worker_ctx=called), "access", 1.0, None)
+    assert client._key_for("get_policy") == nested  # never "K", the gateway's own key
 
 
 def test_a_malformed_key_refuses_every_call_of_the_request():
