@@ -14,6 +14,7 @@ import re
 import shutil
 import struct
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,10 +92,19 @@ def _jp2_to_tiff(src: Path, workdir: Path) -> Path:
 STREAMED_FORMATS = frozenset({"jpeg", "png"})
 
 
-def image(src: Path | int, fmt: str, workdir: Path, asset_id: str, pyramid_key: str) -> Outputs:
+def image(
+    src: Path | int,
+    fmt: str,
+    workdir: Path,
+    asset_id: str,
+    pyramid_key: str,
+    beat: Callable[[], None] | None = None,
+) -> Outputs:
     """A tiled pyramidal JPEG TIFF (what the image server reads) and a JPEG thumbnail.
 
     ``src`` is a file, or for ``STREAMED_FORMATS`` a file descriptor (a pipe) read once.
+    ``beat`` is called as libvips computes the pyramid (its ``eval`` signal, from libvips's
+    threads: it must only note the time), so a long pyramid shows progress to the watchdog.
     """
     import pyvips
 
@@ -116,6 +126,9 @@ def image(src: Path | int, fmt: str, workdir: Path, asset_id: str, pyramid_key: 
         }
         notes: list[str] = []
         prepared = _to_srgb(original, notes)
+        if beat is not None:
+            prepared.set_progress(True)
+            prepared.signal_connect("eval", lambda _image, _progress: beat())
         pyramid = workdir / "pyramid.tif"
         tile = tile_size(prepared.width, prepared.height)
         prepared.tiffsave(

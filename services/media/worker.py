@@ -17,6 +17,7 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from services.media.domain import MASTERS_BUCKET, MediaLimits, premis_event
 from shared.db import DbSession
 from shared.events import Event, make_event
 from shared.logs import route_vips_logs
+from shared.ops import progress, progress_marker
 from shared.storage import ObjectStore, StorageError
 
 log = logging.getLogger(__name__)
@@ -42,10 +44,16 @@ AGENT = "media:derivative-worker"
 PROBE_URL_EXPIRES = timedelta(hours=2)
 
 
-def _produce(src: Any, asset: dict[str, Any], workdir: Path, limits: MediaLimits) -> Any:
+def _produce(
+    src: Any,
+    asset: dict[str, Any],
+    workdir: Path,
+    limits: MediaLimits,
+    beat: Callable[[], None] | None = None,
+) -> Any:
     asset_id, fmt, kind = str(asset["id"]), asset["format"], asset["kind"]
     if kind == "image":
-        return derivatives.image(src, fmt, workdir, asset_id, derivative_key(asset_id))
+        return derivatives.image(src, fmt, workdir, asset_id, derivative_key(asset_id), beat)
     if kind == "pdf":
         return derivatives.pdf(src, workdir, asset_id, limits.max_pages)
     if kind in ("audio", "video"):
@@ -135,7 +143,7 @@ def _produce_streamed(
     pump.start()
     try:
         try:
-            outputs = tpool.execute(_produce, read_fd, asset, workdir, limits)
+            outputs = tpool.execute(_produce, read_fd, asset, workdir, limits, progress_marker())
         finally:
             os.close(read_fd)  # a decoder that stopped early ends the transfer with EPIPE
     except derivatives.DerivativeFailed:
@@ -175,10 +183,12 @@ def make_derivatives(db: DbSession, store: ObjectStore, limits: MediaLimits, eve
                 else:
                     src = workdir / f"master.{asset['master_key'].rsplit('.', 1)[-1]}"
                     store.download(MASTERS_BUCKET, asset["master_key"], str(src))
-                outputs = tpool.execute(_produce, src, asset, workdir, limits)
+                    progress()
+                outputs = tpool.execute(_produce, src, asset, workdir, limits, progress_marker())
         except derivatives.DerivativeFailed as exc:
             _failed(db, asset, str(exc), event)
             return
+        progress()
         for note in outputs.notes:
             log.warning("derivatives of %s: %s", asset_id, note)
         uploads = [

@@ -78,3 +78,66 @@ def test_twenty_parallel_uploads_all_reach_ready(media, production_logging):
     finally:
         print(f"statuses after {time.monotonic() - started:.1f}s:", _statuses(media, asset_ids))
     assert media.asset(asset_ids[0])["width"] == 3000
+
+
+def test_a_backlog_left_at_a_restart_is_all_made_ready(media, production_logging, monkeypatch):
+    from services.media import worker
+
+    started: list[str] = []
+    real = worker.make_derivatives
+
+    def held(db, store, limits, event):  # the service dies with these events unacknowledged
+        started.append(event.data["asset_id"])
+        while True:
+            eventlet.sleep(0.05)
+
+    monkeypatch.setattr(worker, "make_derivatives", held)
+    asset_ids = _upload_all(media, media.new_record(), jpeg(3000, 2000), 12)
+    wait_until(lambda: len(started) >= 2, timeout=60)
+    media.containers["media"].kill()  # the backlog returns to the queue
+    monkeypatch.setattr(worker, "make_derivatives", real)
+    assert _statuses(media, asset_ids) == {"processing": 12}
+    media.start_media()
+    _wait_all_ready(media, asset_ids, timeout=240)
+
+
+def _ops_url(media) -> str:
+    from shared.ops import OpsServer
+
+    container = media.containers["media"]
+    ops = next(d for d in container.extensions if isinstance(d, OpsServer))
+    return f"http://127.0.0.1:{ops.port}/readyz"
+
+
+def test_readiness_turns_red_while_a_worker_is_stuck_and_green_after(media, monkeypatch):
+    from services.media import derivatives
+
+    media.services.configs["media"]["DISAN_STUCK_AFTER"] = 2
+    media.containers["media"].stop()
+    media.start_media()
+    url = _ops_url(media)
+    assert requests.get(url, timeout=10).status_code == 200
+
+    release = eventlet.patcher.original("threading").Event()
+    real = derivatives.image
+
+    def wedged(*args, **kwargs):  # a tpool call that does not come back, as in issue #14
+        release.wait(120)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(derivatives, "image", wedged)
+    try:
+        answer = media.upload(media.new_record(), jpeg(1200, 800), "stuck.jpg")
+        assert answer.status_code == 202, answer.text
+        checks = wait_until(
+            lambda: (r := requests.get(url, timeout=10)).status_code == 503 and r.json()["checks"]
+        )
+        assert "handle_asset_ingested" in checks["workers"], checks
+        assert checks["broker"] == checks["database"] == checks["storage"] == "ok", checks
+    finally:
+        release.set()
+    assert media.wait_done(answer.json()["asset_id"], timeout=60)["status"] == "ready"
+    checks = wait_until(
+        lambda: (r := requests.get(url, timeout=10)).status_code == 200 and r.json()["checks"]
+    )
+    assert checks["workers"] == "ok", checks
