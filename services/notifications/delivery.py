@@ -34,6 +34,7 @@ from services.notifications import repository as repo
 from services.notifications.sender import Sender
 from shared.db import Database, insert_outbox
 from shared.events import make_event
+from shared.languages import vi_first_deep
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,10 @@ def check_url(url: Any, settings: domain.WebhookSettings) -> domain.Target:
 
 
 def body_of(envelope: dict[str, Any]) -> bytes:
-    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """The signed body of a delivery: the envelope with every language map ``vi`` first (the
+    stored jsonb lists ``en`` first; partners read the first language, ADR 048)."""
+    ordered = vi_first_deep(envelope)
+    return json.dumps(ordered, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def attempt(

@@ -39,11 +39,6 @@ def test_the_lgsp_feed_lists_vi_first(platform: Any) -> None:  # noqa: F811
     assert misordered(text) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="services/notifications/delivery.body_of dumps the stored (jsonb) envelope as it is; "
-    "left to the notifications engineer (ADR 048)",
-)
 def test_webhook_bodies_list_vi_first(platform: Any, receiver: Any) -> None:  # noqa: F811
     key = platform.new_key(name="Webhook thứ tự", roles=["partner"])["key"]
     created = platform.request(
