@@ -1,7 +1,7 @@
 """Test set-up shared by every tier.
 
 eventlet must patch the standard library before anything else is imported, or nameko
-containers hang (see the architecture notes).
+containers hang (docs/architecture.md, "Pitfalls of the stack").
 """
 
 import warnings

@@ -2,8 +2,9 @@
 (plus, for a consumer that keeps access decisions, the account events that end sessions).
 
 A purge is a broadcast (every image server replica must hear it) and losing one only serves a
-stale tile until the cache entry ages out, so the queue is the handbook's exception: a
-non-durable, exclusive, auto-delete queue per process, not a reliable handler queue.
+stale tile until the cache entry ages out, so the queue is the exception docs/architecture.md
+makes for purges: a non-durable, exclusive, auto-delete queue per process, not a reliable
+handler queue.
 """
 
 from __future__ import annotations

@@ -226,7 +226,7 @@ def safe_filename(name: str | None) -> str:
 
 
 def master_key(asset_id: str, ext: str, version: int = 1) -> str:
-    """Key of a master in ``masters``; version 1 keeps the canonical key of the handbook."""
+    """Key of a master in ``masters``; version 1 keeps the canonical key (architecture.md)."""
     if version == 1:
         return f"assets/{asset_id}/original.{ext}"
     return f"assets/{asset_id}/v{version}/original.{ext}"

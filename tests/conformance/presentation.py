@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFORMANCE = ROOT.parent / "shared" / "conformance" / "presentation-3"
 SCHEMA = CONFORMANCE / "iiif_3_0.schema.json"
 FIXTURES = CONFORMANCE / "fixtures"
-# the fixtures the schema must reject (listed in ../shared/conformance/README.md)
+# the fixtures the schema must reject (the validator's own broken examples)
 BROKEN = (
     "broken_choice",
     "broken_collection",
