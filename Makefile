@@ -20,7 +20,7 @@ test: bootstrap
 lint: bootstrap
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
-	.venv/bin/mypy shared iiif
+	.venv/bin/mypy disan shared iiif
 	.venv/bin/mypy services
 
 bench: bootstrap

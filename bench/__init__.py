@@ -13,8 +13,8 @@ BENCH_VHOST = "disan_bench"
 def bench_env() -> dict[str, str]:
     """The development stack's environment (its database and secrets) with the benchmarks'
     own RabbitMQ vhost, created (and granted) where the local broker is ours to administer."""
-    from shared.cli import infra
-    from shared.cli.stack import paths, stack_env
+    from disan.cli import infra
+    from disan.cli.env import paths, stack_env
 
     env = stack_env(paths())
     amqp = urlsplit(env["DISAN_AMQP_URI"])

@@ -81,7 +81,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from bench import bench_env
-    from shared.cli.stack import provision
+    from disan.cli.provision import provision
 
     settings = load_settings(env=bench_env())
     provision(settings)

@@ -122,7 +122,7 @@ def run(args: argparse.Namespace, s3_port: int) -> int:
     from tests.integration.access.conftest import start_platform
 
     settings = load_settings(env=settings_env(s3_port))
-    from shared.cli.stack import provision
+    from disan.cli.provision import provision
 
     provision(settings)
     limits = {"public_per_minute": 10_000_000, "api_key_per_minute": 10_000_000}

@@ -431,7 +431,7 @@ def main() -> int:
     env = settings_env()
     os.environ.update(env)
     settings = load_settings(env=env)
-    from shared.cli.stack import provision
+    from disan.cli.provision import provision
 
     provision(settings)
     raw = bench_raw(args.events, settings.amqp_uri)

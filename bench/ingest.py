@@ -110,7 +110,7 @@ def main() -> int:
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
 
-    from shared.cli.stack import provision
+    from disan.cli.provision import provision
     from shared.config import load_settings
     from tests.conftest import BIN, free_port, wait_port
     from tests.integration.media.conftest import start_media_platform

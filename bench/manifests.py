@@ -136,7 +136,7 @@ def start_nginx(
     workdir: Path, name: str, body: bytes, static_dir: Path, gateway_port: int
 ) -> tuple[subprocess.Popen[bytes], int, int]:
     """nginx with a plain static server (the ceiling) and a front like ``disan up``'s."""
-    from shared.cli.stack import iiif_static_location
+    from disan.cli.nginx import iiif_static_location
     from tests.conftest import free_port, wait_port
 
     port, front_port = free_port(), free_port()
@@ -212,9 +212,9 @@ def seed(engine: Any, count: int) -> list[str]:
 
 
 def rebuild_bench(settings: Any, count: int) -> dict[str, Any]:
+    from disan.registry import SERVICES
     from services.iiif import manifests
     from shared.db import make_engine, migrate, unit_of_work
-    from shared.runner import SERVICES
 
     schema = "bench_" + uuid.uuid4().hex[:8] + "_iiif"
     migrate(settings.database_url, schema, SERVICES["iiif"].migrations)
@@ -254,6 +254,7 @@ def rebuild_bench(settings: Any, count: int) -> dict[str, Any]:
 def get_bench(settings: Any, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     from nameko.containers import ServiceContainer
 
+    from disan.registry import SERVICES
     from services.gateway.rpc import ServiceRpc
     from services.gateway.service import GatewayService
     from services.iiif import manifests
@@ -261,7 +262,7 @@ def get_bench(settings: Any, args: argparse.Namespace, workdir: Path) -> dict[st
     from shared.consumer import ReliableEventHandler
     from shared.db import Database, make_engine, migrate, unit_of_work
     from shared.outbox import OutboxRelay
-    from shared.runner import SERVICES, nameko_config
+    from shared.runner import nameko_config
     from tests.integration.access.conftest import start_platform
 
     unique = "bench" + uuid.uuid4().hex[:8]
@@ -358,7 +359,7 @@ def main() -> int:
         raise SystemExit("nginx is not installed (Debian package nginx); use --skip-get")
 
     from bench.auth import settings_env, start_s3
-    from shared.cli.stack import provision
+    from disan.cli.provision import provision
 
     s3, s3_port = start_s3()
     results: dict[str, Any] = {}

@@ -280,7 +280,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from bench import bench_env
-    from shared.cli.stack import provision
+    from disan.cli.provision import provision
 
     env = bench_env()
     settings = load_settings(env=env)

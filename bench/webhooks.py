@@ -157,15 +157,16 @@ def main() -> int:
     from sqlalchemy import text
 
     from bench import bench_env
+    from disan.cli.provision import provision
+    from disan.registry import SERVICES
     from services.notifications.service import NotificationsService
     from shared.bus import ConfirmingPublisher
-    from shared.cli.stack import provision
     from shared.config import load_settings
     from shared.consumer import handler_queues
     from shared.db import Database, make_engine, migrate
     from shared.events import make_event
     from shared.outbox import OutboxRelay, to_outgoing
-    from shared.runner import SERVICES, nameko_config
+    from shared.runner import nameko_config
 
     def stop_on_term(signum: int, frame: object) -> None:
         raise SystemExit(f"stopped by signal {signum}")

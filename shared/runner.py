@@ -1,7 +1,8 @@
 """Run one Disan service in this process, configured from the one config file.
 
 ``disan service run NAME`` ends here: it loads and validates the settings (refusing to start on a
-missing secret), sets up JSON logging, and runs the service's nameko container until SIGTERM.
+missing secret), sets up JSON logging, and runs the service's nameko container until SIGTERM. The
+list of services is ``disan.registry.SERVICES``, in the composition root: the kernel names none.
 """
 
 from __future__ import annotations
@@ -41,25 +42,6 @@ class ServiceSpec:
     @property
     def migrations(self) -> Path:
         return ROOT / "services" / self.name / "migrations"
-
-
-# The services of the platform, in start order. Each later issue adds its own.
-SERVICES: dict[str, ServiceSpec] = {
-    spec.name: spec
-    for spec in (
-        ServiceSpec("access", "services.access.service:AccessService", schema="access"),
-        ServiceSpec("catalogue", "services.catalogue.service:CatalogueService", schema="catalogue"),
-        ServiceSpec("media", "services.media.service:MediaService", schema="media"),
-        ServiceSpec("iiif", "services.iiif.service:IiifService", schema="iiif"),
-        ServiceSpec(
-            "notifications",
-            "services.notifications.service:NotificationsService",
-            schema="notifications",
-        ),
-        ServiceSpec("gateway", "services.gateway.service:GatewayService", http=True),
-        ServiceSpec("imageserver", "services.imageserver.server:main", kind="process"),
-    )
-}
 
 
 def nameko_config(

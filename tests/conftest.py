@@ -100,7 +100,7 @@ def test_env(s3_port):
 @pytest.fixture(scope="session")
 def settings(test_env):
     """Validated settings of the test platform, with its database and vhost provisioned."""
-    from shared.cli.stack import provision
+    from disan.cli.provision import provision
     from shared.config import load_settings
 
     settings = load_settings(env=test_env)

@@ -15,12 +15,12 @@ import sys
 
 import psycopg
 
-from shared.cli.stack import BUCKETS, ensure_buckets, migrate_all
+from disan.cli.provision import BUCKETS, ensure_buckets, migrate_all
 from shared.config import ConfigError, Settings, load_settings
 
 log = logging.getLogger("disan.bootstrap")
 
-# the same as `disan up` creates (shared/cli/infra.py ensure_database)
+# the same as `disan up` creates (disan/cli/infra.py ensure_database)
 EXTENSIONS = ("unaccent", "pg_trgm")
 
 

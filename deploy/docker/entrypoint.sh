@@ -6,12 +6,12 @@ set -eu
 here=$(dirname "$0")
 if [ "$#" -eq 0 ]; then
     if [ -z "${DISAN_SERVICE:-}" ]; then
-        echo "set DISAN_SERVICE (one of the services in shared/runner.py) or give a disan command" >&2
+        echo "set DISAN_SERVICE (one of the services in disan/registry.py) or give a disan command" >&2
         exit 2
     fi
-    exec python -m shared.cli.main service run "$DISAN_SERVICE"
+    exec python -m disan.cli.main service run "$DISAN_SERVICE"
 fi
 if [ "$1" = "bootstrap" ]; then
     exec python "$here/bootstrap.py"
 fi
-exec python -m shared.cli.main "$@"
+exec python -m disan.cli.main "$@"

@@ -46,7 +46,7 @@ def add_parsers(sub: Any) -> None:
 
 
 def _engine(settings: Settings) -> Any:
-    from shared.runner import SERVICES
+    from disan.registry import SERVICES
 
     spec = SERVICES["access"]
     assert spec.schema is not None

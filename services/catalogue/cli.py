@@ -35,8 +35,8 @@ def add_parsers(sub: Any) -> None:
 
 def engine(settings: Settings) -> Any:
     """The catalogue's engine, its schema migrated and its vocabularies seeded."""
+    from disan.registry import SERVICES
     from services.catalogue.dependencies import seed_vocabularies
-    from shared.runner import SERVICES
 
     spec = SERVICES["catalogue"]
     assert spec.schema is not None

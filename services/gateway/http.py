@@ -53,7 +53,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 # ``query_too_long`` (with the route's headers, CORS included); a request line longer than
 # MAX_REQUEST_LINE is refused by the HTTP server itself with a 414 ``uri_too_long`` in the same
 # JSON format, and so is a header line over eventlet's 8 KiB (431). The nginx front has the
-# same request-line limit (shared/cli/stack.py).
+# same request-line limit (disan/cli/nginx.py).
 MAX_QUERY_BYTES = 8 * 1024
 MAX_REQUEST_LINE = 32 * 1024
 DRAIN_BYTES = 256 * 1024

@@ -13,11 +13,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from disan.registry import SERVICES
 from services.media import preservation, sweep
 from services.media.domain import MediaLimits
 from shared.config import Settings
 from shared.db import DbSession, make_engine, migrate
-from shared.runner import SERVICES
 from shared.storage import ObjectStore
 
 

@@ -24,8 +24,8 @@ import pytest
 import requests
 from PIL import Image, ImageDraw, ImageStat
 
-from shared.cli.infra import psql_superuser
-from shared.runner import SERVICES
+from disan.cli.infra import psql_superuser
+from disan.registry import SERVICES
 from tests.conftest import free_port
 from tests.e2e.test_image_viewer import _chromium, headless_chromium
 from tests.integration.catalogue.conftest import record_body

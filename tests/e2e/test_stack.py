@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from shared.cli.infra import psql_superuser
-from shared.runner import SERVICES
+from disan.cli.infra import psql_superuser
+from disan.registry import SERVICES
 from tests.conftest import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]  # `disan up` on a loaded machine

@@ -19,6 +19,7 @@ from kombu import Connection, Queue
 from nameko.containers import ServiceContainer
 from sqlalchemy import text
 
+from disan.registry import SERVICES
 from services.access.service import AccessService
 from services.catalogue.service import CatalogueService
 from services.gateway.service import GatewayService
@@ -28,7 +29,7 @@ from shared.bus import events_exchange
 from shared.consumer import handler_queues
 from shared.db import Database, make_engine, migrate
 from shared.outbox import OutboxRelay
-from shared.runner import SERVICES, nameko_config
+from shared.runner import nameko_config
 from tests.conftest import free_port
 from tests.integration.conftest import wait_until
 

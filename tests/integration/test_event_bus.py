@@ -188,7 +188,7 @@ def test_failing_handler_backs_off_dead_letters_then_replays_once(
     bus.break_downstream(False)
     env = dict(os.environ, **test_env)
     out = subprocess.run(
-        [sys.executable, "-m", "shared.cli.main", "dlq", "list", "--json"],
+        [sys.executable, "-m", "disan.cli.main", "dlq", "list", "--json"],
         env=env,
         capture_output=True,
         text=True,
@@ -197,7 +197,7 @@ def test_failing_handler_backs_off_dead_letters_then_replays_once(
     listed = [m for m in json.loads(out.stdout) if m["event_id"] == event.event_id]
     assert listed and listed[0]["attempts"] == 3 and "unreachable" in listed[0]["error"]
     subprocess.run(
-        [sys.executable, "-m", "shared.cli.main", "dlq", "replay", "--id", event.event_id],
+        [sys.executable, "-m", "disan.cli.main", "dlq", "replay", "--id", event.event_id],
         env=env,
         capture_output=True,
         text=True,

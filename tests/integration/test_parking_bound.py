@@ -13,6 +13,7 @@ from kombu import Connection
 from marshmallow import Schema, fields
 from sqlalchemy import text
 
+from disan.cli.infra import ensure_parking_policy
 from shared.bus import (
     PARKING_POLICY,
     UNROUTED,
@@ -21,7 +22,6 @@ from shared.bus import (
     PublishError,
     declare_base,
 )
-from shared.cli.infra import ensure_parking_policy
 from shared.db import unit_of_work
 from shared.events import contract, make_event
 from shared.outbox import relay_once

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 def disan(test_env, tmp_path, *args, stdin=None):
     env = dict(os.environ, **test_env, DISAN_HOME=str(tmp_path))
     return subprocess.run(
-        [sys.executable, "-m", "shared.cli.main", *args],
+        [sys.executable, "-m", "disan.cli.main", *args],
         env=env,
         input=stdin,
         capture_output=True,

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from disan.registry import SERVICES
 from shared.db import make_engine, migrate
-from shared.runner import SERVICES
 
 
 @pytest.fixture

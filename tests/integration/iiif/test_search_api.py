@@ -13,8 +13,9 @@ import requests
 from nameko.exceptions import RemoteError
 from nameko.standalone.rpc import ServiceRpcProxy
 
+from disan.cli.env import Paths
+from disan.cli.nginx import write_nginx_conf
 from services.iiif import annotations as service_annotations
-from shared.cli.stack import Paths, write_nginx_conf
 from shared.config import ServicePorts
 from tests.conftest import free_port, wait_port
 from tests.integration.conftest import wait_until

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from disan.cli.nginx import iiif_static_location
 from services.iiif import manifests
 from services.iiif import repository as repo
 from services.iiif.static import StaticMirror, manifest_file
-from shared.cli.stack import iiif_static_location
 from shared.db import unit_of_work
 from tests.conftest import free_port, wait_port
 from tests.integration.iiif.conftest import ready_image
@@ -159,7 +159,8 @@ http {{
 def test_the_stacks_front_configuration_with_the_mirror_is_valid_nginx(settings, tmp_path):
     import dataclasses
 
-    from shared.cli.stack import Paths, write_nginx_conf
+    from disan.cli.env import Paths
+    from disan.cli.nginx import write_nginx_conf
 
     mirrored = dataclasses.replace(
         settings, extra={**settings.extra, "iiif": {"static_dir": str(tmp_path / "static")}}

@@ -27,13 +27,14 @@ from nameko.containers import ServiceContainer
 from nameko.standalone.rpc import ServiceRpcProxy
 from sqlalchemy import text
 
+from disan.registry import SERVICES
 from services.notifications.service import NotificationsService
 from shared.bus import ConfirmingPublisher
 from shared.consumer import handler_queues
 from shared.db import Database, make_engine, migrate
 from shared.events import Event, make_event
 from shared.outbox import OutboxRelay, to_outgoing
-from shared.runner import SERVICES, nameko_config
+from shared.runner import nameko_config
 from tests.conftest import free_port, wait_port
 from tests.integration.conftest import wait_until
 

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from disan.registry import SERVICES
 from services.access.domain import Principal
 from services.notifications import journal
 from shared.db import DbSession, make_engine, migrate
 from shared.events import make_event
-from shared.runner import SERVICES
 from tests.integration.notifications.conftest import record_data
 
 pytestmark = pytest.mark.integration

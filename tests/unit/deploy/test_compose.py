@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
+from disan.registry import SERVICES
 from services.imageserver.keys import DERIVATIVES_BUCKET, derivative_key
-from shared.runner import SERVICES
 from tests.unit.deploy.conftest import CHART, COMPOSE, DUMMY_ENV, ROOT, config_defaults
 
 BIN = Path(sys.executable).parent
@@ -78,7 +78,7 @@ def test_compose_refuses_to_start_without_the_secrets(tmp_path: Path) -> None:
 def test_every_registered_service_runs_in_compose(compose: dict[str, Any]) -> None:
     services = compose["services"]
     for name in SERVICES:
-        assert name in services, f"{name} is in shared.runner.SERVICES but not in compose"
+        assert name in services, f"{name} is in disan.registry.SERVICES but not in compose"
         svc = services[name]
         assert svc["environment"]["DISAN_SERVICE"] == name
         assert svc["build"]["dockerfile"] == "deploy/docker/Dockerfile"
@@ -153,13 +153,13 @@ def test_bootstrap_creates_the_buckets_and_runs_the_migrations() -> None:
         "ensure_buckets(settings)",
     ):
         assert step in script
-    from shared.cli.stack import BUCKETS
+    from disan.cli.provision import BUCKETS
 
     assert set(BUCKETS) == {"masters", "derivatives"}
 
 
 def test_bootstrap_creates_the_extensions_the_local_stack_creates() -> None:
-    infra = (ROOT / "shared" / "cli" / "infra.py").read_text()
+    infra = (ROOT / "disan" / "cli" / "infra.py").read_text()
     # the statement is split over two string literals there: `... NOT EXISTS "` / `f"pg_trgm`
     created = set(re.findall(r'CREATE EXTENSION IF NOT EXISTS (?:"\s*f?")?(\w+)', infra))
     script = (ROOT / "deploy" / "docker" / "bootstrap.py").read_text()
@@ -229,7 +229,7 @@ def test_the_iiif_service_reads_the_files_directory_from_its_environment(
 
 
 def test_disan_up_renders_the_same_manifest_rule() -> None:
-    from shared.cli.stack import iiif_static_location
+    from disan.cli.nginx import iiif_static_location
 
     rendered = iiif_static_location("/srv/files", "@gateway")
     for line in MANIFEST_RULE.read_text().splitlines():

@@ -13,7 +13,7 @@ from types import ModuleType
 
 import pytest
 
-from shared.runner import SERVICES
+from disan.registry import SERVICES
 from tests.unit.deploy.conftest import CONFIG, DOCKERFILE, ROOT, config_defaults
 
 

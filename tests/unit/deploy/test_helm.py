@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from shared.runner import SERVICES
+from disan.registry import SERVICES
 from tests.unit.deploy.conftest import CHART, config_defaults, load_all
 
 PRODUCTION = yaml.safe_load((CHART / "ci" / "production-values.yaml").read_text())

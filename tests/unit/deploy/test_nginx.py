@@ -94,7 +94,7 @@ def test_cantaloupe_adapter_does_not_start_without_the_public_url(tmp_path: Path
 
 def test_the_compose_front_refuses_long_urls_as_disan_ups_front_does():
     """The same long-URL lines in both fronts (ADR 066), whitespace aside."""
-    from shared.cli.stack import FRONT_LIMITS
+    from disan.cli.nginx import FRONT_LIMITS
 
     text = (ROOT / "deploy/compose/nginx/default.conf.template").read_text(encoding="utf-8")
     flat = " ".join(text.split())

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from bench import BENCH_VHOST, bench_env
-from shared.cli import infra, stack
+from disan.cli import env as stack_env_module
+from disan.cli import infra
 
 
 def test_bench_env_swaps_the_stacks_vhost_for_the_benchmarks_own(
@@ -16,8 +17,8 @@ def test_bench_env_swaps_the_stacks_vhost_for_the_benchmarks_own(
 ) -> None:
     made: list[tuple[str, str]] = []
     stack_vhost = {"DISAN_AMQP_URI": "amqp://guest:pw@127.0.0.1:5672/disan", "DISAN_X": "1"}
-    monkeypatch.setattr(stack, "stack_env", lambda p: dict(stack_vhost))
-    monkeypatch.setattr(stack, "paths", lambda: None)
+    monkeypatch.setattr(stack_env_module, "stack_env", lambda p: dict(stack_vhost))
+    monkeypatch.setattr(stack_env_module, "paths", lambda: None)
     monkeypatch.setattr(infra, "ensure_vhost", lambda vhost, user: made.append((vhost, user)))
     env: dict[str, Any] = bench_env()
     assert env["DISAN_AMQP_URI"] == f"amqp://guest:pw@127.0.0.1:5672/{BENCH_VHOST}"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from shared.cli import infra
+from disan.cli import infra
 
 
 def test_rabbitmq_is_started_with_the_init_scripts_pid_file(

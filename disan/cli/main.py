@@ -7,11 +7,16 @@ import json
 import sys
 import warnings
 
-from shared.config import ConfigError
+from shared.config import ConfigError, Settings
+
+# Before any import of eventlet (which imports dnspython): dnspython's DSA module annotates with
+# classes cryptography deprecates, which printed four CryptographyDeprecationWarning lines first
+# on every command. Matched by message and module, so any other warning still shows.
+warnings.filterwarnings("ignore", message="DSA is deprecated", module=r"dns\.dnssecalgs\.dsa")
 
 
 def _service_run(name: str) -> int:
-    from shared.runner import SERVICES
+    from disan.registry import SERVICES
 
     spec = SERVICES.get(name)
     if spec is None:
@@ -30,12 +35,18 @@ def _service_run(name: str) -> int:
     return 0
 
 
-def _dlq(args: argparse.Namespace) -> int:
-    from shared.cli.stack import paths, stack_env
+def _stack_settings() -> Settings:
+    """The settings of the local stack (its environment completed with development secrets)."""
+    from disan.cli.env import paths, stack_env
     from shared.config import load_settings
+
+    return load_settings(env=stack_env(paths()))
+
+
+def _dlq(args: argparse.Namespace) -> int:
     from shared.dlq import list_parked, replay
 
-    settings = load_settings(env=stack_env(paths()))
+    settings = _stack_settings()
     which = "unrouted" if args.unrouted else "dead_letters"
     if args.action == "list":
         items = [m.summary() for m in list_parked(settings.amqp_uri, which, args.limit)]
@@ -95,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "service":
             return _service_run(args.name)
-        from shared.cli import stack
+        from disan.cli import stack
 
         if args.command == "up":
             return stack.up(args.timeout)
@@ -106,27 +117,24 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "infra":
             return stack.infra_up()
         if args.command == "migrate":
-            from shared.config import load_settings
+            from disan.cli.provision import migrate_all
 
-            stack.migrate_all(load_settings(env=stack.stack_env(stack.paths())))
+            migrate_all(_stack_settings())
             return 0
         if args.command == "dlq":
             return _dlq(args)
         if args.command in ("user", "apikey"):
             from services.access.cli import run
-            from shared.config import load_settings
 
-            return run(args, load_settings(env=stack.stack_env(stack.paths())))
+            return run(args, _stack_settings())
         if args.command in ("import", "export"):
             from services.catalogue.cli import run as run_catalogue
-            from shared.config import load_settings
 
-            return run_catalogue(args, load_settings(env=stack.stack_env(stack.paths())))
+            return run_catalogue(args, _stack_settings())
         if args.command in ("fixity", "media"):
             from services.media.cli import run as run_media
-            from shared.config import load_settings
 
-            return run_media(args, load_settings(env=stack.stack_env(stack.paths())))
+            return run_media(args, _stack_settings())
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
