@@ -27,13 +27,17 @@ ListUsers = Callable[[], list[dict[str, Any]]]
 
 def context_for(kind: str, data: dict[str, Any], language: str, public_url: str) -> dict[str, Any]:
     """The template values of a ``kind`` e-mail from its event's data: the record's title in
-    the reader's language, its page, and a dash for what the event left empty."""
+    the reader's language, its link, and a dash for what the event left empty.
+
+    The link is the record in the API (``/api/v1/records/{id}``, answered under the reader's
+    access rules): the portal has no ``/records/{id}`` page yet, and no mail may carry a link
+    that answers 404 (ADR 067)."""
     base = public_url.rstrip("/")
     context = {k: "—" if v is None or v == "" else v for k, v in data.items()}
     if kind == "subscription_paused":
         context["failures"] = data.get("consecutive_failures", "—")
     if "record_id" in data:
-        context["record_url"] = f"{base}/records/{data['record_id']}"
+        context["record_url"] = f"{base}/api/v1/records/{data['record_id']}"
     if "title" in data:
         context["title"] = domain.title_in(data.get("title"), language)
     if not context.get("comment"):

@@ -4,10 +4,12 @@ who may call them."""
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from nameko.containers import ServiceContainer
@@ -85,6 +87,11 @@ def test_a_reviewer_gets_the_review_request_by_email_in_vietnamese(platform, smt
     text = body(mail)
     assert "đang chờ anh/chị xem xét" in text and record["inventory_number"] in text
     assert f"/records/{record['id']}" in text
+    # the link answers (the portal has no /records/{id} page yet): the record in the API
+    link = re.search(r"https?://\S+/records/\S+", text)
+    assert link is not None, text
+    opened = platform.request("GET", urlsplit(link.group(0)).path, token=reviewer)
+    assert opened.status_code == 200 and opened.json()["id"] == record["id"], link.group(0)
     assert mail["Content-Language"] == "vi"
     (other,) = wait_until(lambda: smtp.to(english), timeout=20)
     assert subject(other).startswith("[Disan] Record awaiting review: Hang Kenh")
