@@ -31,10 +31,10 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import text  # noqa: E402
 
-from services.access.domain import ANONYMOUS, Principal  # noqa: E402
 from services.iiif import annotations, search  # noqa: E402
 from shared.config import load_settings  # noqa: E402
 from shared.db import make_engine, migrate, unit_of_work  # noqa: E402
+from shared.principals import ANONYMOUS, Principal  # noqa: E402
 
 BASE = "http://127.0.0.1:8000"
 WORDS = (

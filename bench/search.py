@@ -34,12 +34,12 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import text  # noqa: E402
 
-from services.access.domain import ANONYMOUS  # noqa: E402
 from services.catalogue import importer, search  # noqa: E402
 from services.catalogue.cli import operator  # noqa: E402
 from services.catalogue.dependencies import seed_vocabularies  # noqa: E402
 from shared.config import load_settings  # noqa: E402
 from shared.db import make_engine, migrate, unit_of_work  # noqa: E402
+from shared.principals import ANONYMOUS  # noqa: E402
 
 KINDS = {
     "tangible_site": [

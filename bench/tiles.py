@@ -375,7 +375,7 @@ def validate(workdir: Path, s3_port: int, store: Any) -> dict[str, Any]:
     script = BIN / "iiif-validate.py"
     if not script.exists():
         return {"skipped": f"{script} is missing (pip install iiif-validator)"}
-    from services.imageserver.keys import DERIVATIVES_BUCKET, derivative_key
+    from shared.buckets import DERIVATIVES_BUCKET, derivative_key
     from tests.integration.imageserver.support import (
         VALIDATOR_ID,
         validator_image,
@@ -446,7 +446,7 @@ def main() -> int:
         print(f"missing Debian packages: {' '.join(missing)}", file=sys.stderr)
         return 2
 
-    from services.imageserver.keys import DERIVATIVES_BUCKET, derivative_key
+    from shared.buckets import DERIVATIVES_BUCKET, derivative_key
     from shared.config import S3Settings
     from shared.storage import ObjectStore
 

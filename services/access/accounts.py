@@ -15,6 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 import shared.contracts  # noqa: F401 - registers the access.* contracts
 from services.access import domain
 from services.access import repository as repo
+from shared import principals
 from shared.db import DbSession
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.events import make_event
@@ -112,7 +113,7 @@ def create_user(
     try:
         name = domain.normalize_username(username)
         domain.check_password(password, name)
-        role_set = domain.check_roles(roles, frozenset(domain.ROLES))
+        role_set = domain.check_roles(roles, frozenset(principals.ROLES))
     except domain.AccessError as exc:
         raise ValidationFailed(str(exc)) from exc
     if not isinstance(display_name, str) or len(display_name) > 200:

@@ -15,6 +15,7 @@ from typing import Any, NoReturn, TypeVar
 from services.access import accounts, domain
 from services.access import repository as repo
 from services.access.dependencies import FirstAdmin, PasswordHashing
+from shared import principals
 from shared.auth import RedisStore, issue_access_token, revoked_token_key, user_revision_key
 from shared.consumer import reliable_handler
 from shared.contracts.catalogue import RECORD_EVENTS
@@ -59,13 +60,13 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _principal(actor: Any) -> domain.Principal:
+def _principal(actor: Any) -> principals.Principal:
     if not isinstance(actor, dict):
         raise BadRequest("actor must be a principal")
-    return domain.Principal.from_dict(actor)
+    return principals.Principal.from_dict(actor)
 
 
-def _require(decision: domain.Decision) -> None:
+def _require(decision: principals.Decision) -> None:
     if not decision.allowed:
         raise (Unauthorized if decision.status == 401 else Forbidden)(decision.reason)
 
@@ -99,8 +100,12 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else "\ufffd" for c in text)
 
 
-def _policy(row: repo.Row | None) -> domain.Policy | None:
-    return None if row is None else domain.Policy(row["level"], row["embargo_until"], row["reason"])
+def _policy(row: repo.Row | None) -> principals.Policy | None:
+    return (
+        None
+        if row is None
+        else principals.Policy(row["level"], row["embargo_until"], row["reason"])
+    )
 
 
 def policy_view(
@@ -111,7 +116,7 @@ def policy_view(
     record (``None`` otherwise)."""
     state = record.get("state") if record is not None else None
     record_policy = _policy(record) if record is not None and record["level"] else None
-    policy, inherited = domain.asset_policy(
+    policy, inherited = principals.asset_policy(
         _policy(row), record_policy, None if state is None else state == "published"
     )
     return {
@@ -330,7 +335,9 @@ class AccessService(DisanService):
     def check_iiif_session(self, session: Any) -> dict[str, Any]:
         """The principal of a live IIIF session (the image server's cookie check); 401 otherwise."""
         row, user = self._iiif_session(session)
-        principal = domain.Principal("user", user["id"], user["username"], frozenset(user["roles"]))
+        principal = principals.Principal(
+            "user", user["id"], user["username"], frozenset(user["roles"])
+        )
         remaining = int((row["expires_at"] - _now()).total_seconds())
         return {"principal": principal.to_dict(), "expires_in": max(remaining, 0)}
 
@@ -377,7 +384,7 @@ class AccessService(DisanService):
     @rpc
     def verify_api_key(self, key: Any, ip: str = "") -> dict[str, Any]:
         """The principal of a valid, unexpired, unrevoked key; 401 otherwise."""
-        prefix = domain.parse_api_key(key) if isinstance(key, str) else None
+        prefix = principals.parse_api_key(key) if isinstance(key, str) else None
         row = repo.api_key_by_prefix(self.db, prefix) if prefix else None
         if row is None or not domain.same_secret(key, row["secret_hash"]):
             raise Unauthorized("invalid API key")
@@ -391,7 +398,7 @@ class AccessService(DisanService):
             {"key_id": row["id"], "name": row["name"], "ip": ip},
             f"key:{row['id']}",
         )
-        return domain.Principal(
+        return principals.Principal(
             kind="api_key",
             id=row["id"],
             name=row["name"],
@@ -411,7 +418,9 @@ class AccessService(DisanService):
         display_name: str = "",
     ) -> dict[str, Any]:
         principal = _principal(actor)
-        _require(domain.authorize(principal, "manage", domain.Administration("users"), _now()))
+        _require(
+            principals.authorize(principal, "manage", principals.Administration("users"), _now())
+        )
         if not isinstance(roles, list):
             raise ValidationFailed("roles is a list")
         return accounts.create_user(
@@ -428,13 +437,15 @@ class AccessService(DisanService):
     @rpc
     def list_users(self, actor: Any) -> list[dict[str, Any]]:
         principal = _principal(actor)
-        _require(domain.authorize(principal, "manage", domain.Administration("users"), _now()))
+        _require(
+            principals.authorize(principal, "manage", principals.Administration("users"), _now())
+        )
         return [accounts.user_view(r) for r in repo.list_users(self.db)]
 
     @rpc
     def get_user(self, actor: Any, user_id: str) -> dict[str, Any]:
         principal = _principal(actor)
-        _require(domain.authorize(principal, "view", domain.Account(user_id), _now()))
+        _require(principals.authorize(principal, "view", principals.Account(user_id), _now()))
         row = repo.user_by_id(self.db, user_id)
         if row is None:
             raise NotFound(f"no user {user_id!r}")
@@ -449,10 +460,12 @@ class AccessService(DisanService):
             raise ValidationFailed("roles is a list of role names")
         wanted = frozenset(roles)
         _require(
-            domain.authorize(principal, "change_roles", domain.Account(user_id, wanted), _now())
+            principals.authorize(
+                principal, "change_roles", principals.Account(user_id, wanted), _now()
+            )
         )
         try:
-            domain.check_roles(roles, frozenset(domain.ROLES))
+            domain.check_roles(roles, frozenset(principals.ROLES))
         except domain.AccessError as exc:
             raise ValidationFailed(str(exc)) from exc
         row = repo.user_by_id(self.db, user_id, lock=True)
@@ -478,7 +491,9 @@ class AccessService(DisanService):
     def set_user_disabled(self, actor: Any, user_id: str, disabled: Any) -> dict[str, Any]:
         """Disable (or enable) an account; a disabled user's sessions end at once."""
         principal = _principal(actor)
-        _require(domain.authorize(principal, "manage", domain.Administration("users"), _now()))
+        _require(
+            principals.authorize(principal, "manage", principals.Administration("users"), _now())
+        )
         if not isinstance(disabled, bool):
             raise ValidationFailed("disabled is true or false")
         if disabled and principal.id == user_id:
@@ -545,7 +560,9 @@ class AccessService(DisanService):
         expires_at: Any = None,
     ) -> dict[str, Any]:
         principal = _principal(actor)
-        _require(domain.authorize(principal, "manage", domain.Administration("API keys"), _now()))
+        _require(
+            principals.authorize(principal, "manage", principals.Administration("API keys"), _now())
+        )
         if not isinstance(roles, list):
             raise ValidationFailed("roles is a list")
         return accounts.create_api_key(
@@ -562,13 +579,17 @@ class AccessService(DisanService):
     @idempotent
     def revoke_api_key(self, actor: Any, key_id: str) -> dict[str, Any]:
         principal = _principal(actor)
-        _require(domain.authorize(principal, "manage", domain.Administration("API keys"), _now()))
+        _require(
+            principals.authorize(principal, "manage", principals.Administration("API keys"), _now())
+        )
         return accounts.revoke_api_key(self.db, key_id, principal.subject, self.correlation or None)
 
     @rpc
     def list_api_keys(self, actor: Any) -> list[dict[str, Any]]:
         principal = _principal(actor)
-        _require(domain.authorize(principal, "manage", domain.Administration("API keys"), _now()))
+        _require(
+            principals.authorize(principal, "manage", principals.Administration("API keys"), _now())
+        )
         return accounts.list_api_keys(self.db)
 
     # item policies -------------------------------------------------------------------------
@@ -576,8 +597,10 @@ class AccessService(DisanService):
     def get_policy(self, resource_kind: str, resource_id: str) -> dict[str, Any]:
         """The policy of a record or asset: an asset without one has its record's; items
         without either are public."""
-        if resource_kind not in domain.RESOURCE_KINDS:
-            raise ValidationFailed(f"resource kind is one of {', '.join(domain.RESOURCE_KINDS)}")
+        if resource_kind not in principals.RESOURCE_KINDS:
+            raise ValidationFailed(
+                f"resource kind is one of {', '.join(principals.RESOURCE_KINDS)}"
+            )
         return self._policy_view(resource_kind, resource_id)
 
     def _policy_view(self, resource_kind: str, resource_id: str) -> dict[str, Any]:
@@ -599,15 +622,17 @@ class AccessService(DisanService):
         reason: Any = "",
     ) -> dict[str, Any]:
         principal = _principal(actor)
-        if resource_kind not in domain.RESOURCE_KINDS:
-            raise ValidationFailed(f"resource kind is one of {', '.join(domain.RESOURCE_KINDS)}")
+        if resource_kind not in principals.RESOURCE_KINDS:
+            raise ValidationFailed(
+                f"resource kind is one of {', '.join(principals.RESOURCE_KINDS)}"
+            )
         resource_id = _uuid(resource_id, "resource id")
-        item = domain.Item(resource_kind, resource_id)
-        _require(domain.authorize(principal, "manage", item, _now()))
-        if level not in domain.POLICY_LEVELS:
-            raise ValidationFailed(f"level is one of {', '.join(domain.POLICY_LEVELS)}")
+        item = principals.Item(resource_kind, resource_id)
+        _require(principals.authorize(principal, "manage", item, _now()))
+        if level not in principals.POLICY_LEVELS:
+            raise ValidationFailed(f"level is one of {', '.join(principals.POLICY_LEVELS)}")
         until = _parse_time(embargo_until, "embargo_until")
-        if (level == domain.EMBARGOED) != (until is not None):
+        if (level == principals.EMBARGOED) != (until is not None):
             raise ValidationFailed("embargo_until is given exactly when the level is embargoed")
         if not isinstance(reason, str) or len(reason) > 1000:
             raise ValidationFailed("reason has at most 1000 characters")
@@ -659,7 +684,9 @@ class AccessService(DisanService):
     ) -> list[dict[str, Any]]:
         """The audit log, newest first (admins only)."""
         principal = _principal(actor)
-        _require(domain.authorize(principal, "manage", domain.Administration("audit"), _now()))
+        _require(
+            principals.authorize(principal, "manage", principals.Administration("audit"), _now())
+        )
         if not isinstance(limit, int) or not 1 <= limit <= 1000:
             raise ValidationFailed("limit is between 1 and 1000")
         rows = repo.list_audit(self.db, event_type, by, _parse_time(before, "before"), limit)

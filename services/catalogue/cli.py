@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from services.access.domain import Principal
 from shared.config import Settings
 from shared.db import make_engine, migrate, unit_of_work
 from shared.errors import DisanError
+from shared.principals import Principal
 
 
 def add_parsers(sub: Any) -> None:

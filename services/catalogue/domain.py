@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from iiif.search import fold
-from services.access import domain as access
+from shared import principals
 from shared.errors import BadRequest, Conflict, Forbidden, ValidationFailed
 from shared.languages import language_rank
 
@@ -66,17 +66,17 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     ("withdrawn", "redraft"): "draft",
 }
 ACTION_ROLES: dict[str, frozenset[str]] = {
-    "submit": frozenset({access.ADMIN, access.CATALOGUER}),
-    "redraft": frozenset({access.ADMIN, access.CATALOGUER, access.REVIEWER}),
-    "reject": frozenset({access.ADMIN, access.REVIEWER}),
-    "publish": frozenset({access.ADMIN, access.REVIEWER}),
-    "withdraw": frozenset({access.ADMIN, access.REVIEWER}),
+    "submit": frozenset({principals.ADMIN, principals.CATALOGUER}),
+    "redraft": frozenset({principals.ADMIN, principals.CATALOGUER, principals.REVIEWER}),
+    "reject": frozenset({principals.ADMIN, principals.REVIEWER}),
+    "publish": frozenset({principals.ADMIN, principals.REVIEWER}),
+    "withdraw": frozenset({principals.ADMIN, principals.REVIEWER}),
 }
 ACTIONS = frozenset(ACTION_ROLES)
 # a step back says why (the cataloguer must know what to fix, the public why a record went);
 # the others may carry a comment
 COMMENT_REQUIRED = frozenset({"reject", "withdraw"})
-EDITORS = frozenset({access.ADMIN, access.CATALOGUER})
+EDITORS = frozenset({principals.ADMIN, principals.CATALOGUER})
 EVENT_OF_STATE = {
     "published": "catalogue.record_published",
     "withdrawn": "catalogue.record_withdrawn",
@@ -368,16 +368,16 @@ def require_editor(roles: frozenset[str]) -> None:
 
 
 def is_staff(roles: frozenset[str]) -> bool:
-    return bool(roles & access.STAFF)
+    return bool(roles & principals.STAFF)
 
 
-def visible_levels(principal: access.Principal, now: dt.datetime) -> frozenset[str]:
+def visible_levels(principal: principals.Principal, now: dt.datetime) -> frozenset[str]:
     """The policy levels whose records ``principal`` may read, as ``authorize`` decides."""
     return frozenset(
         level
-        for level in access.POLICY_LEVELS
-        if access.authorize(
-            principal, "read", access.Item("record", "-", access.Policy(level)), now
+        for level in principals.POLICY_LEVELS
+        if principals.authorize(
+            principal, "read", principals.Item("record", "-", principals.Policy(level)), now
         ).allowed
     )
 

@@ -19,13 +19,13 @@ from typing import Any
 
 from marshmallow import ValidationError
 
-from services.access.domain import Principal
 from services.catalogue import domain, records, schemas
 from services.catalogue import repository as repo
 from shared.db import DbSession
 from shared.errors import BadRequest, ValidationFailed
 from shared.events import new_id  # OS randomness taken 4 KiB at a time, not a call per row
 from shared.languages import vi_first_deep
+from shared.principals import Principal
 
 FORMATS = ("csv", "jsonl")
 MAX_ROWS = 200_000

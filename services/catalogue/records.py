@@ -14,13 +14,13 @@ from typing import Any
 from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 
-from services.access.domain import Principal
 from services.catalogue import domain, schemas
 from services.catalogue import repository as repo
 from shared.contracts import catalogue as _contracts  # noqa: F401 - registers the events
 from shared.db import DbSession
 from shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
 from shared.events import Event, make_event, make_events
+from shared.principals import Principal
 
 PRODUCER = "catalogue"
 SYSTEM = Principal(kind="user", id="system", name="system", roles=frozenset({"admin"}))

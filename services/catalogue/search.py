@@ -11,12 +11,12 @@ import re
 from datetime import datetime
 from typing import Any
 
-from services.access.domain import POLICY_LEVELS, Principal
 from services.catalogue import domain
 from services.catalogue import repository as repo
 from shared.db import DbSession
 from shared.errors import ValidationFailed
 from shared.languages import vi_first
+from shared.principals import POLICY_LEVELS, Principal
 
 MAX_TOKENS = 12
 _WORD = re.compile(r"\w+", re.UNICODE)

@@ -14,7 +14,6 @@ from typing import Any
 
 from marshmallow import ValidationError
 
-from services.access.domain import Principal
 from services.catalogue import demo, domain, importer, records, schemas, search
 from services.catalogue import repository as repo
 from services.catalogue.dependencies import VocabularySeed
@@ -27,6 +26,7 @@ from shared.events import Event
 from shared.idempotency import idempotent
 from shared.languages import answers_vi_first
 from shared.outbox import OutboxRelay
+from shared.principals import Principal
 from shared.rpc import rpc
 from shared.service import DisanService
 

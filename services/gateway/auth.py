@@ -28,9 +28,9 @@ import redis as redis_lib
 from kombu import Connection, Queue, binding
 from nameko.exceptions import RemoteError
 
-from services.access import domain
 from services.gateway.http import ApiRequest
 from services.gateway.rpc import ServiceClient, ServiceRpc
+from shared import principals as domain
 from shared.auth import (
     TokenError,
     TtlCache,

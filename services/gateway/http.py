@@ -500,7 +500,7 @@ def api(method: str, url: str, **options: Any) -> Callable[[F], F]:
     ``auth=False`` (public operational routes only) skips authentication entirely.
     The handler finds the caller in ``request.principal``.
     """
-    from services.access.domain import ANONYMOUS, Route
+    from shared.principals import ANONYMOUS, Route
 
     roles = tuple(options.get("roles", (PUBLIC,)))
     route = Route(frozenset(roles), frozenset(options.get("tags", ())))

@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 from werkzeug.wrappers import Response
 
 from iiif import auth as iiif_auth
-from services.access import domain
 from services.gateway.http import PUBLIC, ApiRequest, api, json_response
+from shared import principals as domain
 from shared.errors import (
     BadRequest,
     DisanError,

@@ -20,7 +20,6 @@ from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, NeedData
 from werkzeug.wrappers import Request
 
-from services.access import domain as access_domain
 from services.gateway.http import (
     PUBLIC,
     STAFF,
@@ -42,6 +41,7 @@ from services.media.domain import (
     unsupported_upload,
 )
 from services.media.metadata import clean_metadata, metadata_from_json
+from shared import principals as access_domain
 from shared.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from shared.storage import ChecksumMismatch, ObjectStore
 

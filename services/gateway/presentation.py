@@ -22,8 +22,8 @@ from iiif.auth import probe_service
 from services.gateway.http import api
 from services.gateway.rpc import ServiceClient, ServiceRpc
 from services.iiif import domain as iiif_domain
-from services.imageserver.keys import DERIVATIVES_BUCKET
 from services.media import domain as media_domain
+from shared.buckets import DERIVATIVES_BUCKET
 from shared.errors import DisanError, Forbidden, NotFound, Unauthorized
 
 PRESENTATION_TYPE = 'application/ld+json;profile="http://iiif.io/api/presentation/3/context.json"'

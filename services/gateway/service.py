@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from services.access import domain
 from services.gateway import schemas
 from services.gateway.annotations import AnnotationRoutes
 from services.gateway.auth import AccessGate, Gate
@@ -30,6 +29,7 @@ from services.gateway.openapi import build_openapi
 from services.gateway.presentation import PresentationRoutes
 from services.gateway.records import RecordRoutes
 from services.gateway.webhooks import WebhookRoutes
+from shared import principals as domain
 from shared.errors import ValidationFailed
 from shared.health import run_checks
 from shared.service import DisanService

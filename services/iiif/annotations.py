@@ -16,7 +16,6 @@ import uuid
 from typing import Any
 
 from iiif import annotations as model
-from services.access.domain import ADMIN, CATALOGUER, RESEARCHER, REVIEWER, Principal
 from services.iiif import annotation_repository as store
 from services.iiif import repository as repo
 from shared.contracts import iiif as _contracts  # noqa: F401 - registers the events
@@ -31,6 +30,7 @@ from shared.errors import (
 from shared.events import make_event
 from shared.idempotency import idempotent
 from shared.languages import vi_first
+from shared.principals import ADMIN, CATALOGUER, RESEARCHER, REVIEWER, Principal
 from shared.rpc import rpc
 
 canvas_key = model.canvas_key

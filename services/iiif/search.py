@@ -14,12 +14,12 @@ from typing import Any
 
 from iiif import search as spec
 from iiif.annotations import MOTIVATIONS
-from services.access.domain import Principal
 from services.iiif import annotation_repository as store
 from services.iiif import repository as repo
 from services.iiif.annotations import principal, published_record, to_json
 from shared.db import DbSession
 from shared.errors import BadRequest
+from shared.principals import Principal
 from shared.rpc import rpc
 
 PAGE_SIZE = 50

@@ -1,7 +1,7 @@
 """Who may see an image. Public assets are served freely; the access service decides the rest.
 
-:class:`PolicyAccess` asks the access service (``services.access.client.AccessClient``) for the
-asset's policy and decides with ``services.access.domain.authorize``; :class:`PublicAccess`
+:class:`PolicyAccess` asks the access service (``shared.access_client.AccessClient``) for the
+asset's policy and decides with ``shared.principals.authorize``; :class:`PublicAccess`
 (every asset public) remains for tests and for a server started with ``access: public``. A
 denial is a :class:`Decision` with status 401 (no or bad credentials) or 403 (credentials, but
 not allowed) and the IIIF Authorization Flow 2.0 probe service that info.json and error bodies
@@ -22,7 +22,7 @@ from iiif.auth import probe_service
 
 # AccessUnavailable (no decision possible) is a 503; the client itself (nameko, Redis) is
 # imported only by the worker that uses it, not by every importer of this module
-from services.access.domain import IIIF_SESSION_COOKIE, AccessUnavailable
+from shared.principals import IIIF_SESSION_COOKIE, AccessUnavailable
 
 __all__ = [
     "SESSION_COOKIE",
@@ -116,7 +116,7 @@ SESSION_COOKIE = IIIF_SESSION_COOKIE  # the IIIF access service's cookie, set by
 
 
 class DecisionSource(Protocol):
-    """What :class:`PolicyAccess` needs of ``services.access.client.AccessClient``."""
+    """What :class:`PolicyAccess` needs of ``shared.access_client.AccessClient``."""
 
     policies: Any
 
@@ -142,7 +142,7 @@ def _credential_key(credentials: Credentials) -> str:
 
 
 class PolicyAccess:
-    """Asset policies from the access service, decided by ``services.access.domain.authorize``.
+    """Asset policies from the access service, decided by ``shared.principals.authorize``.
 
     Public assets are served to anyone (credentials are not even looked at); the others need a
     bearer token (the IIIF token service's or the platform's API token) or the IIIF session

@@ -52,7 +52,7 @@ def _access_checker(settings: Settings, config: ImageServerConfig) -> Any:
     if config.access == "public":
         log.warning("imageserver.access is 'public': restricted assets are NOT enforced")
         return PublicAccess()
-    from services.access.client import AccessClient
+    from shared.access_client import AccessClient
 
     client = AccessClient(
         settings,
@@ -76,7 +76,7 @@ def _worker(
     from services.imageserver.app import ImageApp
     from services.imageserver.caches import SourceCache
     from services.imageserver.images import configure_vips
-    from services.imageserver.keys import DERIVATIVES_BUCKET, derivative_key
+    from shared.buckets import DERIVATIVES_BUCKET, derivative_key
     from shared.logs import configure_logging
     from shared.storage import ObjectStore
 

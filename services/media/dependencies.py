@@ -6,8 +6,8 @@ from typing import Any
 
 from nameko.extensions import DependencyProvider
 
-from services.imageserver.keys import DERIVATIVES_BUCKET
 from services.media.domain import MASTERS_BUCKET, MediaLimits
+from shared.buckets import DERIVATIVES_BUCKET
 from shared.storage import ObjectStore
 
 

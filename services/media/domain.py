@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shared.buckets import MASTERS_BUCKET as MASTERS_BUCKET
 from shared.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 
-MASTERS_BUCKET = "masters"
 THUMBNAIL_SIZE = 400
 STATUSES = ("processing", "ready", "failed")
 

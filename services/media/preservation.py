@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from services.imageserver.keys import DERIVATIVES_BUCKET
 from services.media import repository as repo
 from services.media.domain import (
     MASTERS_BUCKET,
@@ -25,6 +24,7 @@ from services.media.domain import (
     premis_event,
     purge_after,
 )
+from shared.buckets import DERIVATIVES_BUCKET
 from shared.db import DbSession
 from shared.events import make_event
 from shared.storage import ObjectNotFound, ObjectStore

@@ -26,10 +26,10 @@ from urllib.parse import urlsplit
 import eventlet
 from eventlet import patcher, tpool
 
-from services.imageserver.keys import DERIVATIVES_BUCKET, derivative_key
 from services.media import derivatives
 from services.media import repository as repo
 from services.media.domain import MASTERS_BUCKET, MediaLimits, premis_event
+from shared.buckets import DERIVATIVES_BUCKET, derivative_key
 from shared.db import DbSession
 from shared.events import Event, make_event
 from shared.logs import route_vips_logs

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from services.access.domain import (
+from shared.principals import (
     ADMIN,
     DEFAULT_POLICY,
     OPEN,

@@ -11,12 +11,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from services.access.domain import Principal
 from services.notifications import domain
 from services.notifications import repository as repo
 from shared.db import DbSession
 from shared.errors import ValidationFailed
 from shared.events import Event
+from shared.principals import Principal
 
 MAX_PAGE = 500
 

@@ -11,13 +11,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from services.access.domain import Principal
 from services.notifications import delivery, domain, journal
 from services.notifications import repository as repo
 from shared import contracts  # noqa: F401 - registers every contract (KNOWN_TYPES)
 from shared.db import DbSession
 from shared.errors import BadRequest, Forbidden, NotFound, ValidationFailed
 from shared.events import Event, registered_contracts
+from shared.principals import Principal
 
 STATUSES = ("pending", "delivered", "dead", "cancelled")
 # the event types a subscription may ask for: those with a registered contract

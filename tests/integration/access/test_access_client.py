@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from services.access.client import AccessClient, AccessUnavailable
+from shared.access_client import AccessClient, AccessUnavailable
 from shared.auth import issue_access_token
 
 pytestmark = pytest.mark.integration

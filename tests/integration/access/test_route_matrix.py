@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from services.access.domain import ROLES
+from shared.principals import ROLES
 
 pytestmark = pytest.mark.integration
 

@@ -63,7 +63,7 @@ def write_pyramid(image: Any, path: Path, quality: int = 90) -> Path:
 
 
 def upload_pyramid(settings: Any, asset_id: str, path: Path) -> None:
-    from services.imageserver.keys import DERIVATIVES_BUCKET, derivative_key
+    from shared.buckets import DERIVATIVES_BUCKET, derivative_key
     from shared.storage import ObjectStore
 
     store = ObjectStore(settings.s3)

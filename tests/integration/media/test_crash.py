@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.imageserver.keys import DERIVATIVES_BUCKET
+from shared.buckets import DERIVATIVES_BUCKET
 from tests.integration.conftest import wait_until
 from tests.integration.media.support import jpeg
 

@@ -7,8 +7,8 @@ import pyvips
 import requests
 from PIL import Image, ImageCms
 
-from services.imageserver.keys import DERIVATIVES_BUCKET, derivative_key
 from services.media.domain import FAILURE_TEXT
+from shared.buckets import DERIVATIVES_BUCKET, derivative_key
 from tests.integration.imageserver.support import ServerProcess
 from tests.integration.media.support import gradient, jpeg, pillow_bytes, tiff
 

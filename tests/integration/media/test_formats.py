@@ -11,8 +11,8 @@ import subprocess
 import pytest
 import requests
 
-from services.imageserver.keys import DERIVATIVES_BUCKET
 from services.media.domain import MASTERS_BUCKET
+from shared.buckets import DERIVATIVES_BUCKET
 from tests.integration.media.support import gradient, tiff
 
 pytestmark = pytest.mark.integration

@@ -16,8 +16,8 @@ import pytest
 import pyvips
 import requests
 
-from services.imageserver.keys import DERIVATIVES_BUCKET, derivative_key
 from services.media.domain import MASTERS_BUCKET
+from shared.buckets import DERIVATIVES_BUCKET, derivative_key
 from tests.integration.media.support import gradient
 
 pytestmark = pytest.mark.integration

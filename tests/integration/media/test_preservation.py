@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from services.imageserver.keys import DERIVATIVES_BUCKET
 from services.media.domain import MASTERS_BUCKET
+from shared.buckets import DERIVATIVES_BUCKET
 from tests.integration.conftest import wait_until
 from tests.integration.media.support import jpeg
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.imageserver.keys import DERIVATIVES_BUCKET
 from services.media.domain import MASTERS_BUCKET
+from shared.buckets import DERIVATIVES_BUCKET
 from tests.integration.media.conftest import sha
 from tests.integration.media.support import jpeg
 

@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import text
 
 from disan.registry import SERVICES
-from services.access.domain import Principal
 from services.notifications import journal
 from shared.db import DbSession, make_engine, migrate
 from shared.events import make_event
+from shared.principals import Principal
 from tests.integration.notifications.conftest import record_data
 
 pytestmark = pytest.mark.integration

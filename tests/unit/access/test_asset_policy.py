@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.access.domain import (
+from shared.principals import (
     DEFAULT_POLICY,
     UNPUBLISHED,
     Item,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.access.domain import (
+from shared.principals import (
     ANONYMOUS,
     Account,
     Administration,

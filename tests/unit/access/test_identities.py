@@ -6,6 +6,7 @@ import pytest
 
 from services.access import domain
 from services.access.accounts import Passwords
+from shared import principals
 
 
 @pytest.mark.parametrize(
@@ -62,21 +63,21 @@ def test_a_reasonable_password_passes():
 def test_roles_must_be_known_and_allowed():
     assert domain.check_roles(["partner"], domain.API_KEY_ROLES) == {"partner"}
     with pytest.raises(domain.AccessError, match="unknown"):
-        domain.check_roles(["root"], frozenset(domain.ROLES))
+        domain.check_roles(["root"], frozenset(principals.ROLES))
     with pytest.raises(domain.AccessError, match="not allowed"):
         domain.check_roles(["admin"], domain.API_KEY_ROLES)
     with pytest.raises(domain.AccessError):
-        domain.check_roles([], frozenset(domain.ROLES))
+        domain.check_roles([], frozenset(principals.ROLES))
 
 
 def test_api_keys_are_parsed_strictly_and_compared_by_digest():
     key, prefix = domain.new_api_key()
-    assert domain.parse_api_key(key) == prefix
+    assert principals.parse_api_key(key) == prefix
     assert domain.same_secret(key, domain.digest(key))
     other, _ = domain.new_api_key()
     assert not domain.same_secret(other, domain.digest(key))
     for bad in ["", "dsn_", key + "x", key.replace("dsn_", "xyz_"), "dsn_' OR 1=1 --", key[:-1]]:
-        assert domain.parse_api_key(bad) is None
+        assert principals.parse_api_key(bad) is None
 
 
 def test_password_hashes_are_argon2id_and_verify():

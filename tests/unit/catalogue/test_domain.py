@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 from marshmallow import ValidationError
 
-from services.access.domain import ANONYMOUS, Principal
 from services.catalogue import domain, schemas
 from shared.errors import BadRequest, Conflict, Forbidden, ValidationFailed
+from shared.principals import ANONYMOUS, Principal
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
 

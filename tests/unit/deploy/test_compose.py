@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from disan.registry import SERVICES
-from services.imageserver.keys import DERIVATIVES_BUCKET, derivative_key
+from shared.buckets import DERIVATIVES_BUCKET, derivative_key
 from tests.unit.deploy.conftest import CHART, COMPOSE, DUMMY_ENV, ROOT, config_defaults
 
 BIN = Path(sys.executable).parent

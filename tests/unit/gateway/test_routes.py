@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from services.access.domain import ROLES
 from services.gateway.http import ApiRoute, api
 from services.gateway.openapi import build_openapi, routes_of
 from services.gateway.service import GatewayService
+from shared.principals import ROLES
 
 
 def test_every_operation_declares_its_required_roles():

@@ -4,7 +4,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.access import domain
 from services.imageserver.access import (
     SESSION_COOKIE,
     Credentials,
@@ -12,6 +11,7 @@ from services.imageserver.access import (
     PolicyAccess,
     PublicAccess,
 )
+from shared import principals
 
 
 def test_every_asset_is_public_until_the_access_service_says_otherwise() -> None:
@@ -34,40 +34,40 @@ def test_a_denial_is_401_or_403_with_auth_services() -> None:
         Decision.deny(500, "no")
 
 
-# PolicyAccess: the access service's policies, decided by services.access.domain.authorize ----
+# PolicyAccess: the access service's policies, decided by shared.principals.authorize ----
 
 
 class FakeClient:
     """The part of AccessClient PolicyAccess uses, counting the calls."""
 
-    def __init__(self, policies: dict[str, domain.Policy]) -> None:
+    def __init__(self, policies: dict[str, principals.Policy]) -> None:
         self.policies_by_id = policies
         self.policies = None
         self.policy_calls = 0
         self.decide_calls: list[tuple[str | None, str | None]] = []
         self.purged: list[tuple[str | None, str | None]] = []
 
-    def policy(self, kind: str, resource_id: str) -> domain.Policy:
+    def policy(self, kind: str, resource_id: str) -> principals.Policy:
         self.policy_calls += 1
-        return self.policies_by_id.get(resource_id, domain.DEFAULT_POLICY)
+        return self.policies_by_id.get(resource_id, principals.DEFAULT_POLICY)
 
     def decide(
         self, bearer: str | None, kind: str, resource_id: str, session: str | None = None
-    ) -> domain.Decision:
+    ) -> principals.Decision:
         self.decide_calls.append((bearer, session))
         users = {"researcher-token": ("researcher",), "partner-token": ("partner",)}
         if session == "is_good":
             users["session"] = ("researcher",)
             bearer = "session"
         if bearer and bearer not in users:
-            return domain.Decision(False, 401, "invalid bearer token")
+            return principals.Decision(False, 401, "invalid bearer token")
         principal = (
-            domain.Principal("user", bearer, bearer, frozenset(users[bearer]))
+            principals.Principal("user", bearer, bearer, frozenset(users[bearer]))
             if bearer
-            else domain.ANONYMOUS
+            else principals.ANONYMOUS
         )
-        item = domain.Item(kind, resource_id, self.policy(kind, resource_id))
-        return domain.authorize(principal, "read", item, datetime.now(UTC))
+        item = principals.Item(kind, resource_id, self.policy(kind, resource_id))
+        return principals.authorize(principal, "read", item, datetime.now(UTC))
 
     def purge(self, kind: str | None = None, resource_id: str | None = None) -> None:
         self.purged.append((kind, resource_id))
@@ -76,7 +76,7 @@ class FakeClient:
         return None
 
 
-def _checker(**policies: domain.Policy) -> tuple[PolicyAccess, FakeClient]:
+def _checker(**policies: principals.Policy) -> tuple[PolicyAccess, FakeClient]:
     client = FakeClient(policies)
     return PolicyAccess(client, "https://disan.test", ttl=60), client
 
@@ -89,7 +89,7 @@ def test_public_assets_are_served_to_anyone_without_looking_at_credentials() -> 
 
 
 def test_restricted_assets_need_a_researcher_token_or_session() -> None:
-    access, _ = _checker(secret=domain.Policy(domain.RESTRICTED))
+    access, _ = _checker(secret=principals.Policy(principals.RESTRICTED))
     anonymous = access.check("secret", Credentials())
     assert (anonymous.allowed, anonymous.status) == (False, 401)
     (probe,) = anonymous.services
@@ -105,7 +105,7 @@ def test_restricted_assets_need_a_researcher_token_or_session() -> None:
 
 
 def test_decisions_are_cached_per_credential_and_dropped_on_purge() -> None:
-    access, client = _checker(secret=domain.Policy(domain.STAFF_ONLY))
+    access, client = _checker(secret=principals.Policy(principals.STAFF_ONLY))
     assert access.cached("secret", Credentials(bearer="researcher-token")) is None
     assert access.check("secret", Credentials(bearer="researcher-token")).status == 403
     assert access.cached("secret", Credentials(bearer="researcher-token")) is not None
@@ -122,12 +122,12 @@ def test_decisions_are_cached_per_credential_and_dropped_on_purge() -> None:
 
 def test_an_ended_embargo_is_public() -> None:
     past = datetime.now(UTC) - timedelta(days=1)
-    access, _ = _checker(old=domain.Policy(domain.EMBARGOED, past))
+    access, _ = _checker(old=principals.Policy(principals.EMBARGOED, past))
     assert access.check("old", Credentials()).public
 
 
 def test_the_decision_cache_is_bounded() -> None:
-    access, _ = _checker(secret=domain.Policy(domain.RESTRICTED))
+    access, _ = _checker(secret=principals.Policy(principals.RESTRICTED))
     access.max_entries = 10
     for n in range(25):
         access.check("secret", Credentials(bearer=f"token-{n}"))

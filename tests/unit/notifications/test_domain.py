@@ -275,7 +275,7 @@ def test_every_mail_fills_every_placeholder_from_its_event(kind):
 def test_who_may_be_told_of_a_record_is_the_access_decision():
     from datetime import UTC, datetime, timedelta
 
-    from services.access.domain import Policy
+    from shared.principals import Policy
 
     now = datetime(2026, 12, 7, tzinfo=UTC)
     partner = domain.owner_principal("key:k1", ["partner"])

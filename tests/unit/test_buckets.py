@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from services.imageserver.keys import DERIVATIVES_BUCKET, derivative_key
+from shared.buckets import DERIVATIVES_BUCKET, derivative_key
 
 
 def test_the_pyramid_of_an_asset_lives_where_the_media_service_writes_it() -> None:

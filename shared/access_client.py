@@ -3,7 +3,7 @@
 ``AccessClient.decide(bearer, kind, id)`` does what the gateway does for an item: verify the
 bearer token locally (signing keys, Redis revocation), fetch the item's policy from the access
 service (standalone RPC, cached briefly; call ``purge`` on ``access.policy_changed``) and ask
-``domain.authorize``. Thread-safe: one RPC at a time under a lock, policies from the cache.
+``principals.authorize``. Thread-safe: one RPC at a time under a lock, policies from the cache.
 ``decide(..., session=cookie)`` does the same for the IIIF access service's session cookie
 (checked by RPC ``check_iiif_session``, cached as briefly as policies).
 """
@@ -20,8 +20,7 @@ import redis as redis_lib
 from nameko.exceptions import RemoteError
 from nameko.standalone.rpc import ServiceRpcProxy
 
-from services.access import domain
-from services.access.domain import AccessUnavailable
+from shared import principals
 from shared.auth import (
     TokenError,
     TtlCache,
@@ -31,6 +30,7 @@ from shared.auth import (
     verify_access_token,
 )
 from shared.config import Settings
+from shared.principals import AccessUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +62,10 @@ class AccessClient:
         self._proxy: Any = None
 
     # who -----------------------------------------------------------------------------------
-    def principal(self, bearer: str | None) -> domain.Principal:
+    def principal(self, bearer: str | None) -> principals.Principal:
         """The caller of a bearer token (anonymous without one); TokenError if it is invalid."""
         if not bearer:
-            return domain.ANONYMOUS
+            return principals.ANONYMOUS
         claims = verify_access_token(bearer, self.keys)
         try:
             revoked, revision = self.redis.mget(
@@ -76,11 +76,11 @@ class AccessClient:
             raise AccessUnavailable("the session store is unreachable") from exc
         if is_stale(claims, revoked, revision):
             raise TokenError("this token was revoked; sign in again")
-        return domain.Principal(
+        return principals.Principal(
             kind="user", id=claims.subject, name=claims.username, roles=frozenset(claims.roles)
         )
 
-    def session_principal(self, session: str) -> domain.Principal:
+    def session_principal(self, session: str) -> principals.Principal:
         """The user of a live IIIF access-service session (its cookie); TokenError if not live."""
         key = hashlib.sha256(session.encode("utf-8", "surrogatepass")).hexdigest()
         cached = self.sessions.get(key)
@@ -88,7 +88,7 @@ class AccessClient:
             with self._lock:
                 try:
                     data = self._rpc().check_iiif_session(session)
-                    cached = domain.Principal.from_dict(data["principal"])
+                    cached = principals.Principal.from_dict(data["principal"])
                     ttl = float(data.get("expires_in") or 0)
                 except RemoteError as exc:
                     if exc.exc_type != "Unauthorized":
@@ -103,7 +103,7 @@ class AccessClient:
         return cached  # type: ignore[no-any-return]
 
     # what ----------------------------------------------------------------------------------
-    def policy(self, kind: str, resource_id: str) -> domain.Policy:
+    def policy(self, kind: str, resource_id: str) -> principals.Policy:
         cached = self.policies.get((kind, resource_id))
         if cached is not None:
             return cached  # type: ignore[no-any-return]
@@ -114,7 +114,7 @@ class AccessClient:
                 self._close()
                 raise AccessUnavailable(f"the access service did not answer: {exc}") from exc
         until = data.get("embargo_until")
-        policy = domain.Policy(
+        policy = principals.Policy(
             level=data["level"],
             embargo_until=datetime.fromisoformat(until) if until else None,
             reason=data.get("reason") or "",
@@ -124,7 +124,7 @@ class AccessClient:
 
     def decide(
         self, bearer: str | None, kind: str, resource_id: str, session: str | None = None
-    ) -> domain.Decision:
+    ) -> principals.Decision:
         """May the bearer of this token (else of this session cookie, else nobody) read it now?"""
         try:
             if bearer or not session:
@@ -133,9 +133,9 @@ class AccessClient:
                 principal = self.session_principal(session)
         except TokenError as exc:
             what = "bearer token" if bearer else "session"
-            return domain.Decision(False, 401, f"invalid {what}: {exc}")
-        item = domain.Item(kind, resource_id, self.policy(kind, resource_id))
-        return domain.authorize(principal, "read", item, datetime.now(UTC))
+            return principals.Decision(False, 401, f"invalid {what}: {exc}")
+        item = principals.Item(kind, resource_id, self.policy(kind, resource_id))
+        return principals.authorize(principal, "read", item, datetime.now(UTC))
 
     def purge(self, kind: str | None = None, resource_id: str | None = None) -> None:
         """Forget a cached policy (all of them without arguments)."""
