@@ -8,14 +8,19 @@ the client keeps between polls. Served from the notifications service's event jo
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from marshmallow import Schema, fields
+from nameko.exceptions import RemoteError, UnknownService
 
 from services.gateway.http import ApiRequest, api
 from services.gateway.rpc import ServiceClient
 from services.gateway.webhooks import PARTNERS
+from shared.errors import DisanError
 from shared.languages import vi_first_deep
+
+log = logging.getLogger(__name__)
 
 _EXAMPLE = {
     "items": [
@@ -61,7 +66,8 @@ class LgspChanges(Schema):
                 "changes oldest first: `published`, `updated` (a published record edited), "
                 "`withdrawn`, `deleted`; drafts and records under review never appear, nor "
                 "records this key may not read (restricted, embargoed, staff only). "
-                "`href` gives the whole record (GET with the same key)."
+                "`href` gives the whole record (GET with the same key); `manifest`, its IIIF "
+                "manifest, only while the record has one (published with an image or file)."
             ),
             "example": _EXAMPLE["items"],
         },
@@ -97,9 +103,11 @@ _QUERY = (
 
 
 class LgspRoutes:
-    """The LGSP feed; uses the notifications client declared by ``WebhookRoutes``."""
+    """The LGSP feed; uses the notifications client declared by ``WebhookRoutes`` and the iiif
+    client of ``PresentationRoutes``."""
 
     notifications: ServiceClient
+    iiif: ServiceClient  # PresentationRoutes
 
     @api(
         "GET",
@@ -118,4 +126,23 @@ class LgspRoutes:
         params = {n: request.args[n] for n in ("since", "cursor", "limit") if request.args.get(n)}
         # the journal keeps jsonb (en first): titles go out vi first (ADR 048)
         changes = self.notifications.call("lgsp_changes", request.principal.to_dict(), params)
-        return vi_first_deep(changes)
+        return vi_first_deep(self._existing_manifests(changes))
+
+    def _existing_manifests(self, changes: Any) -> Any:
+        """``changes`` with a ``manifest`` link only on items whose record has a manifest now
+        (published, with a canvas): a record without media has none and its URL answers 404
+        (ADR 067). If the IIIF service cannot say, no item links one (never a 404)."""
+        items = changes.get("items") if isinstance(changes, dict) else None
+        linking = [i for i in items or () if isinstance(i, dict) and "manifest" in i]
+        if not linking:
+            return changes
+        ids = sorted({str(i.get("record_id")) for i in linking})
+        try:
+            present = set(self.iiif.call("with_manifests", ids))
+        except (DisanError, RemoteError, UnknownService) as exc:
+            log.warning("LGSP feed without manifest links: the IIIF service did not say (%s)", exc)
+            present = set()
+        for item in linking:
+            if str(item.get("record_id")) not in present:
+                del item["manifest"]
+        return changes

@@ -421,6 +421,15 @@ def has_manifest(db: DbSession, record_id: Any) -> bool:
     return repo.get_manifest(db, record_id.lower()) is not None
 
 
+def with_manifests(db: DbSession, record_ids: Any) -> list[str]:
+    """Which of ``record_ids`` have a manifest, as lower-case UUID strings (what is not a UUID
+    has none): the LGSP feed names a manifest only then (ADR 067). At most 1,000 ids."""
+    if not isinstance(record_ids, list):
+        return []
+    ids = sorted({i.lower() for i in record_ids if isinstance(i, str) and domain.is_uuid(i)})
+    return repo.with_manifest(db, ids[:1000])
+
+
 NO_CONTENT_TEXT = {
     "vi": "Hồ sơ đã công bố nhưng chưa có ảnh hay tệp nào sẵn sàng: chưa có manifest IIIF.",
     "en": "The record is published but has no ready image or file yet: it has no IIIF manifest.",

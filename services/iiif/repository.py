@@ -214,6 +214,17 @@ def get_manifest(db: DbSession, record_id: str) -> Row | None:
     )
 
 
+def with_manifest(db: DbSession, record_ids: list[str]) -> list[str]:
+    """Those of ``record_ids`` (canonical UUID strings) that have a manifest."""
+    if not record_ids:
+        return []
+    rows = db.execute(
+        "SELECT record_id FROM manifests WHERE record_id = ANY(CAST(:ids AS uuid[]))",
+        {"ids": record_ids},
+    )
+    return [str(r[0]) for r in rows]
+
+
 def store_manifest(db: DbSession, **stored: Any) -> None:
     """Insert or replace a record's manifest (fields of ``domain.Built.stored()``)."""
     store_manifests(db, [stored])

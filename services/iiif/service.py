@@ -122,6 +122,11 @@ class IiifService(AnnotationRpc, SearchRpc, DisanService):
         return manifests.has_manifest(self.db, record_id)
 
     @rpc
+    def with_manifests(self, record_ids: Any) -> list[str]:
+        """Which of a list of record ids have a manifest (the LGSP feed's ``manifest`` links)."""
+        return manifests.with_manifests(self.db, record_ids)
+
+    @rpc
     def get_collection(self, name: Any, page: Any = None) -> dict[str, Any]:
         """A collection (or one page of a large one): ``{"body", "etag"}``."""
         return manifests.served_collection(self.db, self._base, name, page)
