@@ -255,13 +255,13 @@ def get_bench(settings: Any, args: argparse.Namespace, workdir: Path) -> dict[st
     from nameko.containers import ServiceContainer
 
     from disan.registry import SERVICES
-    from services.gateway.rpc import ServiceRpc
     from services.gateway.service import GatewayService
     from services.iiif import manifests
     from services.iiif.service import IiifService
     from shared.consumer import ReliableEventHandler
     from shared.db import Database, make_engine, migrate, unit_of_work
     from shared.outbox import OutboxRelay
+    from shared.rpc_client import ServiceRpc
     from shared.runner import nameko_config
     from tests.integration.access.conftest import start_platform
 

@@ -15,8 +15,8 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from services.gateway.http import JSON, PUBLIC, SIGNED_IN, api, json_response, read_json
-from services.gateway.rpc import ServiceClient, ServiceRpc
 from shared.errors import NotFound, PreconditionFailed, PreconditionRequired
+from shared.rpc_client import ServiceClient, ServiceRpc
 
 RPC_TIMEOUT = 30.0
 ANNO = "http://www.w3.org/ns/anno.jsonld"

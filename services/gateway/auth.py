@@ -29,7 +29,6 @@ from kombu import Connection, Queue, binding
 from nameko.exceptions import RemoteError
 
 from services.gateway.http import ApiRequest
-from services.gateway.rpc import ServiceClient, ServiceRpc
 from shared import principals as domain
 from shared.auth import (
     TokenError,
@@ -42,6 +41,7 @@ from shared.auth import (
 )
 from shared.bus import declare_base, events_exchange
 from shared.errors import BadRequest, Forbidden, RateLimited, Unauthorized, Unavailable
+from shared.rpc_client import ServiceClient, ServiceRpc
 
 log = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ from marshmallow import Schema, fields
 from nameko.exceptions import RemoteError, UnknownService
 
 from services.gateway.http import ApiRequest, api
-from services.gateway.rpc import ServiceClient
 from services.gateway.webhooks import PARTNERS
 from shared.errors import DisanError
 from shared.languages import vi_first_deep
+from shared.rpc_client import ServiceClient
 
 log = logging.getLogger(__name__)
 

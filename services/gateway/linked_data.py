@@ -27,7 +27,6 @@ from werkzeug.wrappers import Response
 
 from services.gateway.http import PUBLIC, ApiRequest, api, json_response
 from services.gateway.record_docs import RECORD_RESPONSE
-from services.gateway.rpc import ServiceClient
 from services.iiif.domain import (
     PROVIDER_LABEL,
     collection_url,
@@ -35,6 +34,7 @@ from services.iiif.domain import (
     manifest_url,
     record_page_url,
 )
+from shared.rpc_client import ServiceClient
 
 DCTERMS = "http://purl.org/dc/terms/"
 DCMITYPE = "http://purl.org/dc/dcmitype/"

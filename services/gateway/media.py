@@ -29,7 +29,6 @@ from services.gateway.http import (
     form_text,
     read_json,
 )
-from services.gateway.rpc import ServiceClient, ServiceRpc
 from services.media import sniff
 from services.media.dependencies import Storage
 from services.media.domain import (
@@ -43,6 +42,7 @@ from services.media.domain import (
 from services.media.metadata import clean_metadata, metadata_from_json
 from shared import principals as access_domain
 from shared.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
+from shared.rpc_client import ServiceClient, ServiceRpc
 from shared.storage import ChecksumMismatch, ObjectStore
 
 RPC_TIMEOUT = 60.0

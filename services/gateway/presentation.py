@@ -20,11 +20,11 @@ from werkzeug.wrappers import Request, Response
 from iiif import discovery
 from iiif.auth import probe_service
 from services.gateway.http import api
-from services.gateway.rpc import ServiceClient, ServiceRpc
 from services.iiif import domain as iiif_domain
 from services.media import domain as media_domain
 from shared.buckets import DERIVATIVES_BUCKET
 from shared.errors import DisanError, Forbidden, NotFound, Unauthorized
+from shared.rpc_client import ServiceClient, ServiceRpc
 
 PRESENTATION_TYPE = 'application/ld+json;profile="http://iiif.io/api/presentation/3/context.json"'
 DISCOVERY_TYPE = discovery.MEDIA_TYPE  # Change Discovery 1.0 section 4.1

@@ -40,8 +40,8 @@ from services.gateway.record_docs import (
     VocabulariesResponse,
     VocabularyResponse,
 )
-from services.gateway.rpc import ServiceClient, ServiceRpc
 from shared.errors import BadRequest, PayloadTooLarge, PreconditionRequired
+from shared.rpc_client import ServiceClient, ServiceRpc
 
 RPC_TIMEOUT = 30.0
 IMPORT_TIMEOUT = 600.0

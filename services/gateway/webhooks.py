@@ -14,7 +14,7 @@ from marshmallow import Schema, fields
 from werkzeug.wrappers import Request
 
 from services.gateway.http import STAFF, api, read_json
-from services.gateway.rpc import ServiceClient, ServiceRpc
+from shared.rpc_client import ServiceClient, ServiceRpc
 
 RPC_TIMEOUT = 30.0
 PARTNERS = ("partner",)

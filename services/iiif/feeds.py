@@ -13,11 +13,11 @@ from typing import Any
 
 from nameko.exceptions import RemoteError
 
-from services.gateway.rpc import ServiceClient, ServiceRpc
 from services.iiif import repository as repo
 from shared.db import DbSession
 from shared.errors import NotFound
 from shared.events import Event
+from shared.rpc_client import ServiceClient, ServiceRpc
 
 # vocabularies whose labels manifests and collections show (asked once, then on unknown codes)
 SCHEMES = (

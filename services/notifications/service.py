@@ -16,7 +16,6 @@ from nameko.exceptions import RemoteError
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
-from services.gateway.rpc import ServiceClient, ServiceRpc
 from services.notifications import journal, mail, mailing, subscriptions
 from services.notifications import repository as repo
 from services.notifications.delivery import DeliveryWorker
@@ -29,6 +28,7 @@ from shared.idempotency import idempotent
 from shared.ops import OpsServer
 from shared.outbox import OutboxRelay
 from shared.rpc import rpc
+from shared.rpc_client import ServiceClient, ServiceRpc
 from shared.service import DisanService
 
 JOURNAL_BATCH = 50

@@ -11,7 +11,7 @@ import eventlet
 import pytest
 
 import shared.rpc
-from services.gateway.rpc import ServiceRpc
+from shared.rpc_client import ServiceRpc
 from tests.integration.catalogue.conftest import record_body
 from tests.integration.conftest import wait_until
 

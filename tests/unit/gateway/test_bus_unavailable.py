@@ -11,8 +11,8 @@ import kombu.exceptions
 import pytest
 
 from services.gateway.http import error_response, response_for_exception
-from services.gateway.rpc import ServiceClient, take_request_key
 from shared.errors import Unavailable
+from shared.rpc_client import ServiceClient, take_request_key
 from tests.unit.gateway.test_idempotency_key import http_worker
 
 DOWN = [

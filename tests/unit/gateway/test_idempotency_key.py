@@ -10,9 +10,9 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from services.gateway.openapi import build_openapi
-from services.gateway.rpc import ServiceClient, outcome_unknown, take_request_key
 from services.gateway.service import GatewayService
 from shared import idempotency
+from shared.rpc_client import ServiceClient, outcome_unknown, take_request_key
 
 
 def http_worker(headers: dict[str, str] | None = None) -> Any:

@@ -1,4 +1,10 @@
-"""The gateway's one way to call a platform service: RPC with a deadline and typed errors."""
+"""The one way to call a platform service: RPC with a deadline, typed errors and request keys.
+
+The gateway calls every service with it; services that call others (iiif's feeds, notifications)
+use the same client, so a call without an answer is a 503 everywhere, never a hang, and every
+call carries an idempotency key derived from its request's (``shared.idempotency``). The server
+side of these calls is :mod:`shared.rpc`.
+"""
 
 from __future__ import annotations
 
