@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.catalogue import importer
-from shared import record_schemas as schemas
+from services.catalogue import importer, schemas
 from shared.errors import BadRequest
 
 

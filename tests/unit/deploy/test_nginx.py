@@ -8,10 +8,11 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.unit.deploy.conftest import ROOT
+from tests.unit.deploy.conftest import DUMMY_ENV, ROOT
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 
@@ -92,12 +93,62 @@ def test_cantaloupe_adapter_does_not_start_without_the_public_url(tmp_path: Path
     assert done.returncode != 0
 
 
-def test_the_compose_front_refuses_long_urls_as_disan_ups_front_does():
-    """The same long-URL lines in both fronts (ADR 066), whitespace aside."""
-    from disan.cli.nginx import FRONT_LIMITS
+def _stack_settings(static_dir: str) -> Any:
+    from shared.config import load_settings
 
-    text = (ROOT / "deploy/compose/nginx/default.conf.template").read_text(encoding="utf-8")
-    flat = " ".join(text.split())
-    for directive in re.findall(r"[^;{}]+(?:;|\{[^}]*\})", FRONT_LIMITS):
-        assert " ".join(directive.split()) in flat, directive
-    assert "large_client_header_buffers 4 32k;" in flat
+    env = dict(
+        DUMMY_ENV,
+        DISAN_ENV="development",
+        DISAN_BIND_HOST="127.0.0.1",
+        DISAN_FRONT_PORT="18000",
+        DISAN_IIIF_STATIC_DIR=static_dir,
+        DISAN_CONFIG=str(ROOT / "deploy/config/disan.yaml"),
+        DISAN_DATABASE_URL="postgresql://disan:x@127.0.0.1:5432/disan",
+        DISAN_AMQP_URI="amqp://guest:guest@127.0.0.1:5672/disan",
+    )
+    return load_settings(env=env)
+
+
+def _directives(conf: str) -> list[str]:
+    """Each line, comment lines and blank lines left out, whitespace normalised."""
+    lines = (line for line in conf.splitlines() if not line.lstrip().startswith("#"))
+    return [" ".join(line.split()) for line in lines if line.strip()]
+
+
+@pytest.mark.parametrize("static_dir", ["/var/lib/disan/iiif-static", ""])
+def test_disan_ups_front_is_the_one_front_template_rendered(
+    tmp_path: Path, static_dir: str
+) -> None:
+    """`disan up`'s nginx front routes as the compose front and the Helm chart's do: its server
+    is deploy/compose/nginx/default.conf.template rendered, line for line (the listen address
+    and the manifest rule's include aside), and it passes `nginx -t`."""
+    from disan.cli.env import Paths
+    from disan.cli.nginx import write_nginx_conf
+
+    settings = _stack_settings(static_dir)
+    p = Paths(tmp_path / "home")
+    write_nginx_conf(settings, p)
+    conf = (p.nginx / "nginx.conf").read_text(encoding="utf-8")
+    http = settings.ports.http
+    env = {
+        "DISAN_GATEWAY_UPSTREAM": f"127.0.0.1:{http['gateway']}",
+        "DISAN_IMAGE_UPSTREAM": f"127.0.0.1:{http['imageserver']}",
+    }
+    template = (ROOT / "deploy/compose/nginx/default.conf.template").read_text(encoding="utf-8")
+    expected = _directives(
+        _envsubst(template, env)
+        .replace("listen 8000;", "listen 127.0.0.1:18000;")
+        .replace("include /etc/nginx/conf.d/iiif-manifest-files.inc;", "")
+    )
+    got = _directives(conf)
+    missing = [line for line in expected if line not in got]
+    assert missing == []
+    rule = "try_files $uri @gateway;" in conf and f"root {static_dir};" in conf
+    assert rule == bool(static_dir)
+    done = subprocess.run(
+        [NGINX or "nginx", "-t", "-q", "-p", str(p.nginx), "-c", str(p.nginx / "nginx.conf")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
