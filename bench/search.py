@@ -337,7 +337,7 @@ def main() -> int:
                 text("VACUUM ANALYZE records")
             )
 
-        from services.catalogue.schemas import SearchSchema
+        from shared.record_schemas import SearchSchema
 
         parsed = [SearchSchema().load(q) for q in QUERIES]
         for q in parsed:  # warm caches

@@ -17,10 +17,13 @@ from iiif.search import fold
 from shared import principals
 from shared.errors import BadRequest, Conflict, Forbidden, ValidationFailed
 from shared.languages import language_rank
-
-CLASSES = ("tangible_site", "intangible", "museum_object", "documentary")
-STATES = ("draft", "in_review", "published", "withdrawn")
-SORTS = ("relevance", "title", "-title", "updated", "-updated", "inventory", "distance")
+from shared.record_schemas import ALL_BLOCKS as ALL_BLOCKS
+from shared.record_schemas import CLASS_BLOCKS as CLASS_BLOCKS
+from shared.record_schemas import CLASSES as CLASSES
+from shared.record_schemas import REQUIRED_BLOCKS as REQUIRED_BLOCKS
+from shared.record_schemas import SORTS as SORTS
+from shared.record_schemas import STATES as STATES
+from shared.record_schemas import class_block_errors as class_block_errors
 
 # labels of the fixed codes (facets show them beside the code; vocabulary terms have their own)
 CLASS_LABELS: dict[str, dict[str, str]] = {
@@ -45,16 +48,6 @@ FLAG_LABELS: dict[str, dict[bool, dict[str, str]]] = {
         False: {"vi": "Chưa có hình ảnh", "en": "Without images"},
     },
 }
-
-# which class-specific blocks each heritage class may carry
-CLASS_BLOCKS: dict[str, frozenset[str]] = {
-    "tangible_site": frozenset({"rank"}),
-    "intangible": frozenset({"intangible"}),
-    "museum_object": frozenset({"museum_object", "national_treasure"}),
-    "documentary": frozenset({"documentary", "national_treasure"}),
-}
-ALL_BLOCKS = frozenset().union(*CLASS_BLOCKS.values())
-REQUIRED_BLOCKS = {"intangible": "intangible", "museum_object": "museum_object"}
 
 # workflow: (state, action) -> new state, and the roles that may take the action
 TRANSITIONS: dict[tuple[str, str], str] = {
@@ -104,21 +97,6 @@ VOCABULARY_FIELDS: tuple[tuple[str, str], ...] = (
 
 
 SCHEMES = tuple(sorted({scheme for _, scheme in VOCABULARY_FIELDS}))
-
-
-def class_block_errors(doc: dict[str, Any]) -> dict[str, list[str]]:
-    """Blocks that do not belong to the record's class, and required ones that are missing."""
-    cls = doc.get("heritage_class")
-    if cls not in CLASS_BLOCKS:
-        return {}
-    errors: dict[str, list[str]] = {}
-    for block in sorted(ALL_BLOCKS - CLASS_BLOCKS[cls]):
-        if doc.get(block) is not None:
-            errors[block] = [f"not allowed for heritage class {cls}"]
-    needed = REQUIRED_BLOCKS.get(cls)
-    if needed and doc.get(needed) is None:
-        errors[needed] = [f"required for heritage class {cls}"]
-    return errors
 
 
 def jsonable(value: Any) -> Any:

@@ -19,33 +19,20 @@ from typing import Any
 
 from marshmallow import ValidationError
 
-from services.catalogue import domain, records, schemas
+from services.catalogue import domain, records
 from services.catalogue import repository as repo
+from shared import record_schemas as schemas
 from shared.db import DbSession
 from shared.errors import BadRequest, ValidationFailed
 from shared.events import new_id  # OS randomness taken 4 KiB at a time, not a call per row
 from shared.languages import vi_first_deep
 from shared.principals import Principal
+from shared.record_files import FORMATS as FORMATS
+from shared.record_files import decode as decode
 
-FORMATS = ("csv", "jsonl")
 MAX_ROWS = 200_000
 MAX_REPORTED = 1000
 CHUNK = 1000
-
-
-def decode(content: bytes | str) -> str:
-    """UTF-8 text (a byte-order mark is dropped); a clear error for any other encoding."""
-    if isinstance(content, str):
-        return content.removeprefix("\ufeff")
-    try:
-        return content.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = content[: exc.start].count(b"\n") + 1
-        raise BadRequest(
-            f"the file is not UTF-8 (byte 0x{content[exc.start]:02x} on line {line}); "
-            "save it as UTF-8 and try again",
-            {"line": line, "offset": exc.start},
-        ) from exc
 
 
 def parse(text: str, fmt: str) -> Iterator[tuple[int, Any]]:

@@ -14,8 +14,9 @@ from typing import Any
 from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 
-from services.catalogue import domain, schemas
+from services.catalogue import domain
 from services.catalogue import repository as repo
+from shared import record_schemas as schemas
 from shared.contracts import catalogue as _contracts  # noqa: F401 - registers the events
 from shared.db import DbSession
 from shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed

@@ -14,11 +14,11 @@ from typing import Any
 
 from marshmallow import ValidationError
 
-from services.catalogue import demo, domain, importer, records, schemas, search
+from services.catalogue import demo, domain, importer, records, search
 from services.catalogue import repository as repo
 from services.catalogue.dependencies import VocabularySeed
-from services.catalogue.errors import carry_details
 from shared import contracts  # noqa: F401 - registers the events this service consumes
+from shared import record_schemas as schemas
 from shared.consumer import reliable_handler
 from shared.db import Database
 from shared.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
@@ -26,6 +26,7 @@ from shared.events import Event
 from shared.idempotency import idempotent
 from shared.languages import answers_vi_first
 from shared.outbox import OutboxRelay
+from shared.packed_errors import carry_details
 from shared.principals import Principal
 from shared.rpc import rpc
 from shared.service import DisanService

@@ -5,7 +5,7 @@ signing keys (plus a Redis check for logged-out tokens and changed roles); an ``
 checked by the access service over RPC. Both results are cached for ``cache_seconds`` and purged
 when the access service announces a change (``policy_changed``, ``api_key_revoked``,
 ``user_roles_changed``, ``logged_out``), so a revoked key stops within that time at worst.
-The decision itself is always ``services.access.domain.authorize``.
+The decision itself is always ``shared.principals.authorize``.
 """
 
 from __future__ import annotations

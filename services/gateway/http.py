@@ -300,7 +300,7 @@ class StrictMultipartDecoder(MultipartDecoder):
 class ApiRequest(Request):
     """A request as handlers see it: who is calling, and the verified token if any."""
 
-    principal: Any = None  # services.access.domain.Principal, set before the handler runs
+    principal: Any = None  # shared.principals.Principal, set before the handler runs
     token_claims: Any = None  # shared.auth.TokenClaims of a bearer request
     path_values: dict[str, Any] = {}  # noqa: RUF012 - replaced per request
 

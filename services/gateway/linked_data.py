@@ -27,7 +27,7 @@ from werkzeug.wrappers import Response
 
 from services.gateway.http import PUBLIC, ApiRequest, api, json_response
 from services.gateway.record_docs import RECORD_RESPONSE
-from services.iiif.domain import (
+from shared.iiif_surface import (
     PROVIDER_LABEL,
     collection_url,
     collections_of,

@@ -1,25 +1,30 @@
-"""The media routes: uploads streamed to S3, presigned multipart uploads, asset status.
+"""The media routes: uploads streamed to media's upload sink, presigned multipart uploads,
+asset status.
 
 A mixin of ``GatewayService``. An upload's body is parsed as it arrives (werkzeug's sans-IO
 multipart decoder over ``request.stream``, never ``request.files``, which would spool it): the
 first bytes are sniffed and a refused type is answered before anything is stored; the file part
-then streams through ``shared.storage`` to ``masters`` with its SHA-256 computed on the way, and
-the media service is asked by RPC to check and register the object. Memory stays at three
-S3 parts (8 MB each) whatever the file's size. Why: ``docs/decisions/050-media-upload-path.md``.
+then streams over HTTP into the sink media opens for it (``upload_sink``: presigned part URLs,
+no bucket and no S3 client here) with its SHA-256 computed on the way, and the media service is
+asked by RPC to check and register the object. Memory stays at about one part (8 MB) whatever
+the file's size. Why: ``docs/decisions/050-media-upload-path.md``,
+``docs/decisions/056-media-upload-sink.md``.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import IO, Any, cast
+from typing import IO, Any
 
 from marshmallow import Schema, fields
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, NeedData
 from werkzeug.wrappers import Request
 
+from services.gateway import upload_sink
 from services.gateway.http import (
     PUBLIC,
     STAFF,
@@ -29,21 +34,13 @@ from services.gateway.http import (
     form_text,
     read_json,
 )
-from services.media import sniff
-from services.media.dependencies import Storage
-from services.media.domain import (
-    MASTERS_BUCKET,
-    MediaLimits,
-    Refused,
-    master_key,
-    refusal_details,
-    unsupported_upload,
-)
-from services.media.metadata import clean_metadata, metadata_from_json
 from shared import principals as access_domain
 from shared.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
+from shared.media import sniff
+from shared.media.formats import MediaLimits, Refused, refusal_details, unsupported_upload
+from shared.media.metadata import clean_metadata, metadata_from_json
 from shared.rpc_client import ServiceClient, ServiceRpc
-from shared.storage import ChecksumMismatch, ObjectStore
+from shared.storage import ChecksumMismatch
 
 RPC_TIMEOUT = 60.0
 COMPLETE_TIMEOUT = 1800.0
@@ -57,7 +54,6 @@ def register_timeout(size: int) -> float:
 
 
 READ_CHUNK = 256 * 1024
-UPLOAD_PART_SIZE = 8 * 1024 * 1024  # one part in flight (put_stream): ~3 parts held, 80 GB at most
 MAX_FIELDS_BYTES = 64 * 1024
 EDITORS = ("cataloguer",)
 _SHA = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -245,15 +241,16 @@ class MediaRoutes:
     """``/api/v1/records/{id}/media…`` and ``/api/v1/media…``."""
 
     media: ServiceClient = ServiceRpc("media", "media service", RPC_TIMEOUT)
-    media_store: ObjectStore = Storage()
     catalogue: Any
     gate: Any
     settings: Any
 
     def _stream_upload(
-        self, request: ApiRequest, key_of: Any
-    ) -> tuple[str, Any, StreamedMultipart]:
-        """Stream the ``file`` part to ``masters``; (key, stored object, parsed body)."""
+        self, request: ApiRequest, open_sink: Callable[[Any], dict[str, Any]]
+    ) -> tuple[dict[str, Any], upload_sink.Written, StreamedMultipart]:
+        """Stream the ``file`` part into the sink ``open_sink(format)`` opens; (the opened
+        sink, what was written, the parsed body). The sink is assembled, or discarded on any
+        error."""
         limits = MediaLimits.from_config(self.settings.extra.get("media"))
         mimetype, options = parse_options_header(request.headers.get("Content-Type", ""))
         if mimetype != "multipart/form-data" or not options.get("boundary"):
@@ -270,20 +267,30 @@ class MediaRoutes:
             fmt = sniff.detect(body.peek(sniff.HEAD_BYTES))
         except Refused as exc:
             raise exc.to_client_error() from None
-        key = key_of(fmt)
+        opened = open_sink(fmt)
         try:
-            stored = self.media_store.put_stream(
-                MASTERS_BUCKET,
-                key,
-                cast(IO[bytes], body),  # a reader with read(n), as put_stream needs
-                -1,
-                fmt.mime,
-                expected_sha256=expected,
-                part_size=UPLOAD_PART_SIZE,
+            written = upload_sink.write(self.media, opened, body)
+            if expected is not None and written.sha256 != expected:
+                mismatch = ChecksumMismatch(expected, written.sha256)
+                raise ValidationFailed(str(mismatch), refusal_details("checksum_mismatch"))
+            self.media.call("close_upload", opened["sink"], timeout=register_timeout(written.size))
+        except BaseException:
+            upload_sink.discard(self.media, opened)
+            raise
+        return opened, written, body
+
+    def _open_sink(
+        self, request: ApiRequest, asset_id: str, stage: str | None
+    ) -> Callable[[Any], dict[str, Any]]:
+        """Opens media's sink for a sniffed format: the asset's master, or a staging key."""
+
+        def open_sink(fmt: Any) -> dict[str, Any]:
+            opened: dict[str, Any] = self.media.call(
+                "open_upload", _actor(request), asset_id, fmt.ext, fmt.mime, stage
             )
-        except ChecksumMismatch as exc:
-            raise ValidationFailed(str(exc), refusal_details("checksum_mismatch")) from None
-        return key, stored, body
+            return opened
+
+        return open_sink
 
     @api(
         "POST",
@@ -303,17 +310,14 @@ class MediaRoutes:
         # the same for a repeat of this request (Idempotency-Key): one asset, however many tries
         asset_id = self.media.stable_id("upload", str(request.principal.id), record["id"])
         repeat = self._registered(asset_id)  # its master is never written over: stage instead
-        ext: list[str] = []
-
-        def key_of(fmt: Any) -> str:
-            ext.append(fmt.ext)
-            return f"uploads/{uuid.uuid4()}.{fmt.ext}" if repeat else master_key(asset_id, fmt.ext)
-
-        key, stored, body = self._stream_upload(request, key_of)
+        stage = str(uuid.uuid4()) if repeat else None
+        opened, written, body = self._stream_upload(
+            request, self._open_sink(request, asset_id, stage)
+        )
         try:
             metadata = clean_metadata(body.finish())
         except BaseException:
-            self.media_store.delete(MASTERS_BUCKET, key)
+            upload_sink.discard(self.media, opened)
             raise
         try:
             asset = self.media.call(
@@ -321,15 +325,15 @@ class MediaRoutes:
                 _actor(request),
                 record["id"],
                 asset_id,
-                master_key(asset_id, ext[0]),
-                stored.sha256,
+                opened["master_key"],
+                written.sha256,
                 body.filename or "",
                 metadata,
-                timeout=register_timeout(stored.size),
+                timeout=register_timeout(written.size),
             )
         finally:
             if repeat:  # the remembered answer (or a 409 for another file) needs no copy
-                self.media_store.delete(MASTERS_BUCKET, key)
+                upload_sink.discard(self.media, opened)
         return 202, {"Location": f"/api/v1/media/{asset_id}"}, asset
 
     def _registered(self, asset_id: str) -> bool:
@@ -352,21 +356,23 @@ class MediaRoutes:
     def replace_media(self, request: ApiRequest, asset_id: str) -> Any:
         if self.media.call("get_asset", asset_id)["deleted_at"]:
             raise Conflict("the asset is deleted")  # answered before anything is stored
-        staging = f"uploads/{self.media.stable_id('version', str(request.principal.id), asset_id)}"
-        key, stored, body = self._stream_upload(request, lambda fmt: f"{staging}.{fmt.ext}")
+        stage = self.media.stable_id("version", str(request.principal.id), asset_id)
+        opened, written, body = self._stream_upload(
+            request, self._open_sink(request, asset_id, stage)
+        )
         try:
             body.finish()
         except BaseException:
-            self.media_store.delete(MASTERS_BUCKET, key)
+            upload_sink.discard(self.media, opened)
             raise
         asset = self.media.call(
             "replace_master",
             _actor(request),
             asset_id,
-            key,
-            stored.sha256,
+            opened["sink"]["key"],
+            written.sha256,
             body.filename or "",
-            timeout=register_timeout(stored.size),
+            timeout=register_timeout(written.size),
         )
         return 202, asset
 

@@ -20,9 +20,7 @@ from werkzeug.wrappers import Request, Response
 from iiif import discovery
 from iiif.auth import probe_service
 from services.gateway.http import api
-from services.iiif import domain as iiif_domain
-from services.media import domain as media_domain
-from shared.buckets import DERIVATIVES_BUCKET
+from shared import iiif_surface as iiif_domain
 from shared.errors import DisanError, Forbidden, NotFound, Unauthorized
 from shared.rpc_client import ServiceClient, ServiceRpc
 
@@ -103,7 +101,6 @@ class PresentationRoutes:
     gate: Any
     settings: Any
     media: ServiceClient  # MediaRoutes
-    media_store: Any  # MediaRoutes
 
     @api(
         "GET",
@@ -242,15 +239,8 @@ class PresentationRoutes:
         self.gate.require_item(request, "asset", asset_id)
         if asset.get("deleted_at") or asset.get("status") != "ready":
             raise NotFound("no such content resource")
-        if name.startswith("original."):
-            fmt = media_domain.FORMATS.get(str(asset.get("format")))
-            if fmt is None:
-                raise NotFound("no such content resource")
-            bucket = media_domain.MASTERS_BUCKET
-            key = media_domain.master_key(asset_id, fmt.ext, int(asset.get("version") or 1))
-        else:
-            bucket, key = DERIVATIVES_BUCKET, f"assets/{asset_id}/{name}"
-        url = self.media_store.presigned_get(bucket, key, CONTENT_EXPIRES)
+        # media owns the buckets: it names the object and signs the URL (ADR 056)
+        url = self.media.call("content_url", asset_id, name, int(CONTENT_EXPIRES.total_seconds()))
         response = Response(status=302)
         response.headers["Location"] = url
         response.headers["Cache-Control"] = "private, max-age=600"

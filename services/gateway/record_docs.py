@@ -10,7 +10,7 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
-from services.catalogue import schemas as catalogue_schemas
+from shared import record_schemas as catalogue_schemas
 
 RECORD_ID = "8c1b0a4e-5a2b-5f7e-9a51-1f0f3c9e2d11"
 SITE_ID = "3f4a1f0e-2c4b-5d2e-8a1b-6c7d8e9f0a12"

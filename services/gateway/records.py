@@ -13,9 +13,6 @@ from typing import Any, overload
 
 from werkzeug.wrappers import Request, Response
 
-from services.catalogue import importer
-from services.catalogue import schemas as catalogue_schemas
-from services.catalogue.errors import unpack
 from services.gateway.http import (
     PUBLIC,
     STAFF,
@@ -40,7 +37,10 @@ from services.gateway.record_docs import (
     VocabulariesResponse,
     VocabularyResponse,
 )
+from shared import record_files as importer
+from shared import record_schemas as catalogue_schemas
 from shared.errors import BadRequest, PayloadTooLarge, PreconditionRequired
+from shared.packed_errors import unpack
 from shared.rpc_client import ServiceClient, ServiceRpc
 
 RPC_TIMEOUT = 30.0

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import IO, Any, cast
 
 from services.media import repository as repo
-from services.media import sniff
 from services.media.domain import (
     MASTERS_BUCKET,
     Format,
@@ -28,6 +27,7 @@ from services.media.domain import (
 from shared.db import DbSession
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.events import make_event
+from shared.media import sniff
 from shared.storage import ChecksumMismatch, ObjectNotFound, ObjectStore
 
 log = logging.getLogger(__name__)

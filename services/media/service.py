@@ -1,9 +1,10 @@
 """The media service: assets of records, immutable masters, derivatives, preservation.
 
-Upload bytes never travel over RPC: the gateway streams them to ``masters`` (or a client writes
-them there through presigned multipart URLs) and then asks this service to check and register
-the object (``register_upload`` / ``complete_multipart``). The derivative worker consumes
-``media.asset_ingested``. See ``docs/decisions/050-media-upload-path.md``.
+Upload bytes never travel over RPC: the gateway streams them into an upload sink this service
+opens in ``masters`` (``open_upload``, presigned part URLs, ``close_upload``; ADR 056), or a
+client writes them there through presigned multipart URLs, and then asks this service to check
+and register the object (``register_upload`` / ``complete_multipart``). The derivative worker
+consumes ``media.asset_ingested``. See ``docs/decisions/050-media-upload-path.md``.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from typing import Any
 
 from nameko.timer import timer
 
-from services.media import ingest, ordering, preservation, schemas, sweep, worker
+from services.media import ingest, ordering, preservation, schemas, sink, sweep, worker
 from services.media import repository as repo
 from services.media.dependencies import Limits, Storage
-from services.media.domain import MASTERS_BUCKET, refusal_details
+from services.media.domain import FORMATS, MASTERS_BUCKET, master_key, refusal_details
+from shared.buckets import DERIVATIVES_BUCKET
 from shared.consumer import reliable_handler
 from shared.db import Database
 from shared.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, ValidationFailed
@@ -187,6 +189,59 @@ class MediaService(DisanService):
             actor, record_id, asset_id, key, actual, filename, metadata
         )
         return registered
+
+    # the upload sink: the gateway streams an upload here without naming a bucket (ADR 056) ----
+    @rpc
+    def open_upload(
+        self,
+        actor: Any,
+        asset_id: Any,
+        ext: Any,
+        content_type: Any = "application/octet-stream",
+        stage: Any = None,
+    ) -> dict[str, Any]:
+        """Open a sink for one upload: at the asset's master key, or (``stage``, a UUID) at a
+        staging key; the sink, the part size and the key the asset's first master has. Not
+        idempotent: a repeated request writes anew (into a staging key once registered)."""
+        _agent(actor)
+        key = sink.sink_key(asset_id, ext, stage)
+        opened = sink.open_sink(self.store, key, str(content_type))
+        return opened | {"master_key": sink.sink_key(asset_id, ext, None)}
+
+    @rpc
+    def upload_part_urls(self, upload: Any, first: Any, count: Any) -> list[str]:
+        """Presigned PUT URLs for parts ``first`` … ``first + count - 1`` of a sink."""
+        return sink.part_urls(self.store, upload, first, count)
+
+    @rpc
+    def close_upload(self, upload: Any) -> dict[str, Any]:
+        """Assemble a sink's parts into its object (checked and registered by a later call)."""
+        return sink.close_sink(self.store, upload)
+
+    @rpc
+    def discard_upload(self, upload: Any) -> dict[str, Any]:
+        """Remove a sink and its object (a refused or repeated upload); a registered master
+        is never removed."""
+        return {"discarded": sink.discard_sink(self.db, self.store, upload)}
+
+    @rpc
+    def content_url(self, asset_id: Any, name: Any, expires_s: Any = 900) -> str:
+        """A presigned GET URL of an asset's original (``original.{ext}``) or of one of its
+        derivatives, for the IIIF content redirect: the gateway never names a bucket."""
+        asset = schemas.dump_asset(self._asset(asset_id))
+        if not isinstance(expires_s, int) or not 1 <= expires_s <= 7 * 24 * 3600:
+            raise BadRequest("expires_s is seconds, at most a week")
+        if not isinstance(name, str) or not name or ".." in name or name.startswith("/"):
+            raise NotFound("no such content resource")
+        if name.startswith("original."):
+            fmt = FORMATS.get(str(asset.get("format")))
+            if fmt is None:
+                raise NotFound("no such content resource")
+            bucket = MASTERS_BUCKET
+            key = master_key(str(asset["asset_id"]), fmt.ext, int(asset.get("version") or 1))
+        else:
+            bucket, key = DERIVATIVES_BUCKET, f"assets/{asset['asset_id']}/{name}"
+        return str(self.store.presigned_get(bucket, key, timedelta(seconds=expires_s)))
 
     # reading -----------------------------------------------------------------------------------
     @rpc

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from marshmallow import Schema, fields
 
-from services.catalogue import demo, domain, schemas
+from services.catalogue import demo, domain
+from shared import record_schemas as schemas
 
 VOCABULARY = json.loads((demo.DEMO.parent / "vocabularies.json").read_text(encoding="utf-8"))[
     "schemes"

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from marshmallow import ValidationError
 
-from services.catalogue import domain, schemas
+from services.catalogue import domain
+from shared import record_schemas as schemas
 from shared.errors import BadRequest, Conflict, Forbidden, ValidationFailed
 from shared.principals import ANONYMOUS, Principal
 

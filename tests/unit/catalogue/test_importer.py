@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.catalogue import importer, schemas
+from services.catalogue import importer
+from shared import record_schemas as schemas
 from shared.errors import BadRequest
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.media.metadata import clean_metadata, metadata_from_json
 from shared.errors import ValidationFailed
+from shared.media.metadata import clean_metadata, metadata_from_json
 
 
 def test_form_fields_become_captions_in_two_languages_and_an_order():

@@ -8,8 +8,8 @@ import zlib
 
 import pytest
 
-from services.media import sniff
 from services.media.domain import FORMATS, MediaLimits, Refused
+from shared.media import sniff
 from tests.integration.media.support import a4_grey_scan, flat_blocks, g4_text_page, line_drawing
 
 

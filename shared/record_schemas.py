@@ -23,7 +23,39 @@ from marshmallow import (
     validates_schema,
 )
 
-from services.catalogue import domain
+# the record document's vocabulary (the catalogue's domain decides with it too) ---------------
+
+CLASSES = ("tangible_site", "intangible", "museum_object", "documentary")
+STATES = ("draft", "in_review", "published", "withdrawn")
+SORTS = ("relevance", "title", "-title", "updated", "-updated", "inventory", "distance")
+#: the workflow's actions (who may take each: ``services.catalogue.domain.ACTION_ROLES``)
+ACTIONS = frozenset({"submit", "redraft", "reject", "publish", "withdraw"})
+
+# which class-specific blocks each heritage class may carry
+CLASS_BLOCKS: dict[str, frozenset[str]] = {
+    "tangible_site": frozenset({"rank"}),
+    "intangible": frozenset({"intangible"}),
+    "museum_object": frozenset({"museum_object", "national_treasure"}),
+    "documentary": frozenset({"documentary", "national_treasure"}),
+}
+ALL_BLOCKS = frozenset().union(*CLASS_BLOCKS.values())
+REQUIRED_BLOCKS = {"intangible": "intangible", "museum_object": "museum_object"}
+
+
+def class_block_errors(doc: dict[str, Any]) -> dict[str, list[str]]:
+    """Blocks that do not belong to the record's class, and required ones that are missing."""
+    cls = doc.get("heritage_class")
+    if cls not in CLASS_BLOCKS:
+        return {}
+    errors: dict[str, list[str]] = {}
+    for block in sorted(ALL_BLOCKS - CLASS_BLOCKS[cls]):
+        if doc.get(block) is not None:
+            errors[block] = [f"not allowed for heritage class {cls}"]
+    needed = REQUIRED_BLOCKS.get(cls)
+    if needed and doc.get(needed) is None:
+        errors[needed] = [f"required for heritage class {cls}"]
+    return errors
+
 
 LANGUAGES = ("vi", "en")
 TITLE_MAX = 500
@@ -287,7 +319,7 @@ class RecordSchema(_Strict):
     )
     heritage_class = fields.String(
         required=True,
-        validate=validate.OneOf(domain.CLASSES),
+        validate=validate.OneOf(CLASSES),
         metadata={"example": "tangible_site"},
     )
     heritage_type = Code(load_default=None, allow_none=True)  # vocabulary "heritage_type"
@@ -319,7 +351,7 @@ class RecordSchema(_Strict):
 
     @validates_schema
     def class_blocks(self, data: dict[str, Any], **_: Any) -> None:
-        errors = domain.class_block_errors(data)
+        errors = class_block_errors(data)
         if errors:
             raise ValidationError(errors)
 
@@ -340,7 +372,7 @@ def load_record(payload: Any) -> dict[str, Any]:
 
 
 class TransitionSchema(_Strict):
-    action = fields.String(required=True, validate=validate.OneOf(sorted(domain.ACTIONS)))
+    action = fields.String(required=True, validate=validate.OneOf(sorted(ACTIONS)))
     comment = fields.String(load_default="", allow_none=True, validate=validate.Length(max=2000))
 
 
@@ -359,16 +391,16 @@ class SearchSchema(Schema):
 
     q = fields.String(load_default="", validate=validate.Length(max=200))
     heritage_class = fields.String(
-        data_key="class", load_default=None, validate=validate.OneOf(domain.CLASSES)
+        data_key="class", load_default=None, validate=validate.OneOf(CLASSES)
     )
     rank = Code(load_default=None)
     district = Code(load_default=None)
     commune = Code(load_default=None)
     unesco = fields.Boolean(load_default=None, allow_none=True)
     has_images = fields.Boolean(load_default=None, allow_none=True)
-    state = fields.String(load_default=None, validate=validate.OneOf(domain.STATES))
+    state = fields.String(load_default=None, validate=validate.OneOf(STATES))
     bbox = fields.String(load_default=None)
     near = fields.String(load_default=None)
-    sort = fields.String(load_default=None, validate=validate.OneOf(domain.SORTS))
+    sort = fields.String(load_default=None, validate=validate.OneOf(SORTS))
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
     cursor = fields.String(load_default=None, validate=validate.Length(max=500))

@@ -13,7 +13,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from services.media.domain import FORMATS, Format, MediaLimits, Refused
+from shared.media.formats import FORMATS, Format, MediaLimits, Refused
 
 HEAD_BYTES = 64 * 1024
 TAIL_BYTES = 64 * 1024

@@ -1,0 +1,2 @@
+"""The upload contract media and the gateway both decide with: formats, limits, refusals,
+sniffing and uploader metadata. Pure code; the bytes themselves are media's (ADR 056)."""
