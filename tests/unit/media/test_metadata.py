@@ -1,4 +1,4 @@
-"""What an uploader says of an asset (services.media.metadata): kept whole, or refused with
+"""What an uploader says of an asset (shared.media.metadata): kept whole, or refused with
 the field at fault, never dropped (issue 15)."""
 
 from __future__ import annotations
