@@ -195,6 +195,24 @@ def test_restricted_tile_is_403_for_another_role_and_200_for_a_researcher(stack:
     assert stack.image(stack.restricted, Authorization=f"Bearer {partner}").status_code == 403
 
 
+def test_a_partner_key_and_a_revoked_key_get_no_pixel_of_a_restricted_image(stack: Stack) -> None:
+    """Thumbnails and tiles follow the record route for API keys too (issue 14): a partner
+    key, a revoked key and no credentials get a refusal, never an image."""
+    admin = stack.platform.token_for("admin")
+    partner = stack.platform.new_key(name="Đối tác ảnh", roles=["partner"])
+    revoked = stack.platform.new_key(name="Đối tác ảnh đã thu hồi", roles=["partner"])
+    gone = stack.platform.request("DELETE", f"/api/v1/apikeys/{revoked['id']}", token=admin)
+    assert gone.status_code in (200, 204), gone.text
+    for path in (TILE, "/full/max/0/default.jpg", "/0,0,100,100/50,/0/default.png"):
+        for headers in ({}, {"X-API-Key": partner["key"]}, {"X-API-Key": revoked["key"]}):
+            answer = stack.image(stack.restricted, path, **headers)
+            assert answer.status_code in (401, 403), (path, headers, answer.status_code)
+            assert not answer.headers["Content-Type"].startswith("image/"), (path, headers)
+    # the same key reads a public image: the refusal is the policy's, not the key's
+    public = stack.image(stack.public, **{"X-API-Key": partner["key"]})
+    assert public.status_code == 200 and public.headers["Content-Type"] == "image/jpeg"
+
+
 def test_public_assets_are_served_to_anyone(stack: Stack) -> None:
     answer = stack.image(stack.public, Authorization="Bearer not-a-token")
     assert answer.status_code == 200
