@@ -142,6 +142,33 @@ def test_a_catalogue_killed_after_committing_a_create_answers_it_once_after_rest
     assert [str(r.id) for r in rows] == [created.json()["id"]]
 
 
+@pytest.mark.parametrize(("action", "role"), [("submit", "cataloguer"), ("publish", "reviewer")])
+def test_a_catalogue_killed_after_committing_a_transition_answers_it_once_after_restart(
+    catalogue, monkeypatch, action, role
+):
+    """The field test saw 409 for submits and publishes that had succeeded: the redelivered
+    transition answers its own result, and the record moves and is announced once."""
+    record = post_record(catalogue, record_body(), None).json()
+    if action == "publish":
+        assert catalogue.move(record["id"], "submit", "cataloguer").status_code == 200
+    before = catalogue.catalogue_sql(
+        "SELECT count(*) FROM outbox WHERE envelope->'data'->>'record_id' = :r", r=record["id"]
+    )[0][0]
+    hung = hang_after_commit(monkeypatch)
+    answer = eventlet.spawn(catalogue.move, record["id"], action, role)
+    wait_until(lambda: hung, timeout=20)
+    catalogue.services.containers["catalogue"].kill()  # the request goes back to the queue
+    catalogue.services.start_again("catalogue")
+    moved = answer.wait()
+    assert moved.status_code == 200, moved.text  # not a 409 for a move that succeeded
+    state = {"submit": "in_review", "publish": "published"}[action]
+    assert moved.json()["state"] == state, moved.text
+    after = catalogue.catalogue_sql(
+        "SELECT count(*) FROM outbox WHERE envelope->'data'->>'record_id' = :r", r=record["id"]
+    )[0][0]
+    assert after - before == 1, (before, after)  # one event per move, never two
+
+
 def test_a_503_after_a_timeout_says_it_may_be_done_and_its_key_gets_the_result(
     catalogue, monkeypatch
 ):
