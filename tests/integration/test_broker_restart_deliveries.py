@@ -1,8 +1,8 @@
 """RabbitMQ stops and starts again while uploads are sent over HTTP and their events are being
 delivered to a webhook (issue 14): every upload answers 202 or 503 (never a 500), every 503
 repeated with its Idempotency-Key gives the one asset it may already have made, the services
-stay up (the same containers), and the subscriber gets each asset's event once, with a
-truthful attempt number.
+stay up (the same containers, iiif among them, which consumes the media events), and the
+subscriber gets each asset's event once, with a truthful attempt number.
 
 The broker is the machine's own (see ``test_broker_restart``): the outage is a few seconds and
 ``DISAN_SKIP_BROKER_RESTART=1`` skips the test.
@@ -54,8 +54,11 @@ def whole(settings: Any) -> Any:
     try:
         services.sink("#")
         services.start(
-            ["access", "catalogue", "media"],
-            config={"DISAN_NOTIFICATIONS_SERVICE": notifications.name},
+            ["access", "catalogue", "media", "iiif"],  # iiif exited on a restart once
+            config={
+                "DISAN_NOTIFICATIONS_SERVICE": notifications.name,
+                "DISAN_IIIF_SERVICE": services.schema("iiif"),
+            },
         )
         platform = MediaPlatform(services)
         platform.notifications = notifications  # type: ignore[attr-defined]
