@@ -22,6 +22,7 @@ lint: bootstrap
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy disan shared iiif
 	.venv/bin/mypy services
+	.venv/bin/lint-imports
 
 bench: bootstrap
 	.venv/bin/python bench/events.py

@@ -35,6 +35,8 @@ import amqp
 import kombu.exceptions
 from kombu import Connection, Exchange, Queue, binding
 
+from shared import backoff
+
 log = logging.getLogger(__name__)
 
 EVENTS_EXCHANGE = "disan.events"
@@ -112,8 +114,7 @@ def retry_queue(delay_ms: int) -> tuple[Exchange, Queue]:
 
 def retry_delay_ms(attempt: int, base_seconds: float, max_seconds: float) -> int:
     """Exponential backoff: base, 2·base, 4·base … capped, for the retry after ``attempt``."""
-    delay = min(base_seconds * (2 ** max(attempt - 1, 0)), max_seconds)
-    return max(int(delay * 1000), 1)
+    return max(int(backoff.exponential(attempt, base_seconds, max_seconds) * 1000), 1)
 
 
 def declare_base(conn: Connection) -> None:

@@ -18,6 +18,7 @@ from nameko.extensions import DependencyProvider
 from prometheus_client import Counter
 from sqlalchemy import Engine, text
 
+from shared.backoff import Backoff
 from shared.bus import EVENTS_EXCHANGE, ConfirmingPublisher, Outgoing, PublishError, Unroutable
 from shared.db import make_engine
 
@@ -93,6 +94,12 @@ def relay_once(
     return len(ids)
 
 
+def relay_backoff(idle_seconds: float) -> Backoff:
+    """The relay's pause after failures (broker or database away): twice its idle pause, at
+    least 0.5 s, doubling up to 10 s; a success starts again from there."""
+    return Backoff(max(idle_seconds * 2, 0.5), 10.0)
+
+
 class OutboxRelay(DependencyProvider):  # type: ignore[misc]
     """Runs the relay loop in a managed green thread of the service that owns the outbox."""
 
@@ -117,15 +124,14 @@ class OutboxRelay(DependencyProvider):  # type: ignore[misc]
         assert self.engine is not None and self.publisher is not None
         batch = self.settings.events.relay_batch
         idle = self.settings.events.relay_idle_seconds
-        backoff = idle
+        pause = relay_backoff(idle)
         while self._running:
             try:
                 sent = relay_once(self.engine, self.publisher, batch, self.schema)
-                backoff = idle
+                pause.reset()
             except Exception as exc:  # noqa: BLE001 - keep relaying after broker/DB outages
                 log.warning("outbox relay for %s failed: %s", self.schema, exc)
-                backoff = min(max(backoff * 2, 0.5), 10.0)
-                eventlet.sleep(backoff)
+                eventlet.sleep(pause.failed())
                 continue
             if sent == 0:
                 eventlet.sleep(idle)

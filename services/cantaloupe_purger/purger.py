@@ -1,8 +1,8 @@
 """Media events in, Cantaloupe ``PurgeItemFromCache`` tasks out, health and metrics on a port.
 
 The events come the way the Disan image server gets its purges
-(:class:`services.imageserver.events.PurgeConsumer`: a non-durable, exclusive queue per process
-bound to ``media.*`` on ``disan.events``), because a purge is a broadcast: every Cantaloupe
+(:class:`shared.purges.PurgeConsumer`: a non-durable, exclusive queue per process bound to
+``media.*`` on ``disan.events``), because a purge is a broadcast: every Cantaloupe
 instance has its own cache, so each gets its own purger. A lost purge serves a stale image until
 Cantaloupe's cache time-to-live; a failed purge is retried a few times, then counted and logged.
 """
@@ -10,11 +10,11 @@ Cantaloupe's cache time-to-live; a failed purge is retried a few times, then cou
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
@@ -22,6 +22,7 @@ from typing import Any
 
 from prometheus_client import Counter
 
+from shared.backoff import exponential
 from shared.cantaloupe import (
     CantaloupeClient,
     CantaloupeError,
@@ -30,6 +31,7 @@ from shared.cantaloupe import (
 )
 from shared.config import ConfigError, Settings
 from shared.ops import health_app, threaded_ops_server
+from shared.purges import PurgeConsumer
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +108,7 @@ class Purger:
                     PURGES.labels("failed").inc()
                     log.error("purge of %s failed after %d attempts: %s", asset_id, attempt, exc)
                     return
-                self.sleep(self.backoff_seconds * 2 ** (attempt - 1))
+                self.sleep(exponential(attempt, self.backoff_seconds, math.inf))
             else:
                 PURGES.labels("ok").inc()
                 self.done += 1
@@ -120,7 +122,6 @@ def ops_server(host: str, port: int, ready: Callable[[], dict[str, str]]) -> Thr
 
 
 def main() -> int:
-    from services.imageserver.events import PurgeConsumer
     from shared.config import load_settings
     from shared.logs import configure_logging
 
@@ -132,9 +133,10 @@ def main() -> int:
         log.error("configuration error: %s", exc)
         return 2
     client = CantaloupeClient(config.cantaloupe)
-    consumer = PurgeConsumer(settings.amqp_uri, Purger(client, config.attempts))
-    consumer.queue_name = f"disan.cantaloupe.purge.{uuid.uuid4().hex[:12]}"
-    consumer.start()
+    consumer = PurgeConsumer(
+        settings.amqp_uri, Purger(client, config.attempts), queue_prefix="disan.cantaloupe.purge"
+    )
+    consumer.start("cantaloupe-purges")
 
     def ready() -> dict[str, str]:
         return {

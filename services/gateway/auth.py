@@ -13,22 +13,16 @@ from __future__ import annotations
 import functools
 import hashlib
 import ipaddress
-import json
 import logging
-import threading
 import time
-import uuid
 from collections import deque
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import eventlet
 import redis as redis_lib
-from kombu import Connection, Queue, binding
 from nameko.exceptions import RemoteError
 
-from services.gateway.http import ApiRequest
+from services.gateway.api_request import ApiRequest
 from shared import principals as domain
 from shared.auth import (
     TokenError,
@@ -39,7 +33,9 @@ from shared.auth import (
     user_revision_key,
     verify_access_token,
 )
-from shared.bus import declare_base, events_exchange
+from shared.backoff import Backoff
+from shared.broadcast import BroadcastConsumer
+from shared.bus import declare_base
 from shared.errors import BadRequest, Forbidden, RateLimited, Unauthorized, Unavailable
 from shared.rpc_client import ServiceClient, ServiceRpc
 
@@ -86,71 +82,12 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-class PurgeListener:
-    """Listens to the access service's change events and purges the gateway's caches.
-
-    An exclusive, auto-deleted queue per gateway process (a broadcast): a cache purge only,
-    never data, so losing one while disconnected costs at most ``cache_seconds`` of staleness.
-    """
-
-    def __init__(self, amqp_uri: str, on_event: Callable[[str, dict[str, Any]], None]) -> None:
-        self.amqp_uri = amqp_uri
-        self.on_event = on_event
-        self.running = False
-        self.ready = threading.Event()
-
-    def run(self) -> None:
-        self.running = True
-        while self.running:
-            try:
-                self._consume()
-            except Exception as exc:  # noqa: BLE001 - reconnect after broker trouble
-                self.ready.clear()
-                if self.running:
-                    log.warning("cache purge listener lost the broker: %s", exc)
-                    eventlet.sleep(1.0)
-
-    def _consume(self) -> None:
-        name = f"disan.gateway.purge.{uuid.uuid4().hex[:12]}"
-        queue = Queue(
-            name,
-            bindings=[binding(events_exchange, routing_key=t) for t in PURGE_EVENTS],
-            exclusive=True,
-            auto_delete=True,
-            durable=False,
-        )
-        with Connection(self.amqp_uri, connect_timeout=5, heartbeat=0) as conn:
-            declare_base(conn)
-            with conn.Consumer([queue], callbacks=[self._handle], accept=["json"]):
-                self.ready.set()
-                # everything that changes access was possibly missed while disconnected
-                self.on_event("*", {})
-                while self.running:
-                    try:
-                        conn.drain_events(timeout=0.5)
-                    except TimeoutError:
-                        continue
-
-    def _handle(self, body: Any, message: Any) -> None:
-        try:
-            if isinstance(body, bytes | str):
-                body = json.loads(body)
-            self.on_event(str(body.get("type", "")), dict(body.get("data") or {}))
-        except Exception:  # noqa: BLE001 - a malformed purge must not stop the listener
-            log.exception("could not apply a cache purge")
-        finally:
-            message.ack()
-
-    def stop(self) -> None:
-        self.running = False
-
-
 class AccessGate(ServiceRpc):
     """The gateway's access dependency: RPC to the access service plus local verification."""
 
     def __init__(self) -> None:
         super().__init__("access", "access service", timeout=RPC_TIMEOUT)
-        self.purge_listener: PurgeListener | None = None
+        self.purge_listener: BroadcastConsumer | None = None
         self._purge_thread: Any = None
         self.unaudited: deque[tuple[Any, ...]] = deque(maxlen=UNAUDITED_MAX)
         self.unaudited_retry_at = 0.0
@@ -167,7 +104,20 @@ class AccessGate(ServiceRpc):
         self.redis = redis_lib.Redis.from_url(
             self.settings.redis_url, socket_timeout=2, socket_connect_timeout=2
         )
-        self.purge_listener = PurgeListener(self.settings.amqp_uri, self.purge)
+        # a broadcast (a queue per gateway process): a cache purge only, never data, so losing
+        # one while disconnected costs at most ``cache_seconds``; on (re)connection everything
+        # that changes access was possibly missed, so every cache is purged
+        self.purge_listener = BroadcastConsumer(
+            self.settings.amqp_uri,
+            PURGE_EVENTS,
+            self._purge_event,
+            "disan.gateway.purge",
+            on_connect=lambda: self.purge("*", {}),
+            declare=declare_base,
+            backoff=Backoff(1.0, 1.0),
+            heartbeat=0,
+            poll_seconds=0.5,
+        )
 
     def start(self) -> None:
         assert self.purge_listener is not None
@@ -184,6 +134,9 @@ class AccessGate(ServiceRpc):
         self.redis.close()
 
     kill = stop
+
+    def _purge_event(self, event: dict[str, Any]) -> None:
+        self.purge(str(event.get("type", "")), dict(event.get("data") or {}))
 
     def purge(self, event_type: str, data: dict[str, Any]) -> None:
         if event_type == "access.record_visibility_changed":

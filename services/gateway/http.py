@@ -26,6 +26,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.sansio.multipart import Event, MultipartDecoder
 from werkzeug.wrappers import Request, Response
 
+from services.gateway.api_request import ApiRequest as ApiRequest
 from services.gateway.cors import preflight, with_cors
 from shared.errors import BadRequest, DisanError, NotFound, error_body, http_status
 
@@ -295,14 +296,6 @@ class StrictMultipartDecoder(MultipartDecoder):
             raise input_refusal(
                 "malformed_multipart", f"the multipart/form-data body is malformed: {exc}"
             ) from None
-
-
-class ApiRequest(Request):
-    """A request as handlers see it: who is calling, and the verified token if any."""
-
-    principal: Any = None  # shared.principals.Principal, set before the handler runs
-    token_claims: Any = None  # shared.auth.TokenClaims of a bearer request
-    path_values: dict[str, Any] = {}  # noqa: RUF012 - replaced per request
 
 
 class JsonWsgiApp(WsgiApp):  # type: ignore[misc]

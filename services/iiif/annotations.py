@@ -204,10 +204,10 @@ def _announce(
 
 
 def _touches_manifest(db: DbSession, record_id: str, *visibilities: str) -> None:
+    """A public annotation is listed in its record's manifest: mark it for rebuild, in this
+    transaction (the manifests module reads the annotations, so this one does not import it)."""
     if "public" in visibilities:
-        from services.iiif.manifests import invalidate_manifest
-
-        invalidate_manifest(db, record_id)
+        repo.mark_stale(db, record_id)
 
 
 # use cases ---------------------------------------------------------------------------------------

@@ -78,11 +78,6 @@ def dumps(doc: dict[str, Any]) -> str:
 # hooks for the annotation part (services/iiif/annotations.py) -------------------------------
 
 
-def invalidate_manifest(session: DbSession, record_id: str) -> None:
-    """Mark a record's stored manifest for rebuild, in the caller's transaction."""
-    repo.mark_stale(session, record_id)
-
-
 def canvas_size(session: DbSession, canvas_url: str) -> tuple[int, int] | None:
     """Width and height of a canvas of a manifest this service built, or None."""
     row = repo.get_canvas(session, canvas_url)

@@ -256,14 +256,14 @@ def main(settings: Settings) -> None:
         log.info("purged %s", asset_id or "every asset")
 
     if config.purge_events:
-        from services.imageserver.events import PurgeConsumer
+        from shared.purges import PurgeConsumer
 
         def purge_access(asset_id: str | None) -> None:
             supervisor.broadcast(("access", asset_id))
             log.info("forgot access decisions for %s", asset_id or "every asset")
 
         consumer = PurgeConsumer(settings.amqp_uri, purge, purge_access)
-        consumer.start()
+        consumer.start("imageserver-purges")
     log.info(
         "image server on %s:%d with %d workers (ops port %d)",
         host,

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from shared import backoff
 from shared.principals import (
     ADMIN,
     DEFAULT_POLICY,
@@ -335,10 +336,8 @@ class WebhookSettings:
 def retry_delay(attempt: int, settings: WebhookSettings, rng: random.Random | None = None) -> float:
     """Seconds before the attempt after ``attempt``: exponential, capped, "equal jitter"
     (half fixed, half random), so receivers coming back are not hit by a synchronized wave."""
-    growth = float(2 ** max(attempt - 1, 0))
-    ceiling = min(settings.retry_base_seconds * growth, settings.retry_max_seconds)
-    jitter: float = (rng or random).uniform(0, ceiling / 2)
-    return float(ceiling / 2 + jitter)
+    ceiling = backoff.exponential(attempt, settings.retry_base_seconds, settings.retry_max_seconds)
+    return backoff.equal_jitter(ceiling, rng)
 
 
 # subscriptions ---------------------------------------------------------------------------------

@@ -20,9 +20,9 @@ import requests
 from kombu import Connection, Producer
 
 from services.cantaloupe_purger.purger import Purger
-from services.imageserver.events import PurgeConsumer
 from shared.bus import declare_base, events_exchange
 from shared.cantaloupe import CantaloupeClient, CantaloupeSettings
+from shared.purges import PurgeConsumer
 from tests.conftest import ROOT, free_port
 from tests.integration.conftest import wait_until
 
@@ -89,8 +89,8 @@ def _publish(amqp_uri: str, event_type: str, data: dict[str, Any]) -> None:
 def test_a_media_event_purges_the_asset_from_cantaloupe(settings: Any) -> None:
     fake = FakeCantaloupe()
     client = CantaloupeClient(CantaloupeSettings(fake.url, "disan", "s3cret"))
-    consumer = PurgeConsumer(settings.amqp_uri, Purger(client))
-    consumer.queue_name = f"disan.cantaloupe.purge.test{uuid.uuid4().hex[:8]}"
+    prefix = f"disan.cantaloupe.purge.test{uuid.uuid4().hex[:8]}"
+    consumer = PurgeConsumer(settings.amqp_uri, Purger(client), queue_prefix=prefix)
     consumer.start()
     try:
         wait_until(consumer.connected.is_set, timeout=15)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from services.imageserver.events import purge_target
+from shared.purges import purge_target
 
 
 @pytest.mark.parametrize(
