@@ -1,7 +1,7 @@
 """IIIF Authorization Flow 2.0: service descriptions and messages (https://iiif.io/api/auth/2.0/).
 
 Pure: plain dicts ready for ``json.dumps`` and the one HTML page the token service answers.
-The platform's URLs (recorded in ``docs/decisions/032-iiif-auth-flow.md``) are, under
+The platform's URLs (recorded in ``docs/decisions/0032-iiif-auth-flow.md``) are, under
 ``{base}/iiif/auth/2``: ``probe/{kind}/{id}`` (one probe service per image or content
 resource), ``access`` (active profile: log in with the platform's account), ``token`` (the
 access token service, opened in an iframe with ``messageId`` and ``origin``) and ``logout``.

@@ -6,7 +6,7 @@ with ``partOf``, ``prev``/``next`` and ``startIndex``. Pages are numbered from 0
 ``{collection_id}/page/{n}``. Pure functions, no I/O.
 
 Pages are fixed windows of ``PAGE_SIZE`` activities by position. The iiif service numbers
-activities in commit order (ADR 060), so the stream only ever grows at its end: a full page
+activities in commit order (ADR 0060), so the stream only ever grows at its end: a full page
 never changes and a harvester resuming after the last activity it saw misses none.
 """
 

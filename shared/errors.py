@@ -7,7 +7,7 @@ as a ``RemoteError``; the gateway maps the type name to a status with ``http_sta
 Messages are written in English with their particulars (ids, fields, limits). An HTTP surface
 answers in the caller's language (``Accept-Language``: ``vi`` by default, ``en``): the message
 becomes the refusal's sentence in that language, from ``details.text`` where the surface gives
-one, else from ``REFUSAL_TEXT`` by ``code``, followed by the particulars (ADR 045).
+one, else from ``REFUSAL_TEXT`` by ``code``, followed by the particulars (ADR 0045).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ PROVIDER_LABEL = {
     "en": "Hải Phòng digital heritage platform (Disan)",
 }
 
-# collection names: one style, lower case words joined by hyphens (ADR 067)
+# collection names: one style, lower case words joined by hyphens (ADR 0067)
 _NAME = re.compile(
     r"^(all|unesco|ranks|districts|communes"
     r"|(class|rank|district|commune|unesco)-[a-z0-9]+(-[a-z0-9]+)*)$"
@@ -49,7 +49,7 @@ def canvas_url(base: str, record_id: str, asset_id: str, page: int = 0) -> str:
 def record_page_url(base: str, record_id: str) -> str:
     """The record's URI: the linked-data documents' subject, a link that answers (the record in
     the API, under its access rules). The portal has no page per record yet, so manifests carry
-    no ``homepage`` (ADR 067): no manifest may link to a page that answers 404."""
+    no ``homepage`` (ADR 0067): no manifest may link to a page that answers 404."""
     return f"{base}/api/v1/records/{record_id}"
 
 
@@ -108,7 +108,7 @@ def collections_of(doc: dict[str, Any]) -> list[str]:
     if address.get("district_pre2025"):
         names.append(f"district-{slug(address['district_pre2025'])}")
     commune = address.get("commune_current") or {}
-    if isinstance(commune, dict):  # a term reference {"code", "vi", "en"} (ADR 043)
+    if isinstance(commune, dict):  # a term reference {"code", "vi", "en"} (ADR 0043)
         code = slug(commune.get("code") or "") or fold(str(commune.get("vi") or ""))
         if code:
             names.append(f"commune-{code}")

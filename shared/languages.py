@@ -1,5 +1,5 @@
 """The order of languages in every language map Disan answers: ``vi`` first, then ``en``, then
-the others as they came (issue 15, ADR 048).
+the others as they came (issue 15, ADR 0048).
 
 PostgreSQL's jsonb stores an object's keys sorted (``en`` before ``vi``), so a map read back
 from the database lists English first; viewers and clients that show the first language would

@@ -9,7 +9,7 @@ Under eventlet, locks made after monkey patching are *green*: only green threads
 OS thread may wait on them. A log call from another OS thread (an ``eventlet.tpool`` thread,
 one of libvips's own worker threads) that meets a held handler lock parks itself on a hub of
 its own that nobody runs, and its release wakes waiters on a hub nobody runs: every green thread
-that logs afterwards waits forever (issue #14, ADR 055). So the service handler takes a real OS
+that logs afterwards waits forever (issue #14, ADR 0055). So the service handler takes a real OS
 lock (its ``emit`` never yields), and libvips's messages, which pyvips would hand to
 ``logging`` from whatever thread emits them, go through a thread-safe queue that a green
 thread empties (``route_vips_logs``).

@@ -5,7 +5,7 @@ the gateway's public routes stay separate from operational ones. Processes outsi
 image server's supervisor, the Cantaloupe purger) serve the same app from a thread
 (``threaded_ops_server``).
 
-``/readyz`` also says whether the service's workers get anywhere (ADR 055): a worker running
+``/readyz`` also says whether the service's workers get anywhere (ADR 0055): a worker running
 longer than ``DISAN_STUCK_AFTER`` seconds (default 600) since it started or last reported
 progress (``progress()``, ``progress_marker()``) turns the ``workers`` check red, so a service
 whose workers are wedged does not pass for ready while its broker, database and S3 answer.

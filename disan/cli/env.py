@@ -97,6 +97,6 @@ def stack_env(p: Paths) -> dict[str, str]:
     env.setdefault("DISAN_AMQP_URI", f"amqp://guest:guest@127.0.0.1:5672/{vhost}")
     # the development stack's webhooks may target receivers on this machine (production refuses)
     env.setdefault("DISAN_WEBHOOKS_ALLOW_LOOPBACK", "true")
-    # public manifests as files the front serves (ADR 061)
+    # public manifests as files the front serves (ADR 0061)
     env.setdefault("DISAN_IIIF_STATIC_DIR", str(p.home / "iiif-static"))
     return env

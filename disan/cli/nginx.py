@@ -20,7 +20,7 @@ NGINX = "/usr/sbin/nginx"
 NGINX_DIR = ROOT / "deploy" / "compose" / "nginx"
 #: The front's routing (images, public manifest files, long-URL refusals, the gateway)
 FRONT_TEMPLATE = NGINX_DIR / "default.conf.template"
-#: The front's rule for public manifest files (ADR 061)
+#: The front's rule for public manifest files (ADR 0061)
 IIIF_STATIC_TEMPLATE = NGINX_DIR / "iiif-manifest-files.conf.template"
 #: The template's lines that depend on where it runs: the port the containers' front listens on
 #: (``disan up`` listens on ``bind_host:ports.http.front``) and the include of the manifest rule
@@ -84,7 +84,7 @@ http {{
 
 
 def iiif_static_location(static_dir: str, fallback: str) -> str:
-    """nginx: public manifests from the iiif service's mirror (ADR 061), else ``fallback``.
+    """nginx: public manifests from the iiif service's mirror (ADR 0061), else ``fallback``.
 
     Only GET/HEAD of an existing file are answered here; other methods (405) and missing files
     (restricted, withdrawn, not yet mirrored) go to the gateway, which decides. The rule is

@@ -186,7 +186,7 @@ class AccessService(DisanService):
     def _claim_attempt(self, account: str, ip: str, shown: str) -> tuple[str, str, int]:
         """Count a login attempt against its account and its source before the password is
         checked (one atomic step each), so parallel guesses cannot all pass a counter read
-        before any of them failed; 429 once either is over its limit (ADR 036).
+        before any of them failed; 429 once either is over its limit (ADR 0036).
 
         Returns the account's and the source's keys and this attempt's number on the account.
         """
@@ -305,7 +305,7 @@ class AccessService(DisanService):
         self._announce("access.logged_out", {"user_id": principal.id}, principal.subject)
         return {"logged_out": True}
 
-    # IIIF Authorization Flow 2.0 (docs/decisions/032-iiif-auth-flow.md) ----------------------
+    # IIIF Authorization Flow 2.0 (docs/decisions/0032-iiif-auth-flow.md) ----------------------
     def _iiif_session(self, session: Any) -> tuple[repo.Row, repo.Row]:
         """The live session of a cookie value and its user; 401 otherwise."""
         if not isinstance(session, str) or not session.startswith(domain.IIIF_SESSION_PREFIX):
@@ -702,7 +702,7 @@ class AccessService(DisanService):
     @reliable_handler(*RECORD_EVENTS)
     def handle_record_event(self, event: Event) -> None:
         """Keep each record's workflow state: the assets of a record the public may not see
-        are for staff only (ADR 034)."""
+        are for staff only (ADR 0034)."""
         data = event.data
         record_id = str(data["record_id"])
         state = "deleted" if event.type == "catalogue.record_deleted" else str(data["state"])

@@ -1,5 +1,5 @@
 """Hải Phòng's administrative units before and after the 2025 reform, built from two installed
-packages (ADR 046); nothing is fetched over the network.
+packages (ADR 0046); nothing is fetched over the network.
 
 - ``vietnam-provinces`` lists the 34 provinces and the communes, wards and special zones since
   1 July 2025: the ``province`` terms and Hải Phòng's ``commune_current`` terms.

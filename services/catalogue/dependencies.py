@@ -19,7 +19,7 @@ VOCABULARIES = Path(__file__).resolve().parent / "data" / "vocabularies.json"
 
 def seed_vocabularies(engine: Engine, path: Path = VOCABULARIES) -> int:
     """Insert the seed terms that are missing (terms admins added or edited stay as they are),
-    then Hải Phòng's administrative units from the installed packages (ADR 046)."""
+    then Hải Phòng's administrative units from the installed packages (ADR 0046)."""
     seed = json.loads(path.read_text(encoding="utf-8"))
     with unit_of_work(engine) as db:
         return seed_into(db, seed) + seed_admin_units(db, seed["schemes"])

@@ -177,7 +177,7 @@ def resolve_places(
     """The document with each commune as ``{code, vi, en}`` of its term (found by code or by
     name); errors for names no term has or several have, and for a commune outside the
     record's district or province (``parents``: scheme -> code -> broader). A pre-2025 commune
-    taken in whole by one current commune (``successors``, ADR 046) gives the record its
+    taken in whole by one current commune (``successors``, ADR 0046) gives the record its
     current commune when none is given, so the record keeps both. Unknown codes are left to
     the vocabulary check."""
     address = doc.get("address")

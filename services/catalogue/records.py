@@ -126,7 +126,7 @@ def events(
     correlation_id: str | None,
 ) -> list[Event]:
     """Many catalogue events of one type (the importer's batches), checked in one pass (the
-    contract's plain check, ADR 044 and ADR 0008)."""
+    contract's plain check, ADR 0044 and ADR 0008)."""
     return make_events(
         event_type,
         datas,

@@ -286,7 +286,7 @@ def vocabulary_broader(db: DbSession, schemes: set[str]) -> dict[str, dict[str, 
 
 
 def vocabulary_successors(db: DbSession) -> dict[str, str]:
-    """pre-2025 commune -> the current commune that took it in whole (ADR 046)."""
+    """pre-2025 commune -> the current commune that took it in whole (ADR 0046)."""
     rows = db.execute(
         "SELECT code, replaced_by FROM vocabulary_terms "
         "WHERE scheme = 'commune_pre2025' AND replaced_by IS NOT NULL"

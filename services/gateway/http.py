@@ -50,7 +50,7 @@ SIGNED_IN = ("admin", "cataloguer", "reviewer", "researcher", "partner")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Long URLs (ADR 066). A query string longer than MAX_QUERY_BYTES reaches the route and is a 400
+# Long URLs (ADR 0066). A query string longer than MAX_QUERY_BYTES reaches the route and is a 400
 # ``query_too_long`` (with the route's headers, CORS included); a request line longer than
 # MAX_REQUEST_LINE is refused by the HTTP server itself with a 414 ``uri_too_long`` in the same
 # JSON format, and so is a header line over eventlet's 8 KiB (431). The nginx front has the
@@ -59,7 +59,7 @@ MAX_QUERY_BYTES = 8 * 1024
 MAX_REQUEST_LINE = 32 * 1024
 DRAIN_BYTES = 256 * 1024
 
-# Bad input at the edge (ADR 037): a JSON body nested deeper than MAX_JSON_DEPTH, a control
+# Bad input at the edge (ADR 0037): a JSON body nested deeper than MAX_JSON_DEPTH, a control
 # character in a query or path parameter, a truncated multipart body, an id that is no UUID are
 # 400s with a stable reason and its text in Vietnamese and English, never a RecursionError or a
 # 500.
@@ -316,7 +316,7 @@ class JsonWsgiApp(WsgiApp):  # type: ignore[misc]
 
 def in_language(response: Response, request: Request) -> None:
     """An error body's message in the caller's language (Accept-Language: vi by default, en);
-    every route's refusal passes here once, whoever raised it (ADR 045)."""
+    every route's refusal passes here once, whoever raised it (ADR 0045)."""
     from shared.errors import localise_body, negotiate_language
 
     if response.status_code < 400 or response.is_streamed or response.mimetype != JSON:

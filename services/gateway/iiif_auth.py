@@ -1,4 +1,4 @@
-"""IIIF Authorization Flow 2.0 at the gateway (docs/decisions/032-iiif-auth-flow.md).
+"""IIIF Authorization Flow 2.0 at the gateway (docs/decisions/0032-iiif-auth-flow.md).
 
 Under ``/iiif/auth/2``: ``probe/{asset|record}/{id}`` answers an ``AuthProbeResult2`` for the
 bearer of the token service's token; ``access`` is the active access service (a vi/en login

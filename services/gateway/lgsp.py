@@ -3,7 +3,7 @@
 A mixin of ``GatewayService``. Versioned in the path (``/api/v1/lgsp/...``), plain JSON over
 HTTP/1.1, authenticated by a partner API key (``X-API-Key``), paged by an opaque cursor that
 the client keeps between polls. Served from the notifications service's event journal; why:
-``docs/decisions/070-notifications-journal-webhooks-lgsp.md``.
+``docs/decisions/0070-notifications-journal-webhooks-lgsp.md``.
 """
 
 from __future__ import annotations
@@ -124,14 +124,14 @@ class LgspRoutes:
     )
     def lgsp_changes(self, request: ApiRequest) -> Any:
         params = {n: request.args[n] for n in ("since", "cursor", "limit") if request.args.get(n)}
-        # the journal keeps jsonb (en first): titles go out vi first (ADR 048)
+        # the journal keeps jsonb (en first): titles go out vi first (ADR 0048)
         changes = self.notifications.call("lgsp_changes", request.principal.to_dict(), params)
         return vi_first_deep(self._existing_manifests(changes))
 
     def _existing_manifests(self, changes: Any) -> Any:
         """``changes`` with a ``manifest`` link only on items whose record has a manifest now
         (published, with a canvas): a record without media has none and its URL answers 404
-        (ADR 067). If the IIIF service cannot say, no item links one (never a 404)."""
+        (ADR 0067). If the IIIF service cannot say, no item links one (never a 404)."""
         items = changes.get("items") if isinstance(changes, dict) else None
         linking = [i for i in items or () if isinstance(i, dict) and "manifest" in i]
         if not linking:

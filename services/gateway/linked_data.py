@@ -1,10 +1,10 @@
 """Linked-data renderings of a record: JSON-LD with Dublin Core terms, and Dublin Core XML.
 
-What a IIIF manifest's ``seeAlso`` points at (ADR 066): ``/api/v1/records/{id}/jsonld``
+What a IIIF manifest's ``seeAlso`` points at (ADR 0066): ``/api/v1/records/{id}/jsonld``
 (``application/ld+json``, DCMI Metadata Terms) and ``/api/v1/records/{id}/dc.xml``
 (``application/xml``, the OAI-PMH ``oai_dc`` record: the fifteen elements of
 ``http://purl.org/dc/elements/1.1/``). Both are read exactly as ``GET /api/v1/records/{id}``
-(ADR 040): the catalogue decides what the caller may see (public: published only), then the
+(ADR 0040): the catalogue decides what the caller may see (public: published only), then the
 access gate the record's policy (restricted → 401 anonymous, 403 without the right).
 
 One list of ``(term, value)`` pairs is built from the record and rendered twice, so the two
@@ -219,7 +219,7 @@ def dc_pairs(record: dict[str, Any], base: str, labels: Labels) -> list[Pair]:
         add("license", licence)
     add("rightsHolder", _lm(rights.get("holder")))
     add("publisher", PROVIDER_LABEL)
-    # the manifest and its collections, once it exists: published with a canvas (ADR 067)
+    # the manifest and its collections, once it exists: published with a canvas (ADR 0067)
     published = record.get("state") == "published" and record.get("has_manifest", True)
     if published:
         for name in collections_of(record):

@@ -7,8 +7,8 @@ first bytes are sniffed and a refused type is answered before anything is stored
 then streams over HTTP into the sink media opens for it (``upload_sink``: presigned part URLs,
 no bucket and no S3 client here) with its SHA-256 computed on the way, and the media service is
 asked by RPC to check and register the object. Memory stays at about one part (8 MB) whatever
-the file's size. Why: ``docs/decisions/050-media-upload-path.md``,
-``docs/decisions/056-media-upload-sink.md``.
+the file's size. Why: ``docs/decisions/0050-media-upload-path.md``,
+``docs/decisions/0056-media-upload-sink.md``.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from shared.storage import ChecksumMismatch
 
 RPC_TIMEOUT = 60.0
 COMPLETE_TIMEOUT = 1800.0
-SEAL_BYTES_PER_S = 20e6  # registering copies the master in S3 to seal it (ADR 052)
+SEAL_BYTES_PER_S = 20e6  # registering copies the master in S3 to seal it (ADR 0052)
 
 
 def register_timeout(size: int) -> float:
@@ -442,7 +442,7 @@ class MediaRoutes:
             if asset["deleted_at"]:
                 raise NotFound("no such asset")
             # as visible as its record: a draft's assets are 404 to non-staff, like the draft,
-            # and the record's policy applies as it does to the record's list (ADR 053)
+            # and the record's policy applies as it does to the record's list (ADR 0053)
             record = self.catalogue.call("get_record", _actor(request), asset["record_id"])
             self.gate.require_item(request, "record", record["id"])
         self.gate.require_item(request, "asset", asset["asset_id"])

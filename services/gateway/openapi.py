@@ -112,7 +112,7 @@ def build_openapi(service_cls: type, public_url: str, version: str) -> dict[str,
                 "`x-required-roles` (`public` means anyone). Errors are "
                 '`{"error": {"code", "message", "details"}}`; on every operation a query string '
                 "over 8 KB is `400 query_too_long`, a URL over 32 KB `414 uri_too_long` and a "
-                "header line over 8 KB `431 header_too_large` (ADR 066). A POST, PUT or DELETE "
+                "header line over 8 KB `431 header_too_large` (ADR 0066). A POST, PUT or DELETE "
                 "(sign-in excepted) may carry an `Idempotency-Key` header: repeated with the "
                 "same key it acts once (ADR 0010)."
             )

@@ -4,9 +4,9 @@ A mixin of ``GatewayService``. Manifests, collections and activity pages are sto
 the iiif service; the gateway asks for them by RPC and answers with the IIIF media type, a
 strong ``ETag`` (``If-None-Match`` → 304) and CORS ``*`` on every answer, errors and
 preflights included. A manifest is read under the record's access policy exactly as
-``GET /api/v1/records/{id}`` is (ADR 040): not published → 404, restricted and anonymous → 401,
-signed in without the right → 403 (ADR 060); both refusals carry the record's Auth 2.0 probe
-service in ``error.details.service``, so a viewer can start the login (ADR 035).
+``GET /api/v1/records/{id}`` is (ADR 0040): not published → 404, restricted and anonymous → 401,
+signed in without the right → 403 (ADR 0060); both refusals carry the record's Auth 2.0 probe
+service in ``error.details.service``, so a viewer can start the login (ADR 0035).
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def _is_uuid(value: str) -> bool:
 def with_probe(exc: Unauthorized | Forbidden, base: str, record_id: str) -> DisanError:
     """The refusal of a restricted record's manifest, carrying the record's Auth 2.0 probe
     service (with the access and token services in it) in ``details.service``, so a viewer
-    refused the manifest can still start the login (ADR 035)."""
+    refused the manifest can still start the login (ADR 0035)."""
     details = dict(exc.details) if isinstance(exc.details, dict) else {}
     details["service"] = [probe_service(base, record_id, "record")]
     return type(exc)(exc.message, details)
@@ -239,7 +239,7 @@ class PresentationRoutes:
         self.gate.require_item(request, "asset", asset_id)
         if asset.get("deleted_at") or asset.get("status") != "ready":
             raise NotFound("no such content resource")
-        # media owns the buckets: it names the object and signs the URL (ADR 056)
+        # media owns the buckets: it names the object and signs the URL (ADR 0056)
         url = self.media.call("content_url", asset_id, name, int(CONTENT_EXPIRES.total_seconds()))
         response = Response(status=302)
         response.headers["Location"] = url

@@ -92,7 +92,7 @@ class PolicyResponse(Schema):
     level = fields.String()
     embargo_until = fields.String(allow_none=True)
     reason = fields.String()
-    # an asset without a policy of its own: the record it inherits from (ADR 022)
+    # an asset without a policy of its own: the record it inherits from (ADR 0022)
     inherited_from = fields.Dict(allow_none=True)
 
 

@@ -3,7 +3,7 @@
 Media owns ``masters``; the gateway only holds a sink (``open_upload``) and PUTs the file's
 parts, ``part_size`` bytes each, to the presigned URLs media hands out in batches, computing the
 SHA-256 on the way. One part is in memory at a time.
-Why: ``docs/decisions/056-media-upload-sink.md``.
+Why: ``docs/decisions/0056-media-upload-sink.md``.
 """
 
 from __future__ import annotations

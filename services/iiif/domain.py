@@ -61,7 +61,7 @@ CLASS_LABELS: dict[str, LangMap] = {
     "documentary": {"vi": "Di sản tư liệu", "en": "Documentary heritage"},
 }
 ATTRIBUTION = {"vi": "Ghi công", "en": "Attribution"}
-# seeAlso profiles (ADR 066): the vocabulary of the JSON-LD, the metadata format of the XML
+# seeAlso profiles (ADR 0066): the vocabulary of the JSON-LD, the metadata format of the XML
 DCTERMS_PROFILE = "http://purl.org/dc/terms/"
 OAI_DC_PROFILE = "http://www.openarchives.org/OAI/2.0/oai_dc/"
 BODY_TYPES = {
@@ -145,7 +145,7 @@ def collection_label(name: str, labels: Labels) -> LangMap:
 
 def provider(base: str) -> ProviderSpec:
     """Disan as the provider. No ``homepage`` while the platform serves no web page at its
-    root (ADR 067: no link that answers 404); the id names the platform, it is not a link."""
+    root (ADR 0067: no link that answers 404); the id names the platform, it is not a link."""
     return ProviderSpec(id=f"{base}/", label=PROVIDER_LABEL)
 
 

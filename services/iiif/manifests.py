@@ -5,7 +5,7 @@ labels, public annotation pages) and stored as the exact bytes served, with a st
 Each build that changes the bytes appends Change Discovery activities and announces
 ``iiif.manifest_published``; a record that leaves ``published`` loses its manifest (404), gets a
 Delete activity and ``iiif.manifest_removed``. Activities are written last in their transaction,
-under the stream's lock, so they are numbered in commit order (ADR 060).
+under the stream's lock, so they are numbered in commit order (ADR 0060).
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def build_from(
         services=_search_service(base, record_id),
     )
     spec, canvases = domain.manifest_spec(inputs, _probe)
-    if not canvases:  # Presentation 3.0 §3.4: a Manifest has at least one Canvas (ADR 067)
+    if not canvases:  # Presentation 3.0 §3.4: a Manifest has at least one Canvas (ADR 0067)
         return None
     body = dumps(build_manifest(spec))
     return domain.Built(
@@ -248,7 +248,7 @@ def removal_reason(record: dict[str, Any] | None) -> str:
 
 
 def append_activities(db: DbSession, base: str, acts: list[tuple[str, str, str]]) -> None:
-    """Write a transaction's activities: its last statements before the commit (ADR 060).
+    """Write a transaction's activities: its last statements before the commit (ADR 0060).
 
     The stream's lock is taken first, so no other transaction numbers activities until this one
     ends: sequence order is commit order, and a harvester that read the stream up to some point
@@ -410,7 +410,7 @@ def served_manifest(
 
 def has_manifest(db: DbSession, record_id: Any) -> bool:
     """Whether the record has a manifest (published, with a canvas): the linked data names the
-    manifest and the collections only then (ADR 067)."""
+    manifest and the collections only then (ADR 0067)."""
     if not isinstance(record_id, str) or not domain.is_uuid(record_id):
         return False
     return repo.get_manifest(db, record_id.lower()) is not None
@@ -418,7 +418,7 @@ def has_manifest(db: DbSession, record_id: Any) -> bool:
 
 def with_manifests(db: DbSession, record_ids: Any) -> list[str]:
     """Which of ``record_ids`` have a manifest, as lower-case UUID strings (what is not a UUID
-    has none): the LGSP feed names a manifest only then (ADR 067). At most 1,000 ids."""
+    has none): the LGSP feed names a manifest only then (ADR 0067). At most 1,000 ids."""
     if not isinstance(record_ids, list):
         return []
     ids = sorted({i.lower() for i in record_ids if isinstance(i, str) and domain.is_uuid(i)})
@@ -437,7 +437,7 @@ NOT_PUBLISHED_TEXT = {
 
 def _no_manifest(db: DbSession, record_id: str) -> NotFound:
     """The 404 of a record without a manifest, saying why: not published, or nothing to show
-    (a published record without media has no manifest, ADR 067)."""
+    (a published record without media has no manifest, ADR 0067)."""
     record = repo.get_record(db, record_id)
     if record is not None and removal_reason(record) == "no_content":
         return NotFound(
@@ -460,7 +460,7 @@ def _page(value: Any) -> int | None:
 
 
 def served_collection(db: DbSession, base: str, name: Any, page: Any) -> dict[str, Any]:
-    """A collection of the tree (ADR 067): the collections under it, then its manifests (a
+    """A collection of the tree (ADR 0067): the collections under it, then its manifests (a
     group such as ``ranks`` lists collections only); paged above ``COLLECTION_PAGE`` manifests."""
     if not isinstance(name, str) or not domain.valid_collection_name(name):
         raise NotFound(f"no collection {str(name)[:64]!r}")

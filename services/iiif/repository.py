@@ -355,7 +355,7 @@ ACTIVITY_LOCK = 0x1F0060
 
 
 def lock_activities(db: DbSession) -> None:
-    """Take the stream's transaction-scoped lock (ADR 060): until this transaction ends, no other
+    """Take the stream's transaction-scoped lock (ADR 0060): until this transaction ends, no other
     can number an activity, so sequence order is commit order.
 
     Take it last, right before :func:`add_activities`, and commit soon after: every other

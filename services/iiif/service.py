@@ -199,7 +199,7 @@ class IiifService(AnnotationRpc, SearchRpc, DisanService):
     # a new release's builder or another public URL: every manifest rebuilt ------------------
     @timer(interval=BUILDER_CHECK_INTERVAL, eager=True)  # type: ignore[untyped-decorator]
     def check_builder(self) -> None:
-        """At start (and daily): mark all manifests stale when the builder changed (ADR 060)."""
+        """At start (and daily): mark all manifests stale when the builder changed (ADR 0060)."""
         manifests.rebuild_if_builder_changed(self.db, self._base)
 
     # manifests marked for rebuild by others (annotations) --------------------------------------
@@ -218,7 +218,7 @@ class IiifService(AnnotationRpc, SearchRpc, DisanService):
         """
         release_ended_embargoes(self.db, self._base, datetime.now(UTC), EMBARGO_BATCH)
 
-    # public manifests as files for the nginx front (ADR 061) -----------------------------------
+    # public manifests as files for the nginx front (ADR 0061) -----------------------------------
     @timer(interval=MIRROR_INTERVAL)  # type: ignore[untyped-decorator]
     def mirror_public_manifests(self) -> None:
         if self.static is None:

@@ -1,4 +1,4 @@
-"""Public manifests as files for the nginx front (ADR 061): the fast path of cached GETs.
+"""Public manifests as files for the nginx front (ADR 0061): the fast path of cached GETs.
 
 When ``extra.iiif.static_dir`` (``DISAN_IIIF_STATIC_DIR``) is set, the service mirrors every
 *public* stored manifest to ``{static_dir}/iiif/presentation/3/records/{id}/manifest``, the

@@ -5,7 +5,7 @@ asset's policy and decides with ``shared.principals.authorize``; :class:`PublicA
 (every asset public) remains for tests and for a server started with ``access: public``. A
 denial is a :class:`Decision` with status 401 (no or bad credentials) or 403 (credentials, but
 not allowed) and the IIIF Authorization Flow 2.0 probe service that info.json and error bodies
-carry, so a viewer can start the login flow (docs/decisions/022-imageserver-access.md).
+carry, so a viewer can start the login flow (docs/decisions/0022-imageserver-access.md).
 """
 
 from __future__ import annotations

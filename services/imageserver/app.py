@@ -78,7 +78,7 @@ CORS = [
     (b"access-control-expose-headers", b"Link, ETag, Last-Modified, Content-Length"),
 ]
 MAX_HANDLES = 64
-#: Returned pixels from which a render waits for the worker's other large renders (ADR 023).
+#: Returned pixels from which a render waits for the worker's other large renders (ADR 0023).
 LARGE_RENDER_PIXELS = 4_000_000
 
 
@@ -198,7 +198,7 @@ class ImageApp:
     def _error(
         self, exc: HttpError, scope: dict[str, Any]
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        """The error answer, its message in the caller's language (Accept-Language, ADR 045)."""
+        """The error answer, its message in the caller's language (Accept-Language, ADR 0045)."""
         language = negotiate_language(_header(scope, b"accept-language"))
         body = json.dumps(error_body(exc.code, exc.message, exc.details, language)).encode()
         headers = [
@@ -249,7 +249,7 @@ class ImageApp:
         """The public base of ids and links: the configured public URL, never request headers.
 
         info.json and images are cached by shared caches for everyone; an ``id`` that followed
-        ``Host`` or ``X-Forwarded-Host`` could be poisoned by one forged request (ADR 024).
+        ``Host`` or ``X-Forwarded-Host`` could be poisoned by one forged request (ADR 0024).
         """
         return f"{self.public_base}/iiif/image/{version}"
 
@@ -339,7 +339,7 @@ class ImageApp:
         """The image, rendered once for every concurrent request (single flight).
 
         Large images (over ``LARGE_RENDER_PIXELS`` returned) are rendered one at a time per
-        worker: one can hold hundreds of MB while it encodes (ADR 023), a tile a few MB. They
+        worker: one can hold hundreds of MB while it encodes (ADR 0023), a tile a few MB. They
         wait here, on the event loop, so waiting ones hold no render thread and tiles go on.
         """
         flight = ("render", handle.asset_id, key)

@@ -95,7 +95,7 @@ def load_config(
             values[item.name] = _coerce(item.name, default, raw)
     if not values.get("public_base_url") and settings is not None:
         # ids and links always come from the configured public URL, never from request
-        # headers (ADR 024): the image server's own base, else the platform's DISAN_PUBLIC_URL
+        # headers (ADR 0024): the image server's own base, else the platform's DISAN_PUBLIC_URL
         values["public_base_url"] = settings.public_url
     config = ImageServerConfig(**values)
     for name in (

@@ -4,7 +4,7 @@ The parent binds the HTTP socket once, starts ``workers`` worker processes (spaw
 has a clean libvips) that all accept on it, serves ``/healthz``, ``/readyz`` and ``/metrics`` on
 the ops port, consumes purge events and fans them out to the workers, restarts a worker that
 dies, and stops everything on SIGTERM or SIGINT. Each worker is uvicorn (uvloop + httptools)
-with a thread pool for pyvips; see docs/decisions/020-imageserver-http-stack.md.
+with a thread pool for pyvips; see docs/decisions/0020-imageserver-http-stack.md.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Pure file-in, file-out work (pyvips, Pillow, ffprobe/ffmpeg); the worker downloads the master,
 calls these in an OS thread, uploads the outputs under fixed keys (a re-run overwrites, never
 adds) and records what they found. Nothing here logs: these run outside the eventlet hub's
-thread, where logging could meet a green lock (ADR 055); what is worth saying goes into
+thread, where logging could meet a green lock (ADR 0055); what is worth saying goes into
 ``Outputs.notes`` and the worker logs it back on the hub.
 """
 

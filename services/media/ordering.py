@@ -3,7 +3,7 @@
 An upload without a ``position`` goes after the record's assets (the next position), so a
 manuscript's pages keep the order they were uploaded in; ``set_order`` renumbers the record's
 assets 0..n-1 in the order given and announces ``media.assets_reordered``, on which the iiif
-service rebuilds the manifest with its canvases in that order (ADR 067).
+service rebuilds the manifest with its canvases in that order (ADR 0067).
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """The media service: assets of records, immutable masters, derivatives, preservation.
 
 Upload bytes never travel over RPC: the gateway streams them into an upload sink this service
-opens in ``masters`` (``open_upload``, presigned part URLs, ``close_upload``; ADR 056), or a
+opens in ``masters`` (``open_upload``, presigned part URLs, ``close_upload``; ADR 0056), or a
 client writes them there through presigned multipart URLs, and then asks this service to check
 and register the object (``register_upload`` / ``complete_multipart``). The derivative worker
-consumes ``media.asset_ingested``. See ``docs/decisions/050-media-upload-path.md``.
+consumes ``media.asset_ingested``. See ``docs/decisions/0050-media-upload-path.md``.
 """
 
 from __future__ import annotations
@@ -190,7 +190,7 @@ class MediaService(DisanService):
         )
         return registered
 
-    # the upload sink: the gateway streams an upload here without naming a bucket (ADR 056) ----
+    # the upload sink: the gateway streams an upload here without naming a bucket (ADR 0056) ----
     @rpc
     def open_upload(
         self,
@@ -304,7 +304,7 @@ class MediaService(DisanService):
 
     @rpc
     def sweep_orphans(self, grace_hours: Any = None, dry_run: bool = False) -> list[dict[str, Any]]:
-        """Remove masters no asset registered, older than the grace period (ADR 052)."""
+        """Remove masters no asset registered, older than the grace period (ADR 0052)."""
         hours = self.limits.orphan_grace_hours if grace_hours is None else float(grace_hours)
         if not hours >= 0:
             raise BadRequest("grace_hours is a number of hours, 0 or more")

@@ -3,7 +3,7 @@
 Media owns its buckets, so the gateway never names one: it asks media to open a sink (an S3
 multipart upload media starts at a key it chooses), writes the parts over plain HTTP to the
 presigned part URLs media hands out, then asks media to close the sink (assemble the parts) or
-to discard it. Why: ``docs/decisions/056-media-upload-sink.md``.
+to discard it. Why: ``docs/decisions/0056-media-upload-sink.md``.
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """The orphan sweep: masters in S3 that no asset registered are removed after a grace period.
 
-An upload is streamed to ``masters`` first and registered by RPC afterwards (ADR 050); if the
+An upload is streamed to ``masters`` first and registered by RPC afterwards (ADR 0050); if the
 gateway dies in between, or a registration fails after its copy, the object stays with no row
 pointing at it. Nobody can reach it, and it would be kept forever. The sweep lists the bucket,
 keeps every key an asset version names, leaves anything younger than the grace period alone
 (an upload may be between its last byte and its registration), and deletes the rest. An orphan
 under the prefix of an asset that exists (a version whose registration failed) is logged in
-that asset's preservation log. Multipart uploads begun (presigned, ADR 050) and never
+that asset's preservation log. Multipart uploads begun (presigned, ADR 0050) and never
 completed or aborted are aborted after the same grace period: S3 keeps their parts, unseen and
 billed, until someone does (their part URLs expire long before, after 6 hours). Their age
 counts from when the sweep first saw them pending (``pending_uploads``).

@@ -5,7 +5,7 @@ Runs inside the reliable handler's transaction. Outputs go to fixed keys, so a r
 pixel work runs in an OS thread (``eventlet.tpool``) so the container's hub, heartbeats and
 other workers keep going; nothing in those threads touches a green primitive — no logging
 there, and libvips's own messages reach ``logging`` through ``shared.logs.route_vips_logs``
-(ADR 055). A master that cannot be processed is ``failed`` with its reason; an
+(ADR 0055). A master that cannot be processed is ``failed`` with its reason; an
 unreachable S3 or database raises, and the event is retried with backoff.
 """
 

@@ -67,7 +67,7 @@ def check_url(url: Any, settings: domain.WebhookSettings) -> domain.Target:
 
 def body_of(envelope: dict[str, Any]) -> bytes:
     """The signed body of a delivery: the envelope with every language map ``vi`` first (the
-    stored jsonb lists ``en`` first; partners read the first language, ADR 048)."""
+    stored jsonb lists ``en`` first; partners read the first language, ADR 0048)."""
     ordered = vi_first_deep(envelope)
     return json.dumps(ordered, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 

@@ -71,7 +71,7 @@ def record(db: DbSession, event: Event, district_of: DistrictOf | None = None) -
 
 class Telling:
     """Whether the owner of a subscription may be told of one event, decided as the record
-    route decides for that owner (ADR 072); the event's policies and record history are read
+    route decides for that owner (ADR 0072); the event's policies and record history are read
     once, for every subscription that asks."""
 
     def __init__(self, db: DbSession, event_type: str, data: dict[str, Any]) -> None:

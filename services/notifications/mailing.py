@@ -31,7 +31,7 @@ def context_for(kind: str, data: dict[str, Any], language: str, public_url: str)
 
     The link is the record in the API (``/api/v1/records/{id}``, answered under the reader's
     access rules): the portal has no ``/records/{id}`` page yet, and no mail may carry a link
-    that answers 404 (ADR 067)."""
+    that answers 404 (ADR 0067)."""
     base = public_url.rstrip("/")
     context = {k: "—" if v is None or v == "" else v for k, v in data.items()}
     if kind == "subscription_paused":

@@ -77,7 +77,7 @@ FEED_LOCK = 0x1F0070
 def lock_feed(db: Db) -> None:
     """Hold the LGSP feed's lock until this transaction ends, before journaling a change the
     feed shows: such changes are then numbered (``seq``) in the order they commit, so a cursor
-    never passes a change that commits later (the lock Change Discovery takes, ADR 060)."""
+    never passes a change that commits later (the lock Change Discovery takes, ADR 0060)."""
     _run(
         db,
         "SELECT pg_advisory_xact_lock(:key, hashtext(current_schema()))",
@@ -420,7 +420,7 @@ def claim_due(
 
     Each lease counts an attempt (``attempts`` is the number of the attempt leased), before
     anything is sent: a worker that dies after sending and before recording the outcome still
-    counted it, so the next attempt says ``X-Disan-Attempt: 2`` (ADR 071)."""
+    counted it, so the next attempt says ``X-Disan-Attempt: 2`` (ADR 0071)."""
     params = {"n": n, "per_sub": per_sub, "room": json.dumps(room), "lease": lease}
     return _rows(conn.execute(text(_CLAIM), params))
 

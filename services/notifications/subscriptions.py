@@ -224,7 +224,7 @@ def deliveries(
 def _delivery(db: DbSession, principal: Principal, row: dict[str, Any], delivery_id: Any) -> Any:
     """One delivery of the subscription, if its event may still be told to the subscription's
     owner (administrators: to them) now: a record restricted since it was queued or sent is
-    not shown again, nor sent again (ADR 072)."""
+    not shown again, nor sent again (ADR 0072)."""
     found = repo.get_delivery(db, str(row["id"]), _uuid(delivery_id, "delivery"))
     if found is None:
         raise NotFound("no such delivery")

@@ -101,7 +101,7 @@ class PolicyChangedV1(Schema):
 class RecordVisibilityChangedV1(Schema):
     """A record became visible to the public (published) or stopped being so (draft, in
     review, withdrawn, deleted): the policies of its assets without one of their own changed
-    with it (ADR 034), so caches of those policies purge."""
+    with it (ADR 0034), so caches of those policies purge."""
 
     record_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
     published = fields.Boolean(required=True)

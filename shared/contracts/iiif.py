@@ -30,7 +30,7 @@ class ManifestPublishedV1(Schema):
 class ManifestRemovedV1(Schema):
     record_id = fields.UUID(required=True)
     manifest_url = fields.String(required=True, validate=_URL)
-    # no_content: still published, but its last ready asset went (ADR 067)
+    # no_content: still published, but its last ready asset went (ADR 0067)
     reason = fields.String(
         required=True, validate=validate.OneOf(["withdrawn", "deleted", "no_content"])
     )

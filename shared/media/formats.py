@@ -2,7 +2,7 @@
 with their stable codes and vi/en texts. Pure; no I/O.
 
 Shared because two services decide with it: the gateway sniffs and refuses a file before a
-byte is stored, and media checks the stored object again before registering it (ADR 056).
+byte is stored, and media checks the stored object again before registering it (ADR 0056).
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ class MediaLimits:
 
     max_pixels: int = 1_000_000_000
     # pixels × bands × bytes per sample once decoded: 1 gigapixel of 16-bit RGB, or
-    # 1.5 gigapixels' worth of 8-bit RGBA; the guard against decompression bombs (ADR 054)
+    # 1.5 gigapixels' worth of 8-bit RGBA; the guard against decompression bombs (ADR 0054)
     max_decoded_bytes: int = 6_000_000_000
     max_pages: int = 1000
     max_upload_bytes: int = 50 * 1024**3

@@ -5,7 +5,7 @@ Two shapes arrive: the form fields of ``POST /api/v1/records/{id}/media`` (``cap
 ``caption_en``, ``position``...) and the JSON ``metadata`` of a multipart completion, which may
 also give ``caption`` and ``section`` as language maps. Both become the one stored shape
 (``{"caption": {"vi", "en"}, "creator": ..., "position": 3}``) that the iiif service shows on
-the canvas (ADR 067). A key outside the list is refused, never dropped: an uploader who wrote
+the canvas (ADR 0067). A key outside the list is refused, never dropped: an uploader who wrote
 ``title`` or ``captions`` learns it at once instead of finding an unlabelled canvas later.
 """
 
@@ -61,7 +61,7 @@ _REASON_TEXT = {
     "invalid_date": DATE_TEXT,
     "invalid_rights_statement": RIGHTS_TEXT,
 }
-# one EDTF date of levels 0 and 1 (ADR 047): a year (4 digits, or with its last digits
+# one EDTF date of levels 0 and 1 (ADR 0047): a year (4 digits, or with its last digits
 # unspecified: 19XX, 193X), then a month (or a season 21-24) and a day, either maybe XX;
 # then ? (uncertain), ~ (approximate) or % (both)
 _EDTF_DATE = re.compile(

@@ -81,7 +81,7 @@ def test_the_check_can_fail_on_a_built_manifest():
 
 
 def test_a_canvas_with_what_the_uploader_said_is_valid():
-    """Caption, creator, date and an own licence on a canvas (ADR 067) keep the schema."""
+    """Caption, creator, date and an own licence on a canvas (ADR 0067) keep the schema."""
     require_schema()
     inputs = every_kind_inputs("public")
     meta = {

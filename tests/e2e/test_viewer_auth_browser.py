@@ -1,4 +1,4 @@
-"""IIIF Auth 2.0 at record level in headless Chromium (ADR 035): a viewer page on another
+"""IIIF Auth 2.0 at record level in headless Chromium (ADR 0035): a viewer page on another
 origin meets a restricted record, finds the probe in the manifest's refusal, opens the access
 service (where the "user" logs in), gets a token from the token service in an iframe by
 postMessage, then reads the manifest and loads the thumbnail with the token. Real CORS, real

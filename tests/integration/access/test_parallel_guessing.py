@@ -1,5 +1,5 @@
 """Guessing in parallel and from one source: attempts are counted before the password is
-checked, so parallel guesses meet the lockout as sequential ones do (issue #14, ADR 036)."""
+checked, so parallel guesses meet the lockout as sequential ones do (issue #14, ADR 0036)."""
 
 from __future__ import annotations
 

@@ -39,7 +39,7 @@ def test_invalid_records_are_422_with_the_field(catalogue, overrides, field):
 
 
 def test_nul_in_a_text_is_refused_at_the_edge(catalogue):
-    """NUL never reaches the catalogue: the gateway's JSON reader refuses it (ADR 037)."""
+    """NUL never reaches the catalogue: the gateway's JSON reader refuses it (ADR 0037)."""
     body = record_body(description={"vi": "NUL \x00 inside"})
     answer = post(catalogue, body)
     assert answer.status_code == 400, answer.text

@@ -1,7 +1,7 @@
 """Every language map the catalogue answers lists ``vi`` first, then ``en`` (issue 15), in the
 raw JSON text, over HTTP: records, lists, facets, history, versions, diffs, vocabularies,
 exports. PostgreSQL's jsonb keeps keys sorted (``en`` before ``vi``), so each of these failed
-before the catalogue ordered its answers (ADR 048)."""
+before the catalogue ordered its answers (ADR 0048)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The Cantaloupe adapter (deploy/cantaloupe/iiif-paths.conf.template) in a real nginx, in front
 of a stand-in Cantaloupe on loopback: Disan's public image URLs reach Cantaloupe's paths, the ids
 in info.json come back under the public paths, and they follow DISAN_PUBLIC_URL only, never a
-client's Host or X-Forwarded-* headers (ADR 093)."""
+client's Host or X-Forwarded-* headers (ADR 0093)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The compose front (deploy/compose/nginx/default.conf.template) in a real nginx: /iiif/image/
 goes to the image server, a public manifest whose file the iiif service wrote is answered from
-it (ADR 061), everything else goes to the gateway, with the forwarding headers the gateway's
+it (ADR 0061), everything else goes to the gateway, with the forwarding headers the gateway's
 trusted-proxy logic and the image server's ids rely on."""
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ class AnnotationPlatform(MediaPlatform):
             timeout=30,
         )
         # the image leaves "staff only" once the access service has the record as published
-        # (ADR 034), which may come a moment after the manifest
+        # (ADR 0034), which may come a moment after the manifest
         wait_until(lambda: self.asset_level(asset_id) != "staff_only", timeout=10)
         return record_id, rows[0][0]
 

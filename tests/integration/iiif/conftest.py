@@ -28,7 +28,7 @@ def iiif_engine(settings: Any) -> Iterator[Any]:
 
 def ready_image(db: Any, record_id: str, width: int = 40, height: int = 30) -> str:
     """Give a record of the projection one ready image (a record with no media has no
-    manifest, ADR 067); its asset id."""
+    manifest, ADR 0067); its asset id."""
     from datetime import UTC, datetime
 
     from services.iiif import repository as repo

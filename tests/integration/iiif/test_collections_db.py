@@ -57,7 +57,7 @@ def test_a_collection_is_created_with_its_first_member_and_deleted_with_its_last
     put(engine, second, "withdrawn", 3)
     kinds = [a["type"] for a in stream(engine) if a["object"]["id"] == rank]
     assert kinds == ["Create", "Update", "Update", "Delete"]
-    # its group in the tree (ADR 067) lives as long as one of its collections does
+    # its group in the tree (ADR 0067) lives as long as one of its collections does
     ranks = domain.collection_url(BASE, "ranks")
     kinds = [a["type"] for a in stream(engine) if a["object"]["id"] == ranks]
     assert kinds[0] == "Create" and kinds[-1] == "Delete"
@@ -82,7 +82,7 @@ def test_large_collections_are_paged_and_the_stream_spans_pages(iiif_engine):
     assert outcome["outcomes"] == {"created": len(ids)}
     with unit_of_work(engine) as db:
         top = json.loads(manifests.served_collection(db, BASE, "all", None)["body"])
-        # its sub-collections (ADR 067), then its two pages
+        # its sub-collections (ADR 0067), then its two pages
         pages = [i["id"].rsplit("/", 2)[1:] for i in top["items"][-2:]]
         assert pages == [["page", "1"], ["page", "2"]]
         assert [i["id"].rsplit("/", 1)[1] for i in top["items"][:-2]] == [
@@ -103,5 +103,5 @@ def test_large_collections_are_paged_and_the_stream_spans_pages(iiif_engine):
     assert {a["type"] for a in manifests_created} == {"Create"}
     collections = [a for a in items if a["object"]["type"] == "Collection"]
     names = {a["object"]["id"] for a in collections}
-    # one per collection for the whole rebuild (written at its end, ADR 060): no flood
+    # one per collection for the whole rebuild (written at its end, ADR 0060): no flood
     assert [a["type"] for a in collections] == ["Create"] * len(names)

@@ -1,4 +1,4 @@
-"""A published record without media has no manifest (ADR 067), against PostgreSQL: its
+"""A published record without media has no manifest (ADR 0067), against PostgreSQL: its
 manifest URL is a 404 saying why, no collection lists it, and Change Discovery announces the
 manifest when its first canvas appears and a Delete when its last goes."""
 

@@ -1,6 +1,6 @@
 """Change Discovery over the real database: activities are numbered in commit order, so a
 harvester reading the stream incrementally (newest last, resuming after the last activity it
-saw) never misses one, even when two transactions interleave (ADR 060).
+saw) never misses one, even when two transactions interleave (ADR 0060).
 """
 
 from __future__ import annotations

@@ -84,7 +84,7 @@ def test_a_record_whose_embargo_ended_is_rebuilt_public_once(iiif_engine):
         kinds = [a["type"] for a in repo.activities_for(db, url)]
         mirror = [str(r[0]) for r in db.execute("SELECT record_id FROM mirror_queue")]
     assert kinds == ["Create", "Update"]
-    assert record_id in mirror  # the front's file appears too (ADR 061)
+    assert record_id in mirror  # the front's file appears too (ADR 0061)
     assert record_id not in release(iiif_engine)  # taken once
     with unit_of_work(iiif_engine) as db:
         assert len(repo.activities_for(db, url)) == 2

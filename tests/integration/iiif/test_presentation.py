@@ -81,7 +81,7 @@ def test_publish_then_withdraw_within_5_seconds(platform):
     record = platform.create(record_body(unesco={"list": "world_heritage", "year": 2023}))
     record_id = record["id"]
     assert platform.request("GET", manifest_path(record_id)).status_code == 404
-    # a record with nothing to show has no manifest (ADR 067): its first image makes one
+    # a record with nothing to show has no manifest (ADR 0067): its first image makes one
     upload = platform.upload(record_id, png(64, 48), "front.png")
     assert upload.status_code == 202, upload.text
     assert platform.wait_done(upload.json()["asset_id"])["status"] == "ready"
@@ -104,7 +104,7 @@ def test_publish_then_withdraw_within_5_seconds(platform):
         assert listed.status_code == 200, (name, listed.text)
         valid(listed.json())
         assert url in {i["id"] for i in listed.json()["items"]}, name
-    # the names of before the one naming style move permanently (ADR 067)
+    # the names of before the one naming style move permanently (ADR 0067)
     for old, new in (
         ("class-tangible_site", "class-tangible-site"),
         ("district-le_chan", "district-le-chan"),
@@ -219,7 +219,7 @@ def test_content_resources_redirect_to_the_file_for_published_records_only(platf
             "GET", f"/iiif/content/{asset_id}/thumbnail.jpg", allow_redirects=False
         )
 
-    # the images of a draft record were staff only (ADR 034): the public sees them once the
+    # the images of a draft record were staff only (ADR 0034): the public sees them once the
     # access service has the record as published (a moment after its manifest, perhaps)
     answer = wait_until(lambda: (a := content()).status_code == 302 and a, timeout=10)
     assert answer.headers["Access-Control-Allow-Origin"] == "*"
@@ -289,7 +289,7 @@ def test_a_pdf_is_one_canvas_per_page_with_the_page_sizes_from_ingest(platform):
     ]
     assert doc["rendering"][0]["format"] == "application/pdf"
     page = doc["items"][1]["items"][0]["items"][0]["body"]["id"].split("/iiif/", 1)[1]
-    # a draft's images are staff only (ADR 034): open once the access service has the record
+    # a draft's images are staff only (ADR 0034): open once the access service has the record
     # as published, which may come a moment after its manifest
     image = wait_until(lambda: (a := platform.request("GET", f"/iiif/{page}")).ok and a)
     assert image.status_code == 200 and image.content[:3] == b"\xff\xd8\xff"
@@ -374,7 +374,7 @@ def test_see_also_links_resolve_to_the_records_dublin_core_under_its_access_rule
     assert answer.headers["Content-Type"].startswith("application/ld+json")
     assert answer.headers["Access-Control-Allow-Origin"] == "*"
     ld = json.loads(answer.content)
-    assert ld["@id"] == f"{base}/api/v1/records/{record_id}"  # answers (ADR 067)
+    assert ld["@id"] == f"{base}/api/v1/records/{record_id}"  # answers (ADR 0067)
     assert {t["@language"]: t["@value"] for t in ld["dcterms:title"]} == title
     assert {"@id": f"{base}{manifest_path(record_id)}"} in ld["dcterms:hasFormat"]
     answer = fetch(links["application/xml"])

@@ -154,7 +154,7 @@ def test_bad_queries_are_400_and_outsiders_of_a_restricted_record_are_refused(ii
         # a viewer on another origin can read why (CORS on errors too)
         assert answer.headers.get("Access-Control-Allow-Origin") == "*", params
     # 10 KB and 30 KB of query: our 400 query_too_long (the route's answer); over the HTTP server's
-    # request-line limit (32 KB): its 414, in our format too (ADR 066); nothing is searched
+    # request-line limit (32 KB): its 414, in our format too (ADR 0066); nothing is searched
     for path in ("", "/autocomplete"):
         for size, status, code in (
             (10_240, 400, "query_too_long"),

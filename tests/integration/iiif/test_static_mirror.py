@@ -1,4 +1,4 @@
-"""Public manifests mirrored as files for the nginx front (ADR 061), on the real database and a
+"""Public manifests mirrored as files for the nginx front (ADR 0061), on the real database and a
 real nginx with the location ``disan up`` writes: files for public manifests only, removed on
 restriction and withdrawal, and everything else (missing file, other methods) to the gateway.
 """

@@ -1,6 +1,6 @@
 """A restricted record as an IIIF Auth 2.0 viewer meets it, across the real pieces: catalogue,
 media (S3), iiif, access and the gateway as nameko containers over RabbitMQ, PostgreSQL and
-Redis, and the image server as its own process in policy mode (ADR 035).
+Redis, and the image server as its own process in policy mode (ADR 0035).
 
 Also the surfaces a viewer on another site uses: CORS preflights of the annotation, search
 and API routes, and the Change Discovery media type and activity ids (issue 15).

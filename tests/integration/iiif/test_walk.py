@@ -1,5 +1,5 @@
 """Every collection and manifest Disan serves, walked as a partner's harvester or a viewer
-would (issue 15, ADR 067): from the root collection down, and every manifest Change Discovery
+would (issue 15, ADR 0067): from the root collection down, and every manifest Change Discovery
 says exists, fetched over HTTP from the gateway and the image server (policy mode).
 
 None has an empty ``items``; every ``homepage``, ``seeAlso``, ``partOf``, ``rendering`` and
@@ -184,7 +184,7 @@ def test_everything_served_is_complete_linked_and_vietnamese_first(stack: Stack)
 
     kinds = {kind for kind, _ in links}
     assert {"seeAlso", "partOf", "ImageService3", "ImageService2", "SearchService2"} <= kinds
-    # the portal serves no page yet (ADR 067): no homepage that would answer 404
+    # the portal serves no page yet (ADR 0067): no homepage that would answer 404
     assert "homepage" not in kinds
     for kind, url in sorted(links):
         _check_link(stack, kind, url)

@@ -448,7 +448,7 @@ def test_records_have_probe_services_too(stack: Stack) -> None:
     assert status(stack.platform.token_for("cataloguer")) == 200
 
 
-# an asset inherits its record's policy (ADR 022) ------------------------------------------------
+# an asset inherits its record's policy (ADR 0022) ------------------------------------------------
 def test_an_asset_of_a_restricted_record_is_restricted_too(stack: Stack) -> None:
     record = str(uuid.uuid4())
     stack.set_policy("record", record, "restricted")
@@ -492,8 +492,8 @@ def test_an_asset_of_a_restricted_record_is_restricted_too(stack: Stack) -> None
 
 
 def test_an_unpublished_record_s_images_are_for_staff_only(stack: Stack) -> None:
-    """Draft, withdrawn and deleted records are not the public's (ADR 040), nor their images
-    (ADR 034): the tile follows the record's workflow, not only its policy."""
+    """Draft, withdrawn and deleted records are not the public's (ADR 0040), nor their images
+    (ADR 0034): the tile follows the record's workflow, not only its policy."""
     record, asset = str(uuid.uuid4()), stack.new_asset()
     stack.record_event("catalogue.record_created", record, "draft", 1)
     stack.ingest(asset, record)
@@ -530,7 +530,7 @@ def test_an_unpublished_record_s_images_are_for_staff_only(stack: Stack) -> None
     time.sleep(2.5)
     assert stack.image(asset).status_code == 401
 
-    # each change of visibility was announced once, for the caches to purge (ADR 034)
+    # each change of visibility was announced once, for the caches to purge (ADR 0034)
     def announced() -> list[tuple[bool, str]]:
         found = stack.platform.request(
             "GET",
@@ -616,7 +616,7 @@ def test_a_record_policy_or_visibility_change_purges_decisions_before_they_expir
         assert time.monotonic() - decided < 10, "served only after the decision expired"
 
         # the same for a record's workflow: publishing a draft opens its images at once
-        # (access.record_visibility_changed, ADR 034)
+        # (access.record_visibility_changed, ADR 0034)
         record, asset = str(uuid.uuid4()), stack.new_asset()
         stack.record_event("catalogue.record_created", record, "draft", 1)
         stack.ingest(asset, record)

@@ -1,5 +1,5 @@
 """The gateway streams uploads into media's upload sink and never touches a bucket itself
-(issue #16, ADR 056): a gateway given no working S3 credentials (an endpoint that answers
+(issue #16, ADR 0056): a gateway given no working S3 credentials (an endpoint that answers
 nothing) still takes uploads, replaces masters and redirects to IIIF content, and a refused
 upload leaves neither an object nor an unfinished multipart upload. Real HTTP, RabbitMQ,
 PostgreSQL and S3 (moto over HTTP)."""

@@ -448,7 +448,7 @@ def test_an_expired_key_s_webhooks_pause(platform, receiver):
 
 
 def test_search_facets_and_linked_data_say_nothing_of_a_restricted_record(platform):
-    """Surfaces that already follow the record route (ADR 040, 066): kept that way."""
+    """Surfaces that already follow the record route (ADR 0040, 0066): kept that way."""
     unique = uuid.uuid4().hex[:8]
     restricted = platform.create(
         record_body(title={"vi": f"Sắc phong mật {unique}", "en": f"Secret decree {unique}"})

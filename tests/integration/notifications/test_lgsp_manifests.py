@@ -1,4 +1,4 @@
-"""The LGSP feed links a record's IIIF manifest only while the record has one (ADR 067).
+"""The LGSP feed links a record's IIIF manifest only while the record has one (ADR 0067).
 
 Every service and the gateway as deployed (real nameko containers, PostgreSQL, RabbitMQ, S3
 over HTTP): a record published with an image has a manifest and the feed links it; a record

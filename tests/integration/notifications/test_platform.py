@@ -120,7 +120,7 @@ def test_the_journal_tells_everything_that_happened_to_a_record_in_order(platfor
         ("catalogue.record_updated", "draft"),
         ("catalogue.record_updated", "in_review"),
         ("catalogue.record_published", "published"),
-        ("access.record_visibility_changed", "published"),  # its images opened (ADR 034)
+        ("access.record_visibility_changed", "published"),  # its images opened (ADR 0034)
     ]
 
     def history() -> list:

@@ -1,4 +1,4 @@
-"""The administrative units built from the installed packages (ADR 046): pure, no network."""
+"""The administrative units built from the installed packages (ADR 0046): pure, no network."""
 
 from __future__ import annotations
 

@@ -107,7 +107,7 @@ def test_visible_levels_follow_the_access_decision():
 
 
 def test_diff_lists_leaf_changes():
-    """Fields by name; within a language map vi before en (ADR 048)."""
+    """Fields by name; within a language map vi before en (ADR 0048)."""
     before = {"title": {"vi": "a", "en": "b"}, "rank": None}
     after = {"title": {"vi": "c"}, "rank": {"level": "city"}}
     assert domain.diff(before, after) == [

@@ -32,7 +32,7 @@ def _comparable(events: list) -> list[tuple]:
 
 def _plain(data: dict[str, object]) -> dict[str, object] | None:
     check = plain_checker(RecordCreatedV1())
-    assert check is not None  # the import's speed depends on it (ADR 044)
+    assert check is not None  # the import's speed depends on it (ADR 0044)
     return check(data)
 
 

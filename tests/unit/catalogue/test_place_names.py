@@ -1,4 +1,4 @@
-"""Communes named rather than coded (ADR 043, 046): spelling, then the record's district decide;
+"""Communes named rather than coded (ADR 0043, 0046): spelling, then the record's district decide;
 a commune outside the record's district is refused; an old commune brings its successor."""
 
 from __future__ import annotations

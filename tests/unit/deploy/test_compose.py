@@ -197,7 +197,7 @@ def _mounts(service: dict[str, Any]) -> dict[str, tuple[str, str]]:
 def test_iiif_writes_public_manifest_files_the_front_serves_read_only(
     compose: dict[str, Any],
 ) -> None:
-    """ADR 061 in compose: a named volume the iiif service mirrors public manifests to (its
+    """ADR 0061 in compose: a named volume the iiif service mirrors public manifests to (its
     ``extra.iiif.static_dir``), mounted read-only in the front, which includes the manifest rule
     rendered from the one template `disan up` uses too."""
     services = compose["services"]
@@ -363,7 +363,7 @@ def test_cantaloupe_adapter_keeps_the_public_image_urls() -> None:
 
 
 def test_cantaloupe_ids_follow_the_public_url_only(compose: dict[str, Any]) -> None:
-    """ADR 093: base_uri and the adapter's forwarded headers from DISAN_PUBLIC_URL, and no
+    """ADR 0093: base_uri and the adapter's forwarded headers from DISAN_PUBLIC_URL, and no
     header of the client's reaches Cantaloupe as a host."""
     public = compose["x-disan-env"]["DISAN_PUBLIC_URL"]
     services = compose["services"]

@@ -267,7 +267,7 @@ def test_only_gateway_and_image_server_take_outside_traffic(rendered: Any) -> No
         for name, dep in by_kind(docs, "Deployment").items()
         if dep["spec"]["template"]["metadata"]["labels"].get("disan.io/public") == "true"
     }
-    # and the front of the manifest files where they are on (production): ADR 061
+    # and the front of the manifest files where they are on (production): ADR 0061
     front = {"disan-front"} if VARIANTS[variant].get("manifestFiles", {}).get("enabled") else set()
     assert labelled == {"disan-gateway", "disan-imageserver"} | front, variant
 
@@ -396,7 +396,7 @@ def test_the_dashboard_is_offered_to_grafanas_sidecar(default_docs: list[dict[st
     assert json.loads(config["data"]["disan.json"])["uid"] == "disan-overview"
 
 
-# public manifests as files (ADR 061, manifestFiles) -------------------------------------------
+# public manifests as files (ADR 0061, manifestFiles) -------------------------------------------
 
 STATIC_DIR = "/var/lib/disan/iiif-static"
 

@@ -88,7 +88,7 @@ def test_cantaloupe_adapter_configuration_is_valid_nginx(tmp_path: Path) -> None
 
 
 def test_cantaloupe_adapter_does_not_start_without_the_public_url(tmp_path: Path) -> None:
-    """Its ids come from DISAN_PUBLIC_URL only (ADR 093): unset, nginx refuses to start."""
+    """Its ids come from DISAN_PUBLIC_URL only (ADR 0093): unset, nginx refuses to start."""
     done = _check(render_adapter({"CANTALOUPE_UPSTREAM": "127.0.0.1:8182"}), tmp_path)
     assert done.returncode != 0
 

@@ -52,7 +52,7 @@ def test_ttl_zero_caches_nothing_and_pop_clear_purge():
 
 
 def test_a_record_visibility_change_purges_every_cached_policy():
-    """Assets without a policy of their own follow their record's workflow (ADR 034): the
+    """Assets without a policy of their own follow their record's workflow (ADR 0034): the
     gateway cannot tell which cached asset policies belong to the record, so it drops them
     all; credentials stay."""
     from services.gateway.auth import PURGE_EVENTS, AccessGate

@@ -1,4 +1,4 @@
-"""The gateway's one place per kind of input (ADR 037): JSON depth and text, control
+"""The gateway's one place per kind of input (ADR 0037): JSON depth and text, control
 characters in parameters, truncated multipart, UUID path parameters."""
 
 from __future__ import annotations

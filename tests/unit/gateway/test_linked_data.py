@@ -233,7 +233,7 @@ def test_a_json_ld_processor_reads_every_term_and_the_language_tags():
 
 
 def test_a_published_record_without_a_manifest_links_no_manifest_nor_collection():
-    """A published record with nothing to show has no manifest (ADR 067): its linked data
+    """A published record with nothing to show has no manifest (ADR 0067): its linked data
     names neither the manifest (a 404) nor the collections (which do not list it)."""
     doc = jsonld(record(has_manifest=False), BASE, labels)
     assert "dcterms:hasFormat" not in doc and "dcterms:isPartOf" not in doc

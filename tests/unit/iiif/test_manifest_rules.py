@@ -1,4 +1,4 @@
-"""Issue 15's rules for what a manifest says (ADR 067): language maps list Vietnamese first,
+"""Issue 15's rules for what a manifest says (ADR 0067): language maps list Vietnamese first,
 no link to a page that does not exist, what the uploader said of an item reaches its canvas,
 and a record with nothing to show has no manifest at all."""
 

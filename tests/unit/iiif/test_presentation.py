@@ -47,7 +47,7 @@ def test_manifest_says_who_what_where_in_vietnamese_first():
     assert doc["requiredStatement"]["label"] == {"vi": ["Ghi công"], "en": ["Attribution"]}
     assert doc["rights"] == "http://rightsstatements.org/vocab/InC-EDU/1.0/"
     assert doc["provider"][0]["type"] == "Agent"
-    assert "homepage" not in doc  # the portal has no record page yet (ADR 067)
+    assert "homepage" not in doc  # the portal has no record page yet (ADR 0067)
     see_also = {s["format"]: s for s in doc["seeAlso"]}
     assert see_also["application/ld+json"] == {
         "id": f"{BASE}/api/v1/records/{RECORD_ID}/jsonld",
@@ -157,7 +157,7 @@ def test_rights_are_cc_or_rightsstatements_http_uris_only(given, expected):
 def test_collection_names_and_slugs():
     assert domain.fold("Xã Thủy Nguyên, Đồ Sơn") == "xa-thuy-nguyen-do-son"
     assert domain.valid_collection_name("district-le-chan")
-    assert not domain.valid_collection_name("district-le_chan")  # the old style: 301 (ADR 067)
+    assert not domain.valid_collection_name("district-le_chan")  # the old style: 301 (ADR 0067)
     assert domain.canonical_name("district-le_chan") == "district-le-chan"
     for bad in ("", "ALL", "rank-", "../etc", "class-x" + "y" * 100, "all?x", "district-a b"):
         assert not domain.valid_collection_name(bad), bad

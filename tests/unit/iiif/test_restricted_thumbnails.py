@@ -1,5 +1,5 @@
 """A restricted record's thumbnails carry their Auth 2.0 probe service, as its content does
-(services.iiif.domain + iiif.presentation; ADR 035)."""
+(services.iiif.domain + iiif.presentation; ADR 0035)."""
 
 from __future__ import annotations
 

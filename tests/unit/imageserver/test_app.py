@@ -404,7 +404,7 @@ def test_past_the_concurrency_limit_requests_are_503_overloaded_with_cors(make_a
 def test_large_renders_wait_for_each_other_small_ones_do_not(
     make_app, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
-    """Memory: one large image at a time per worker (ADR 023); large ones that wait hold no
+    """Memory: one large image at a time per worker (ADR 0023); large ones that wait hold no
     render thread, so tiles asked for after them are rendered before them."""
     import threading
     import time

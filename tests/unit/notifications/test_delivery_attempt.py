@@ -1,5 +1,5 @@
 """One delivery attempt (pure apart from the sender, faked here): the attempt number it sends
-and records is the one counted when the delivery was leased (ADR 071)."""
+and records is the one counted when the delivery was leased (ADR 0071)."""
 
 from __future__ import annotations
 

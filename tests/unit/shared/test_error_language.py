@@ -1,4 +1,4 @@
-"""Refusals in the caller's language (ADR 045): Accept-Language negotiation and the message."""
+"""Refusals in the caller's language (ADR 0045): Accept-Language negotiation and the message."""
 
 from __future__ import annotations
 
