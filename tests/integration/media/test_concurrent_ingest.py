@@ -25,6 +25,7 @@ pytestmark = pytest.mark.integration
 
 UPLOADS = 20
 CLIENTS = 10
+BACKLOG = 8
 
 
 @pytest.fixture
@@ -92,13 +93,17 @@ def test_a_backlog_left_at_a_restart_is_all_made_ready(media, production_logging
             eventlet.sleep(0.05)
 
     monkeypatch.setattr(worker, "make_derivatives", held)
-    asset_ids = _upload_all(media, media.new_record(), jpeg(3000, 2000), 12)
+    # eight held workers leave two of the container's ten for the uploads' RPCs
+    asset_ids = _upload_all(media, media.new_record(), jpeg(3000, 2000), BACKLOG)
     wait_until(lambda: len(started) >= 2, timeout=60)
     media.containers["media"].kill()  # the backlog returns to the queue
     monkeypatch.setattr(worker, "make_derivatives", real)
-    assert _statuses(media, asset_ids) == {"processing": 12}
+    assert _statuses(media, asset_ids) == {"processing": BACKLOG}
     media.start_media()
-    _wait_all_ready(media, asset_ids, timeout=240)
+    try:
+        _wait_all_ready(media, asset_ids, timeout=240)
+    finally:
+        print("statuses after the restart:", _statuses(media, asset_ids))
 
 
 def _ops_url(media) -> str:
