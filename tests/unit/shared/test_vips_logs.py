@@ -71,12 +71,18 @@ def test_libvips_messages_from_its_worker_threads_reach_handlers_on_the_hub(reco
         image = pyvips.Image.black(1200, 900)
         image.tiffsave_buffer(tile=True, pyramid=True, compression="jpeg")
 
+    # libvips reports its thread pools only when it runs several workers; an earlier test in
+    # this process (the image server's set-up) may have left it at one
+    saved = pyvips.concurrency_get()
+    pyvips.concurrency_set(2)
     recorder.acquire()
     try:
         assert _in_os_thread(pyramid), "libvips's threads waited on the handler's green lock"
     finally:
         recorder.release()
+        pyvips.concurrency_set(saved)
     eventlet.sleep(0.2)  # the drainer's turn
+    logs.drain_vips_messages()
     vips = [(message, thread) for message, thread in recorder.seen if message.startswith("VIPS")]
     assert vips, recorder.seen
     assert {thread for _, thread in vips} == {hub}
