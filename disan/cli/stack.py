@@ -109,7 +109,6 @@ def _print_urls(settings: Settings, env: dict[str, str], p: Paths) -> None:
     """What ``up`` prints last: where everything answers, the admin login, the logs."""
     base = settings.public_url.rstrip("/")
     _print("\nDisan is up.")
-    _print(f"  portal        {base}/")
     _print(f"  API           {base}/api/v1/openapi.json")
     _print(f"  health        {base}/healthz  {base}/readyz")
     _print(f"  IIIF image    {base}/iiif/image/3/{{asset_id}}/info.json")
